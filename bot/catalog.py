@@ -1,0 +1,90 @@
+"""What each Gemini image model can do: aspect ratios, size tiers, input images, output pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASPECT_RATIOS: tuple[str, ...] = (
+    "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "2:3",
+    "3:2", "4:5", "5:4", "1:4", "4:1", "1:8", "8:1",
+)  # fmt: skip
+IMAGE_SIZES: tuple[str, ...] = ("512", "1K", "2K", "4K")
+
+# The extreme ratios exist only on Gemini 3.1 Flash Image.
+_TEN_RATIOS = tuple(r for r in ASPECT_RATIOS if r not in {"1:4", "4:1", "1:8", "8:1"})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCapabilities:
+    """The values one model family accepts."""
+
+    family: str
+    aspect_ratios: tuple[str, ...]
+    image_sizes: tuple[str, ...]
+    max_input_images: int
+    # Gemini 2.5 Flash Image has a single output tier and no `image_size` parameter.
+    sends_image_size: bool = True
+
+
+GEMINI_25_FLASH = ModelCapabilities("gemini-2.5-flash-image", _TEN_RATIOS, ("1K",), 3, False)
+GEMINI_3_PRO = ModelCapabilities("gemini-3-pro-image", _TEN_RATIOS, ("1K", "2K", "4K"), 14)
+GEMINI_31_FLASH = ModelCapabilities("gemini-3.1-flash-image", ASPECT_RATIOS, IMAGE_SIZES, 14)
+# An unknown model gets the widest set; the upstream's own error then tells the user what failed.
+UNKNOWN_MODEL = ModelCapabilities("unknown", ASPECT_RATIOS, IMAGE_SIZES, 14)
+
+_FAMILIES = (GEMINI_25_FLASH, GEMINI_3_PRO, GEMINI_31_FLASH)
+
+
+def capabilities_for(model: str) -> ModelCapabilities:
+    """The capabilities of `model` (an Eden model string such as `google/gemini-3-pro-image`)."""
+    name = model.rsplit("/", 1)[-1].lower()
+    for caps in _FAMILIES:
+        if name == caps.family or name.startswith(caps.family + "-"):
+            return caps
+    return UNKNOWN_MODEL
+
+
+def normalize_ratio(text: str) -> str | None:
+    """`text` as one of ASPECT_RATIOS (spaces and `x`/`/` separators tolerated), or None."""
+    candidate = text.strip().lower().replace(" ", "").replace("x", ":").replace("/", ":")
+    return candidate if candidate in ASPECT_RATIOS else None
+
+
+def normalize_size(text: str) -> str | None:
+    """`text` as one of IMAGE_SIZES (`1k`, `2K`, `512` ...), or None."""
+    candidate = text.strip().upper()
+    return candidate if candidate in IMAGE_SIZES else None
+
+
+# Output pixels (width, height) from Google's Gemini image table. Gemini 2.5 Flash has its own
+# single 1K column.
+_PIXELS_25_FLASH: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
+    "4:3": (1184, 864), "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344),
+    "16:9": (1344, 768), "21:9": (1536, 672),
+}  # fmt: skip
+_PIXELS_1K: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200),
+    "4:3": (1200, 896), "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376),
+    "16:9": (1376, 768), "21:9": (1584, 672), "1:4": (512, 2048), "4:1": (2048, 512),
+    "1:8": (384, 3072), "8:1": (3072, 384),
+}  # fmt: skip
+_PIXELS_512: dict[str, tuple[int, int]] = {
+    "1:1": (512, 512), "2:3": (424, 632), "3:2": (632, 424), "3:4": (448, 600),
+    "4:3": (600, 448), "4:5": (464, 576), "5:4": (576, 464), "9:16": (384, 688),
+    "16:9": (688, 384),
+    # Google's table prints 792x168 here, which is not 21:9; 792x336 is.
+    "21:9": (792, 336),
+    "1:4": (256, 1024), "4:1": (1024, 256), "1:8": (192, 1536), "8:1": (1536, 192),
+}  # fmt: skip
+
+
+def output_pixels(caps: ModelCapabilities, aspect_ratio: str, image_size: str) -> tuple[int, int]:
+    """The (width, height) a model produces for a ratio and size tier; 2K and 4K scale 1K."""
+    if caps is GEMINI_25_FLASH:
+        return _PIXELS_25_FLASH[aspect_ratio]
+    if image_size == "512":
+        return _PIXELS_512[aspect_ratio]
+    width, height = _PIXELS_1K[aspect_ratio]
+    scale = {"1K": 1, "2K": 2, "4K": 4}[image_size]
+    return width * scale, height * scale

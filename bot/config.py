@@ -1,0 +1,131 @@
+"""The bot's settings, read from the environment and `.env`, split by the area they configure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.catalog import (
+    ASPECT_RATIOS,
+    IMAGE_SIZES,
+    capabilities_for,
+    normalize_ratio,
+    normalize_size,
+)
+from bot.upstream import ApiMode
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it and says what to do."""
+
+
+class TelegramSettings(BaseSettings):
+    """TELEGRAM_*: how to reach the Bot API."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", extra="ignore")
+
+    bot_token: SecretStr
+    # A self-hosted Bot API server (or a test server) is used by pointing this at it.
+    api_url: str = "https://api.telegram.org"
+
+
+class EdenSettings(BaseSettings):
+    """EDENAI_*: the image service."""
+
+    model_config = SettingsConfigDict(env_prefix="EDENAI_", env_file=".env", extra="ignore")
+
+    api_key: SecretStr
+    base_url: str = "https://api.edenai.run/v3"
+    model: str = "google/gemini-3.1-flash-image-preview"
+    api_mode: ApiMode = "auto"
+    timeout_seconds: float = Field(default=180.0, gt=0)
+
+
+class BotSettings(BaseSettings):
+    """Everything else: per-chat defaults, storage and logging."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    default_aspect_ratio: str = "1:1"
+    default_image_size: str = "1K"
+    data_dir: Path = Path("./data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("default_aspect_ratio")
+    @classmethod
+    def _known_ratio(cls, value: str) -> str:
+        if (ratio := normalize_ratio(value)) is None:
+            raise ValueError(f"must be one of {', '.join(ASPECT_RATIOS)}")
+        return ratio
+
+    @field_validator("default_image_size")
+    @classmethod
+    def _known_size(cls, value: str) -> str:
+        if (size := normalize_size(value)) is None:
+            raise ValueError(f"must be one of {', '.join(IMAGE_SIZES)}")
+        return size
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    telegram: TelegramSettings
+    eden: EdenSettings
+    bot: BotSettings
+
+    @property
+    def database_path(self) -> Path:
+        return self.bot.data_dir / "bot.sqlite3"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line or a reply."""
+        return (self.telegram.bot_token.get_secret_value(), self.eden.api_key.get_secret_value())
+
+
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
+    """Settings from the environment (and `env_file`), or a ConfigError naming what is wrong."""
+    parts: dict[str, BaseSettings] = {}
+    for name, cls in (("telegram", TelegramSettings), ("eden", EdenSettings), ("bot", BotSettings)):
+        try:
+            parts[name] = cls(_env_file=env_file)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise ConfigError(_describe(cls, exc)) from None
+    settings = Settings(**parts)  # type: ignore[arg-type]
+    check_defaults(settings)
+    return settings
+
+
+def check_defaults(settings: Settings) -> None:
+    """The default ratio and size must be ones the configured model can produce."""
+    caps = capabilities_for(settings.eden.model)
+    if settings.bot.default_aspect_ratio not in caps.aspect_ratios:
+        raise ConfigError(
+            f"DEFAULT_ASPECT_RATIO={settings.bot.default_aspect_ratio} is not supported by "
+            f"{settings.eden.model}; use one of {', '.join(caps.aspect_ratios)}"
+        )
+    if settings.bot.default_image_size not in caps.image_sizes:
+        raise ConfigError(
+            f"DEFAULT_IMAGE_SIZE={settings.bot.default_image_size} is not supported by "
+            f"{settings.eden.model}; use one of {', '.join(caps.image_sizes)}"
+        )
+
+
+def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
+    prefix = str(cls.model_config.get("env_prefix") or "")
+    lines = []
+    for error in exc.errors():
+        variable = (prefix + str(error["loc"][0])).upper()
+        if error["type"] == "missing":
+            lines.append(f"Missing setting {variable}: set it in the environment or in .env")
+        else:
+            lines.append(f"Invalid setting {variable}: {error['msg']}")
+    return "; ".join(lines)

@@ -1,0 +1,96 @@
+"""Every sentence a user can see, in one place (plain text: no markup to escape)."""
+
+from __future__ import annotations
+
+from bot.upstream import errors as e
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+HELP = """\
+I draw pictures with Google's Gemini image models.
+
+• Send me a description and I reply with an image.
+• Send a photo with a caption saying what to change, and I edit it.
+
+/ratio - show or set the aspect ratio (e.g. /ratio 16:9)
+/size - show or set the resolution (e.g. /size 2K)
+/help - this message"""
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("ratio", "Show or set the aspect ratio, e.g. /ratio 16:9"),
+    ("size", "Show or set the resolution: 512, 1K, 2K or 4K"),
+    ("help", "What I do and how to use me"),
+)
+
+PHOTO_WITHOUT_CAPTION = (
+    "To edit this photo, send it again with a caption saying what to change, "
+    "e.g. “make it a watercolor painting”."
+)
+UNSUPPORTED_MESSAGE = (
+    "I can only work with text and photos. Describe the picture you want, "
+    "or send a photo with a caption saying what to change."
+)
+NOT_AN_IMAGE = "I couldn't read that photo as an image. Please send it again as a JPEG or PNG."
+INPUT_TOO_LARGE = "That photo is too large for me to download (the limit is {limit_mb} MB)."
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def setting_current(label: str, value: str, allowed: tuple[str, ...], example: str) -> str:
+    return (
+        f"Current {label}: {value}\nAllowed: {', '.join(allowed)}\nChange it like this: {example}"
+    )
+
+
+def setting_changed(label: str, value: str) -> str:
+    return f"Done: the {label} is now {value}. It applies to every image in this chat."
+
+
+def setting_unknown(label: str, given: str, allowed: tuple[str, ...]) -> str:
+    return f"“{given}” is not a valid {label}. Choose one of: {', '.join(allowed)}"
+
+
+def setting_unsupported(label: str, value: str, model: str, allowed: tuple[str, ...]) -> str:
+    return f"{model} can't make the {label} {value}. It can do: {', '.join(allowed)}"
+
+
+_TELL_OPERATOR = "Retrying won't help; please tell the bot's operator."
+
+
+def upstream_failure(error: e.UpstreamError) -> str:
+    """What went wrong, and whether trying again can help."""
+    if isinstance(error, e.NoImageReturned):
+        return _refusal(error)
+    if isinstance(error, e.UpstreamTimeout):
+        return "The image service took too long to answer. Please try again."
+    if isinstance(error, e.TransportError):
+        return "I couldn't reach the image service. Please try again in a minute."
+    if isinstance(error, e.RateLimited):
+        wait = f" in about {error.retry_after:.0f} seconds" if error.retry_after else " in a minute"
+        return f"The image service is busy right now. Please try again{wait}."
+    if isinstance(error, e.ProviderError | e.MalformedResponse):
+        return "The image service had a problem making this image. Please try again."
+    if isinstance(error, e.AuthenticationFailed):
+        return f"The bot's image-service key was refused. {_TELL_OPERATOR}"
+    if isinstance(error, e.InsufficientCredits):
+        return f"The bot's image-service account is out of credit. {_TELL_OPERATOR}"
+    if isinstance(error, e.ModelNotFound | e.ChatCompletionsUnsupported):
+        return f"The configured image model isn't available. {_TELL_OPERATOR}"
+    return "The image service refused this request. Try rephrasing it or using another photo."
+
+
+_SAFETY_REASONS = {"content_filter", "image_safety", "safety", "prohibited_content", "blocklist"}
+
+
+def _refusal(error: e.NoImageReturned) -> str:
+    reason = (error.finish_reason or "").lower()
+    if error.model_text:
+        text = f"No image this time. The model said:\n\n{error.model_text}"
+    elif reason in _SAFETY_REASONS:
+        text = (
+            "No image this time: the request was blocked by the model's safety filter. "
+            "Try rephrasing it."
+        )
+    else:
+        text = "No image this time: the model answered without one. Try rephrasing your request."
+    return text[:TELEGRAM_TEXT_LIMIT]

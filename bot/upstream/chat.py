@@ -1,0 +1,105 @@
+"""Eden's chat-completions protocol (`POST /chat/completions`): request bodies and image replies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from bot.domain import ImageRequest
+from bot.upstream.errors import MalformedResponse
+from bot.upstream.payload import (
+    Reply,
+    find_data_url,
+    image_config,
+    read_cost,
+    read_usage,
+    to_data_url,
+)
+
+NAME: Final = "chat"
+
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\((https?://[^)\s]+)\)")
+_BARE_URL = re.compile(r"https?://\S+")
+
+
+def path(request: ImageRequest) -> str:
+    return "/chat/completions"
+
+
+def body(request: ImageRequest) -> dict[str, Any]:
+    content: str | list[dict[str, Any]]
+    if request.images:
+        content = [{"type": "text", "text": request.prompt}] + [
+            {"type": "image_url", "image_url": {"url": to_data_url(p)}} for p in request.images
+        ]
+    else:
+        content = request.prompt
+    return {
+        "model": request.model,
+        "messages": [{"role": "user", "content": content}],
+        "image_config": image_config(request),
+    }
+
+
+def parse(reply: Any) -> Reply:
+    """Find the image wherever an OpenAI-style gateway put it, else the model's words."""
+    try:
+        choice = reply["choices"][0]
+        message = choice["message"] or {}
+    except (KeyError, IndexError, TypeError) as exc:
+        raise MalformedResponse("chat reply has no choices[0].message") from exc
+    if not isinstance(message, dict):
+        raise MalformedResponse("chat reply message is not an object")
+
+    images: list[str] = [url for item in message.get("images") or [] if (url := _part_url(item))]
+    texts: list[str] = []
+    content = message.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if url := _part_url(part):
+                images.append(url)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    elif isinstance(content, str):
+        url, rest = _image_in_text(content)
+        if url:
+            images.append(url)
+        texts.append(rest)
+    if isinstance(message.get("refusal"), str):
+        texts.append(message["refusal"])
+
+    text = "\n".join(t.strip() for t in texts if t and t.strip()) or None
+    return Reply(
+        image=images[0] if images else None,
+        text=text,
+        finish_reason=choice.get("finish_reason"),
+        cost_usd=read_cost(reply),
+        usage=read_usage(reply),
+    )
+
+
+def _part_url(part: Any) -> str | None:
+    """The URL of an `{"type": "image_url", "image_url": {"url": ...}}` part (or a bare string)."""
+    if not isinstance(part, dict):
+        return None
+    image_url = part.get("image_url")
+    if isinstance(image_url, dict):
+        image_url = image_url.get("url")
+    return image_url if isinstance(image_url, str) and image_url else None
+
+
+def _image_in_text(content: str) -> tuple[str | None, str]:
+    """(image URL, remaining text) for a string holding a data URL, Markdown image or bare URL."""
+    if span := find_data_url(content):
+        start, end = span
+        before, after = content[:start], content[end:]
+        # Drop the Markdown wrapper `![alt](` ... `)` around an inline data URL.
+        before = re.sub(r"!\[[^\]]*\]\($", "", before)
+        after = after.removeprefix(")")
+        return content[start:end], before + after
+    if match := _MARKDOWN_IMAGE.search(content):
+        return match.group(1), content[: match.start()] + content[match.end() :]
+    stripped = content.strip()
+    if _BARE_URL.fullmatch(stripped):
+        return stripped, ""
+    return None, content

@@ -1,0 +1,156 @@
+"""The Eden AI client: sends an ImageRequest over either protocol and returns the decoded image."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import httpx
+
+from bot import imaging
+from bot.domain import ImageRequest, ImageResult
+from bot.upstream import chat, images
+from bot.upstream import errors as e
+from bot.upstream.payload import WireProtocol, decode_data_url, error_detail
+
+log = logging.getLogger(__name__)
+
+ApiMode = Literal["auto", "chat", "images"]
+
+_BY_ERROR_CODE: dict[str, type[e.StatusError]] = {
+    "UNAUTHORIZED": e.AuthenticationFailed,
+    "INSUFFICIENT_CREDIT": e.InsufficientCredits,
+    "RATE_LIMITED": e.RateLimited,
+}
+_BY_STATUS: dict[int, type[e.StatusError]] = {
+    401: e.AuthenticationFailed,
+    403: e.AuthenticationFailed,
+    402: e.InsufficientCredits,
+    404: e.ModelNotFound,
+    429: e.RateLimited,
+}
+
+
+class EdenClient:
+    """One client per process: it reuses its HTTP connections and remembers which protocol works."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        mode: ApiMode = "auto",
+        timeout: float = 180.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._mode = mode
+        self._protocol: WireProtocol = images if mode == "images" else chat
+        self._timeout = timeout
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=15.0))
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the next request will use: `chat` or `images`."""
+        return self._protocol.NAME
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def generate(self, request: ImageRequest) -> ImageResult:
+        """The image for `request`, or an UpstreamError saying why there is none."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._generate(request)
+        except TimeoutError as exc:
+            raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
+
+    async def _generate(self, request: ImageRequest) -> ImageResult:
+        protocol = self._protocol
+        try:
+            return await self._call(protocol, request)
+        except e.ChatCompletionsUnsupported:
+            if self._mode != "auto":
+                raise
+            if self._protocol is chat:
+                log.warning(
+                    "Eden refused /chat/completions for %s; using /images from now on",
+                    request.model,
+                )
+                self._protocol = images
+            return await self._call(images, request)
+
+    async def _call(self, protocol: WireProtocol, request: ImageRequest) -> ImageResult:
+        reply = protocol.parse(
+            await self._post_json(protocol.path(request), protocol.body(request))
+        )
+        if reply.image is None:
+            raise e.NoImageReturned(reply.text, reply.finish_reason)
+        data = await self._fetch(reply.image)
+        try:
+            picture = imaging.inspect(data)
+        except imaging.NotAnImage as exc:
+            raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
+        return ImageResult(
+            picture=picture, text=reply.text, cost_usd=reply.cost_usd, usage=reply.usage
+        )
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> Any:
+        response = await self._send(
+            self._http.build_request("POST", self._base_url + path, json=body, headers=self._auth)
+        )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
+
+    async def _fetch(self, image: str) -> bytes:
+        """The bytes behind a data URL, or downloaded at once from a hosted URL (they expire)."""
+        if not image.startswith(("http://", "https://")):
+            return decode_data_url(image)
+        # No Authorization header: the image may be hosted by someone other than Eden.
+        return (await self._send(self._http.build_request("GET", image))).content
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self._http.send(request)
+        except httpx.TimeoutException as exc:
+            raise e.UpstreamTimeout(f"{type(exc).__name__} on {request.url.path}") from exc
+        except httpx.TransportError as exc:
+            raise e.TransportError(f"{type(exc).__name__} on {request.url.path}: {exc}") from exc
+        if response.is_error:
+            raise error_from_response(response)
+        return response
+
+
+def error_from_response(response: httpx.Response) -> e.StatusError:
+    """The StatusError for an error answer, read from its status and any known body shape."""
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    detail = error_detail(body)
+    code = body.get("error_code") if isinstance(body, dict) else None
+    cls = _BY_ERROR_CODE.get(str(code)) or _BY_STATUS.get(status)
+    if cls is None:
+        if status >= 500:
+            cls = e.ProviderError
+        elif status == 400 and "not support /chat/completions" in detail.lower():
+            cls = e.ChatCompletionsUnsupported
+        else:
+            cls = e.BadRequest
+    if cls is e.RateLimited:
+        return e.RateLimited(detail, status=status, retry_after=_retry_after(response, body))
+    return cls(detail, status=status)
+
+
+def _retry_after(response: httpx.Response, body: Any) -> float | None:
+    raw = body.get("retry_after") if isinstance(body, dict) else None
+    raw = raw if raw is not None else response.headers.get("Retry-After")
+    try:
+        return float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,99 @@
+"""Why an image request failed upstream: one exception class per thing a user must be told.
+
+UpstreamError
+├── TransportError ............ the connection failed             (retry)
+│   └── UpstreamTimeout ....... no answer within the time limit   (retry)
+├── StatusError ............... the upstream answered with an error status
+│   ├── BadRequest ............ 400, 413, 422, 451: the request itself was refused
+│   │   └── ChatCompletionsUnsupported  the model lives on /images only
+│   ├── AuthenticationFailed .. 401, 403: the API key is wrong
+│   ├── InsufficientCredits ... 402: the account is out of credit
+│   ├── ModelNotFound ......... 404: the model is unknown to the upstream
+│   ├── RateLimited ........... 429                               (retry)
+│   └── ProviderError ......... 5xx                               (retry)
+├── MalformedResponse ......... a 2xx answer we cannot read       (retry)
+└── NoImageReturned ........... the model answered without an image (a refusal)
+"""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """Base class: `kind` names the failure for logs, `retryable` says whether to try again."""
+
+    kind = "upstream_error"
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransportError(UpstreamError):
+    kind = "connection_error"
+    retryable = True
+
+
+class UpstreamTimeout(TransportError):
+    kind = "timeout"
+
+
+class StatusError(UpstreamError):
+    kind = "http_error"
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}"
+
+
+class BadRequest(StatusError):
+    kind = "bad_request"
+
+
+class ChatCompletionsUnsupported(BadRequest):
+    kind = "chat_unsupported"
+
+
+class AuthenticationFailed(StatusError):
+    kind = "auth_failed"
+
+
+class InsufficientCredits(StatusError):
+    kind = "no_credits"
+
+
+class ModelNotFound(StatusError):
+    kind = "model_not_found"
+
+
+class RateLimited(StatusError):
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderError(StatusError):
+    kind = "provider_error"
+    retryable = True
+
+
+class MalformedResponse(UpstreamError):
+    kind = "malformed_response"
+    retryable = True
+
+
+class NoImageReturned(UpstreamError):
+    """The model answered, but with words instead of an image: usually a safety refusal."""
+
+    kind = "refused"
+
+    def __init__(self, model_text: str | None, finish_reason: str | None) -> None:
+        super().__init__(model_text or f"no image (finish_reason={finish_reason})")
+        self.model_text = model_text
+        self.finish_reason = finish_reason
