@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up the virtual environment with the test tools, then runs the linters, the type checker and
+# the test suite (which starts its own fake Telegram and Eden AI servers on 127.0.0.1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-venv.sh test
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/pytest "$@"

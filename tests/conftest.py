@@ -1,0 +1,61 @@
+"""Fixtures: the two fake servers, and the real bot process wired to them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.eden import API_KEY, FakeEden
+from tests.fakes.process import BotProcess
+from tests.fakes.telegram import FakeTelegram
+
+BOT_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram(BOT_TOKEN)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def eden() -> AsyncIterator[FakeEden]:
+    server = FakeEden()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+StartBot = Callable[..., Awaitable[BotProcess]]
+
+
+@pytest.fixture
+async def start_bot(
+    telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> AsyncIterator[StartBot]:
+    """Starts `python -m bot` with the fakes' URLs; keyword arguments add settings (None removes)."""
+    processes: list[BotProcess] = []
+
+    async def start(**settings: str | None) -> BotProcess:
+        env: dict[str, str | None] = {
+            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "TELEGRAM_API_URL": telegram.url,
+            "EDENAI_API_KEY": API_KEY,
+            "EDENAI_BASE_URL": eden.base_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "LOG_LEVEL": "DEBUG",
+            **settings,
+        }
+        process = BotProcess({k: v for k, v in env.items() if v is not None}, cwd=tmp_path)
+        await process.start()
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.running:
+            await process.stop()

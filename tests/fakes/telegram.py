@@ -1,0 +1,314 @@
+"""A fake Telegram Bot API on 127.0.0.1: serves updates and files, records what the bot sends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+BOT_ID = 777000
+BOT_USERNAME = "EdenImageTestBot"
+
+
+@dataclass
+class Call:
+    """One Bot API call the bot made: its parameters, and the bytes of any uploaded files."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    filenames: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chat_id(self) -> int | None:
+        raw = self.params.get("chat_id")
+        return int(raw) if raw is not None else None
+
+    @property
+    def reply_to(self) -> int | None:
+        reply = self.params.get("reply_parameters")
+        return int(reply["message_id"]) if isinstance(reply, dict) else None
+
+
+@dataclass
+class Failure:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None = None
+
+
+class FakeTelegram:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
+        self.downloads: list[str] = []
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._file_ids = itertools.count(1)
+        self._failures: dict[str, list[Failure]] = {}
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---- server life -------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    # ---- what a test does --------------------------------------------------------------------
+    def add_file(self, data: bytes, suffix: str = "jpg") -> str:
+        file_id = f"file-{next(self._file_ids)}"
+        self.files[file_id] = (f"photos/{file_id}.{suffix}", data)
+        return file_id
+
+    async def send(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Deliver a message from a user to the bot (through getUpdates)."""
+        message.setdefault("message_id", next(self._message_ids))
+        message.setdefault("date", int(time.time()))
+        async with self._changed:
+            self._updates.append({"update_id": next(self._update_ids), "message": message})
+            self._changed.notify_all()
+        return message
+
+    def fail_next(self, method: str, status: int, description: str, **parameters: Any) -> None:
+        self._failures.setdefault(method, []).append(
+            Failure(status, description, parameters or None)
+        )
+
+    def sent(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if (method is None or c.method == method) and (chat_id is None or c.chat_id == chat_id)
+        ]
+
+    async def wait_for(
+        self,
+        method: str | tuple[str, ...],
+        chat_id: int | None = None,
+        count: int = 1,
+        timeout: float = 15.0,
+    ) -> list[Call]:
+        """The first `count` calls of `method` (to `chat_id`), waiting for them to arrive."""
+        methods = (method,) if isinstance(method, str) else method
+
+        def matching() -> list[Call]:
+            return [
+                c
+                for c in self.calls
+                if c.method in methods and (chat_id is None or c.chat_id == chat_id)
+            ]
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(matching()) >= count)
+        return matching()[:count]
+
+    async def reply_to(self, message: dict[str, Any], timeout: float = 15.0) -> Call:
+        """The bot's first message, photo or document sent in answer to `message`."""
+        chat_id = message["chat"]["id"]
+
+        def answers() -> list[Call]:
+            return [
+                c
+                for c in self.calls
+                if c.method in ("sendMessage", "sendPhoto", "sendDocument")
+                and c.chat_id == chat_id
+                and c.reply_to == message["message_id"]
+            ]
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: bool(answers()))
+        return answers()[0]
+
+    # ---- the Bot API -------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params, files, filenames = await _read_params(request)
+        if method != "getUpdates":
+            async with self._changed:
+                self.calls.append(Call(method, params, files, filenames))
+                self._changed.notify_all()
+        if self._failures.get(method):
+            failure = self._failures[method].pop(0)
+            return _error(failure.status, failure.description, failure.parameters)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        result = await handler(params)
+        if isinstance(result, web.Response):
+            return result
+        return web.json_response({"ok": True, "result": result})
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Eden Image",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset") or 0)
+        timeout = float(params.get("timeout") or 0)
+        async with self._changed:
+            # Telegram forgets updates below the offset once the bot confirms them.
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if not self._updates and timeout:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait_for(lambda: bool(self._updates))
+                except TimeoutError:
+                    pass
+            return list(self._updates)
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        return self._message(params, text=params.get("text"))
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
+        photo = [{"file_id": "sent-photo", "file_unique_id": "sp", "width": 90, "height": 90}]
+        return self._message(params, photo=photo, caption=params.get("caption"))
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
+        document = {"file_id": "sent-document", "file_unique_id": "sd"}
+        return self._message(params, document=document, caption=params.get("caption"))
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = params.get("file_id", "")
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        path, data = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_size": len(data),
+            "file_path": path,
+        }
+
+    def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Eden Image"},
+        }
+        message.update({k: v for k, v in content.items() if v is not None})
+        return message
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        for file_path, data in self.files.values():
+            if file_path == path:
+                return web.Response(body=data)
+        return web.Response(status=404)
+
+
+async def _read_params(
+    request: web.Request,
+) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
+    """Form fields as PTB sends them: JSON-encoded where complex; uploads arrive as multipart."""
+    params: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    filenames: dict[str, str] = {}
+    if request.content_type.startswith("multipart/"):
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name is None:
+                continue
+            data = await part.read()
+            if part.filename:
+                files[part.name] = bytes(data)
+                filenames[part.name] = part.filename
+            else:
+                params[part.name] = data.decode()
+    elif request.can_read_body:
+        form = await request.post()
+        params = {k: str(v) for k, v in form.items()}
+    for key, value in params.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(ValueError):
+                params[key] = json.loads(value)
+    return params, files, filenames
+
+
+def user(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+
+
+def chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"User{chat_id}"}
+    return {"id": chat_id, "type": "supergroup", "title": f"Group{chat_id}"}
+
+
+def text_message(chat_id: int, text: str, user_id: int | None = None) -> dict[str, Any]:
+    """A user's text message; a leading /command carries the entity Telegram would add."""
+    message: dict[str, Any] = {
+        "chat": chat(chat_id),
+        "from": user(user_id or abs(chat_id)),
+        "text": text,
+    }
+    if text.startswith("/"):
+        length = len(text.split()[0])
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    return message
+
+
+def photo_message(
+    chat_id: int, sizes: list[tuple[str, int, int, int]], caption: str | None = None
+) -> dict[str, Any]:
+    """A photo message; `sizes` are (file_id, width, height, file_size), smallest first."""
+    message: dict[str, Any] = {
+        "chat": chat(chat_id),
+        "from": user(abs(chat_id)),
+        "photo": [
+            {"file_id": fid, "file_unique_id": fid, "width": w, "height": h, "file_size": n}
+            for fid, w, h, n in sizes
+        ],
+    }
+    if caption is not None:
+        message["caption"] = caption
+    return message
+
+
+def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)

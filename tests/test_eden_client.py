@@ -1,0 +1,173 @@
+"""The Eden client over real HTTP against the fake Eden server: protocols, switching, errors."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from bot.domain import ImageRequest, Picture
+from bot.upstream import EdenClient
+from bot.upstream import errors as e
+from bot.upstream.client import ApiMode
+from tests.fakes.eden import API_KEY, FakeEden, chat_reply, images_reply
+from tests.fakes.images import jpeg, png
+
+MODEL = "google/gemini-3.1-flash-image-preview"
+GENERATE = ImageRequest(prompt="a red fox", model=MODEL, aspect_ratio="16:9", image_size="2K")
+
+
+def _client(eden: FakeEden, mode: ApiMode = "auto", **kw: Any) -> EdenClient:
+    return EdenClient(base_url=eden.base_url, api_key=kw.pop("api_key", API_KEY), mode=mode, **kw)
+
+
+async def test_chat_generation_returns_the_decoded_image(eden: FakeEden) -> None:
+    eden.image = png(300, 200)
+    client = _client(eden)
+    result = await client.generate(GENERATE)
+    await client.aclose()
+    assert result.picture.data == eden.image
+    assert (result.picture.width, result.picture.height, result.picture.mime) == (
+        300,
+        200,
+        "image/png",
+    )
+    assert result.cost_usd == pytest.approx(eden.cost)
+    [call] = eden.calls
+    assert call.path == "/chat/completions"
+    assert call.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert call.body["image_config"] == {"aspect_ratio": "16:9", "image_size": "2K"}
+
+
+async def test_auto_mode_switches_to_images_once_and_for_all(eden: FakeEden) -> None:
+    eden.chat_unsupported = True
+    client = _client(eden)
+    first = await client.generate(GENERATE)
+    second = await client.generate(GENERATE)
+    await client.aclose()
+    assert first.picture.data == second.picture.data == eden.image
+    assert [c.path for c in eden.calls] == [
+        "/chat/completions",
+        "/images/generations",
+        "/images/generations",
+    ]
+    assert eden.calls[1].body["size"] == "2752x1536"
+    assert client.protocol == "images"
+
+
+async def test_forced_chat_mode_reports_the_unsupported_model(eden: FakeEden) -> None:
+    eden.chat_unsupported = True
+    client = _client(eden, mode="chat")
+    with pytest.raises(e.ChatCompletionsUnsupported):
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert [c.path for c in eden.calls] == ["/chat/completions"]
+
+
+async def test_images_mode_edit_sends_the_photo(eden: FakeEden) -> None:
+    photo = jpeg(50, 40)
+    request = ImageRequest(
+        prompt="make it pink", model=MODEL, aspect_ratio="1:1", image_size="1K",
+        images=(Picture(photo, "image/jpeg", 50, 40),),
+    )  # fmt: skip
+    client = _client(eden, mode="images")
+    await client.generate(request)
+    await client.aclose()
+    [call] = eden.calls
+    assert call.path == "/images/edits"
+    assert call.body["images"][0]["image_url"].startswith("data:image/jpeg;base64,")
+
+
+async def test_hosted_url_is_downloaded_without_the_api_key(eden: FakeEden) -> None:
+    hosted = png(20, 10, (1, 2, 3))
+    eden.then_json(images_reply(url=eden.host(hosted)))
+    client = _client(eden, mode="images")
+    result = await client.generate(GENERATE)
+    await client.aclose()
+    assert result.picture.data == hosted
+    assert eden.hosted_requests and "Authorization" not in eden.hosted_requests[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "retryable"),
+    [
+        (400, {"error": {"message": "bad prompt"}}, e.BadRequest, False),
+        (401, {"detail": "Invalid API key", "error_code": "UNAUTHORIZED"}, e.AuthenticationFailed, False),
+        (402, {"error": "Insufficient credits"}, e.InsufficientCredits, False),
+        (403, {"detail": "Forbidden"}, e.AuthenticationFailed, False),
+        (404, {"detail": "Model not found"}, e.ModelNotFound, False),
+        (413, {"detail": "Payload too large"}, e.BadRequest, False),
+        (422, {"detail": [{"loc": ["body"], "msg": "bad", "type": "x"}]}, e.BadRequest, False),
+        (429, {"detail": "slow down", "error_code": "RATE_LIMITED", "retry_after": 7}, e.RateLimited, True),
+        (451, {"detail": "Unavailable in your region"}, e.BadRequest, False),
+        (500, {"error": {"message": "boom"}}, e.ProviderError, True),
+        (502, "<html>Bad gateway</html>", e.ProviderError, True),
+    ],
+)  # fmt: skip
+async def test_error_statuses(
+    eden: FakeEden, status: int, body: Any, error: type[e.StatusError], retryable: bool
+) -> None:
+    if isinstance(body, str):
+        eden.then_text(body, status=status)
+    else:
+        eden.then_json(body, status=status)
+    client = _client(eden)
+    with pytest.raises(error) as caught:
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert type(caught.value) is error
+    assert caught.value.status == status
+    assert caught.value.retryable is retryable
+    assert API_KEY not in str(caught.value)
+
+
+async def test_retry_after_header_is_read(eden: FakeEden) -> None:
+    eden.then_json({"detail": "slow down"}, status=429, headers={"Retry-After": "12"})
+    client = _client(eden)
+    with pytest.raises(e.RateLimited) as caught:
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert caught.value.retry_after == 12
+
+
+async def test_timeout(eden: FakeEden) -> None:
+    eden.then_hang(5)
+    client = _client(eden, timeout=0.5)
+    with pytest.raises(e.UpstreamTimeout):
+        await client.generate(GENERATE)
+    await client.aclose()
+
+
+async def test_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = EdenClient(base_url=f"http://127.0.0.1:{port}/v3", api_key=API_KEY)
+    with pytest.raises(e.TransportError) as caught:
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert caught.value.retryable
+
+
+async def test_refusal_is_no_image_returned(eden: FakeEden) -> None:
+    eden.then_json(chat_reply("I can't draw that.", finish_reason="stop"))
+    client = _client(eden)
+    with pytest.raises(e.NoImageReturned) as caught:
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert caught.value.model_text == "I can't draw that."
+
+
+@pytest.mark.parametrize(
+    "reply", ["not json at all", chat_reply("data:image/png;base64,aGVsbG8gd29ybGQ=")]
+)
+async def test_unreadable_answers_are_malformed(eden: FakeEden, reply: Any) -> None:
+    if isinstance(reply, str):
+        eden.then_text(reply)
+    else:
+        eden.then_json(reply)
+    client = _client(eden)
+    with pytest.raises(e.MalformedResponse):
+        await client.generate(GENERATE)
+    await client.aclose()

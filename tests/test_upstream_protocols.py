@@ -1,0 +1,212 @@
+"""Request bodies for both Eden protocols, and reading every reply shape the gateways use."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from bot.catalog import IMAGE_SIZES, capabilities_for
+from bot.domain import ImageRequest, Picture
+from bot.upstream import chat, images
+from bot.upstream.errors import MalformedResponse
+from bot.upstream.payload import decode_data_url, error_detail
+from tests.fakes.eden import chat_reply, data_url, images_reply
+from tests.fakes.images import jpeg, png
+
+MODEL_31 = "google/gemini-3.1-flash-image-preview"
+MODEL_25 = "google/gemini-2.5-flash-image"
+PHOTO = Picture(data=jpeg(40, 30), mime="image/jpeg", width=40, height=30)
+
+
+def _request(
+    ratio: str = "1:1", size: str = "1K", model: str = MODEL_31, **kw: Any
+) -> ImageRequest:
+    return ImageRequest(prompt="a red fox", model=model, aspect_ratio=ratio, image_size=size, **kw)
+
+
+ALL_31 = [
+    (ratio, size) for ratio in capabilities_for(MODEL_31).aspect_ratios for size in IMAGE_SIZES
+]
+
+
+@pytest.mark.parametrize(("ratio", "size"), ALL_31)
+def test_chat_generation_body(ratio: str, size: str) -> None:
+    request = _request(ratio, size)
+    assert chat.path(request) == "/chat/completions"
+    assert chat.body(request) == {
+        "model": MODEL_31,
+        "messages": [{"role": "user", "content": "a red fox"}],
+        "image_config": {"aspect_ratio": ratio, "image_size": size},
+    }
+
+
+def test_chat_edit_body_carries_the_photo_as_a_data_url() -> None:
+    body = chat.body(_request("4:3", "2K", images=(PHOTO,)))
+    content = body["messages"][0]["content"]
+    assert content[0] == {"type": "text", "text": "a red fox"}
+    assert content[1]["type"] == "image_url"
+    url = content[1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == PHOTO.data
+
+
+def test_gemini_25_gets_no_image_size() -> None:
+    assert chat.body(_request(model=MODEL_25))["image_config"] == {"aspect_ratio": "1:1"}
+    assert images.body(_request(model=MODEL_25))["image_config"] == {"aspect_ratio": "1:1"}
+    assert images.body(_request("16:9", model=MODEL_25))["size"] == "1344x768"
+
+
+@pytest.mark.parametrize(("ratio", "size"), ALL_31)
+def test_images_generation_body(ratio: str, size: str) -> None:
+    request = _request(ratio, size)
+    body = images.body(request)
+    assert images.path(request) == "/images/generations"
+    width, height = (int(n) for n in body["size"].split("x"))
+    # The size follows the requested shape (within Google's rounding to multiples of 8).
+    num, den = (int(n) for n in ratio.split(":"))
+    assert abs(width / height - num / den) < 0.02 * (num / den)
+    assert body["image_config"] == {"aspect_ratio": ratio, "image_size": size}
+    assert body["model"] == MODEL_31
+    assert body["prompt"] == "a red fox"
+    assert body["n"] == 1
+    assert "images" not in body
+
+
+def test_images_specific_sizes() -> None:
+    assert images.body(_request("16:9", "1K"))["size"] == "1376x768"
+    assert images.body(_request("8:1", "4K"))["size"] == "12288x1536"
+    assert images.body(_request("1:1", "512"))["size"] == "512x512"
+
+
+def test_images_edit_body() -> None:
+    request = _request(images=(PHOTO, PHOTO))
+    body = images.body(request)
+    assert images.path(request) == "/images/edits"
+    assert [decode_data_url(i["image_url"]) for i in body["images"]] == [PHOTO.data, PHOTO.data]
+
+
+# ---- reading replies -------------------------------------------------------------------------
+IMG = png(8, 8)
+URL = data_url(IMG)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(chat_reply(URL), id="content-data-url"),
+        pytest.param(chat_reply(f"Here you go!\n![image]({URL})"), id="markdown-data-url"),
+        pytest.param(chat_reply(f"  {URL}\n"), id="padded-data-url"),
+        pytest.param(
+            chat_reply(None, message_extra={"images": [{"type": "image_url", "image_url": {"url": URL}}]}),
+            id="openrouter-images",
+        ),
+        pytest.param(
+            chat_reply([{"type": "text", "text": "Here"}, {"type": "image_url", "image_url": {"url": URL}}]),
+            id="content-parts",
+        ),
+    ],
+)  # fmt: skip
+def test_chat_image_found_in_every_shape(reply: dict[str, Any]) -> None:
+    parsed = chat.parse(reply)
+    assert parsed.image is not None
+    assert decode_data_url(parsed.image) == IMG
+
+
+def test_chat_markdown_text_survives_next_to_the_image() -> None:
+    parsed = chat.parse(chat_reply(f"Here is your fox.\n![fox]({URL})\nEnjoy"))
+    assert parsed.text == "Here is your fox.\n\nEnjoy"
+
+
+@pytest.mark.parametrize(
+    ("content", "url"),
+    [
+        ("https://cdn.example.test/out.png", "https://cdn.example.test/out.png"),
+        ("Done: ![x](https://cdn.example.test/a.png)", "https://cdn.example.test/a.png"),
+    ],
+)
+def test_chat_hosted_urls(content: str, url: str) -> None:
+    assert chat.parse(chat_reply(content)).image == url
+
+
+def test_chat_reads_cost_and_usage() -> None:
+    parsed = chat.parse(
+        chat_reply(URL, cost=0.042, usage={"prompt_tokens": 14, "total_tokens": 526, "x": "y"})
+    )
+    assert parsed.cost_usd == pytest.approx(0.042)
+    assert parsed.usage == {"prompt_tokens": 14, "total_tokens": 526}
+
+
+def test_chat_refusal_keeps_the_models_words() -> None:
+    parsed = chat.parse(chat_reply("I can't create images of that person.", finish_reason="stop"))
+    assert parsed.image is None
+    assert parsed.text == "I can't create images of that person."
+
+
+def test_chat_refusal_field_and_finish_reason() -> None:
+    parsed = chat.parse(
+        chat_reply(None, finish_reason="content_filter", message_extra={"refusal": "Not allowed."})
+    )
+    assert (parsed.image, parsed.text, parsed.finish_reason) == (
+        None,
+        "Not allowed.",
+        "content_filter",
+    )
+
+
+def test_chat_link_in_a_refusal_is_not_an_image() -> None:
+    parsed = chat.parse(chat_reply("Blocked, see https://policies.example.test/terms for details"))
+    assert parsed.image is None
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [{}, {"choices": []}, {"choices": [{}]}, {"choices": [{"message": "oops"}]}, [], "text", None],
+)
+def test_chat_malformed(reply: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        chat.parse(reply)
+
+
+def test_images_b64_and_url() -> None:
+    parsed = images.parse(images_reply(IMG, cost=0.1, usage={"total_tokens": 3}))
+    assert parsed.image and decode_data_url(parsed.image) == IMG
+    assert parsed.cost_usd == pytest.approx(0.1)
+    hosted = images.parse(images_reply(url="https://cdn.example.test/a.png"))
+    assert hosted.image == "https://cdn.example.test/a.png"
+
+
+def test_images_b64_given_as_data_url() -> None:
+    parsed = images.parse({"data": [{"b64_json": URL}]})
+    assert parsed.image and decode_data_url(parsed.image) == IMG
+
+
+def test_images_empty_data_is_no_image() -> None:
+    assert images.parse({"data": []}).image is None
+
+
+@pytest.mark.parametrize("reply", [{}, {"data": "x"}, [], None])
+def test_images_malformed(reply: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        images.parse(reply)
+
+
+def test_broken_base64_is_malformed() -> None:
+    with pytest.raises(MalformedResponse):
+        decode_data_url("data:image/png;base64,@@@not-base64@@@")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"error": {"message": "Model(s) do not support /chat/completions", "type": "x"}},
+         "Model(s) do not support /chat/completions"),
+        ({"detail": [{"loc": ["body", "n"], "msg": "too big", "type": "v"}]}, "too big"),
+        ({"error": "Insufficient credits"}, "Insufficient credits"),
+        ({"detail": "Rate limited", "error_code": "RATE_LIMITED", "retry_after": 3}, "Rate limited"),
+        ("<html>Bad gateway</html>", "<html>Bad gateway</html>"),
+    ],
+)  # fmt: skip
+def test_error_detail_reads_every_documented_shape(body: Any, detail: str) -> None:
+    assert error_detail(body) == detail
