@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from telegram import Bot, Message
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import NetworkError, TelegramError
 
 from bot.domain import Picture
 
@@ -59,7 +59,8 @@ async def send_picture(reply_to: Message, picture: Picture, caption: str | None 
     if fits_as_photo(picture):
         try:
             return await reply_to.reply_photo(photo=picture.data, caption=caption)
-        except (BadRequest, NetworkError) as exc:
+        # PTB raises BadRequest (a NetworkError) for PHOTO_INVALID_DIMENSIONS, NetworkError for 413.
+        except NetworkError as exc:
             if not _photo_refused(exc):
                 raise
             log.info(

@@ -17,7 +17,9 @@ def inspect(data: bytes) -> Picture:
     """A Picture for `data`; only the header is parsed, the pixels are never decoded."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            mime = Image.MIME.get(image.format or "", "")
+            # Phones write multi-picture JPEGs (MPO); the first picture is a plain JPEG.
+            fmt = "JPEG" if image.format == "MPO" else image.format or ""
+            mime = Image.MIME.get(fmt, "")
             width, height = image.size
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise NotAnImage(str(exc)) from exc
