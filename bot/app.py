@@ -10,6 +10,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot import texts
 from bot.config import Settings
 from bot.handlers import register
+from bot.handlers.albums import AlbumCollector
 from bot.handlers.context import BotContext, Services
 from bot.storage import SqliteStorage
 from bot.upstream import EdenClient
@@ -28,7 +29,7 @@ def build_application(settings: Settings) -> BotApplication:
             mode=settings.eden.api_mode,
             timeout=settings.eden.timeout_seconds,
         )
-        Services(settings=settings, storage=storage, images=images).attach(application)
+        Services(settings, storage, images, AlbumCollector()).attach(application)
         await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
 
     async def stop(application: BotApplication) -> None:

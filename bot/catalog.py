@@ -9,6 +9,10 @@ ASPECT_RATIOS: tuple[str, ...] = (
     "3:2", "4:5", "5:4", "1:4", "4:1", "1:8", "8:1",
 )  # fmt: skip
 IMAGE_SIZES: tuple[str, ...] = ("512", "1K", "2K", "4K")
+# How results are sent: as a photo (a document past Telegram's photo limits), or always as a file.
+OUTPUT_FORMATS: tuple[str, ...] = ("photo", "file")
+# Gemini reads these inline; anything else is converted first.
+_COMMON_INPUTS = frozenset({"image/png", "image/jpeg", "image/webp"})
 
 # The extreme ratios exist only on Gemini 3.1 Flash Image.
 _TEN_RATIOS = tuple(r for r in ASPECT_RATIOS if r not in {"1:4", "4:1", "1:8", "8:1"})
@@ -24,9 +28,17 @@ class ModelCapabilities:
     max_input_images: int
     # Gemini 2.5 Flash Image has a single output tier and no `image_size` parameter.
     sends_image_size: bool = True
+    input_mimes: frozenset[str] = _COMMON_INPUTS | {"image/heic", "image/heif"}
 
 
-GEMINI_25_FLASH = ModelCapabilities("gemini-2.5-flash-image", _TEN_RATIOS, ("1K",), 3, False)
+GEMINI_25_FLASH = ModelCapabilities(
+    "gemini-2.5-flash-image",
+    _TEN_RATIOS,
+    ("1K",),
+    3,
+    sends_image_size=False,
+    input_mimes=_COMMON_INPUTS,
+)
 GEMINI_3_PRO = ModelCapabilities("gemini-3-pro-image", _TEN_RATIOS, ("1K", "2K", "4K"), 14)
 GEMINI_31_FLASH = ModelCapabilities("gemini-3.1-flash-image", ASPECT_RATIOS, IMAGE_SIZES, 14)
 # An unknown model gets the widest set; the upstream's own error then tells the user what failed.
@@ -54,6 +66,19 @@ def normalize_size(text: str) -> str | None:
     """`text` as one of IMAGE_SIZES (`1k`, `2K`, `512` ...), or None."""
     candidate = text.strip().upper()
     return candidate if candidate in IMAGE_SIZES else None
+
+
+def normalize_format(text: str) -> str | None:
+    """`text` as one of OUTPUT_FORMATS (`document` means `file`), or None."""
+    candidate = {"document": "file"}.get(text.strip().lower(), text.strip().lower())
+    return candidate if candidate in OUTPUT_FORMATS else None
+
+
+def pick(chosen: str | None, default: str, allowed: tuple[str, ...]) -> str:
+    """The chat's choice if still allowed, else the default if allowed, else the first allowed."""
+    if chosen is not None and chosen in allowed:
+        return chosen
+    return default if default in allowed else allowed[0]
 
 
 # Output pixels (width, height) from Google's Gemini image table. Gemini 2.5 Flash has its own

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import (
     ASPECT_RATIOS,
@@ -41,8 +41,24 @@ class EdenSettings(BaseSettings):
     api_key: SecretStr
     base_url: str = "https://api.edenai.run/v3"
     model: str = "google/gemini-3.1-flash-image-preview"
+    # Models a chat may pick with /model, besides EDENAI_MODEL; comma-separated.
+    allowed_models: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="ALLOWED_MODELS"
+    )
     api_mode: ApiMode = "auto"
     timeout_seconds: float = Field(default=180.0, gt=0)
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models a chat may use, the default first."""
+        return (self.model, *(m for m in self.allowed_models if m != self.model))
 
 
 class BotSettings(BaseSettings):
@@ -52,6 +68,8 @@ class BotSettings(BaseSettings):
 
     default_aspect_ratio: str = "1:1"
     default_image_size: str = "1K"
+    # Who may change a group's settings: its administrators, or every member.
+    group_settings: Literal["admins", "everyone"] = "admins"
     data_dir: Path = Path("./data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -104,8 +122,15 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
     return settings
 
 
+# A settings button carries `set|model|<name>` as callback data, which Telegram caps at 64 bytes.
+MAX_MODEL_NAME_BYTES = 50
+
+
 def check_defaults(settings: Settings) -> None:
     """The default ratio and size must be ones the configured model can produce."""
+    for model in settings.eden.models:
+        if len(model.encode()) > MAX_MODEL_NAME_BYTES:
+            raise ConfigError(f"Model name too long for Telegram buttons (over 50 bytes): {model}")
     caps = capabilities_for(settings.eden.model)
     if settings.bot.default_aspect_ratio not in caps.aspect_ratios:
         raise ConfigError(
@@ -123,7 +148,9 @@ def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
     prefix = str(cls.model_config.get("env_prefix") or "")
     lines = []
     for error in exc.errors():
-        variable = (prefix + str(error["loc"][0])).upper()
+        field = cls.model_fields.get(str(error["loc"][0]))
+        alias = field.validation_alias if field else None
+        variable = alias if isinstance(alias, str) else (prefix + str(error["loc"][0])).upper()
         if error["type"] == "missing":
             lines.append(f"Missing setting {variable}: set it in the environment or in .env")
         else:

@@ -54,9 +54,11 @@ async def uploading_photo(bot: Bot, chat_id: int) -> AsyncIterator[None]:
             await task
 
 
-async def send_picture(reply_to: Message, picture: Picture, caption: str | None = None) -> Message:
-    """Reply with `picture` as a photo, or as a document where Telegram would refuse the photo."""
-    if fits_as_photo(picture):
+async def send_picture(
+    reply_to: Message, picture: Picture, caption: str | None = None, *, as_file: bool = False
+) -> Message:
+    """Reply with `picture` as a photo, or as a document if asked or if Telegram would refuse it."""
+    if not as_file and fits_as_photo(picture):
         try:
             return await reply_to.reply_photo(photo=picture.data, caption=caption)
         # PTB raises BadRequest (a NetworkError) for PHOTO_INVALID_DIMENSIONS, NetworkError for 413.

@@ -16,9 +16,11 @@ class ChatPreferences:
 
     aspect_ratio: str | None = None
     image_size: str | None = None
+    model: str | None = None
+    output_format: str | None = None
 
 
-PREFERENCE_FIELDS = frozenset(f.name for f in dataclasses.fields(ChatPreferences))
+_COLUMNS = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 
 
 class Storage(Protocol):
@@ -32,15 +34,21 @@ class Storage(Protocol):
 
 
 # Each entry moves the schema one version up; existing databases replay only what they lack.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE chat_preferences (
-        chat_id      INTEGER PRIMARY KEY,
-        aspect_ratio TEXT,
-        image_size   TEXT,
-        updated_at   TEXT NOT NULL DEFAULT (datetime('now'))
-    )
-    """,
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE chat_preferences (
+            chat_id      INTEGER PRIMARY KEY,
+            aspect_ratio TEXT,
+            image_size   TEXT,
+            updated_at   TEXT NOT NULL DEFAULT (datetime('now'))
+        )
+        """,
+    ),
+    (
+        "ALTER TABLE chat_preferences ADD COLUMN model TEXT",
+        "ALTER TABLE chat_preferences ADD COLUMN output_format TEXT",
+    ),
 )
 
 
@@ -64,20 +72,20 @@ class SqliteStorage:
         async with self._db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
         version = int(row[0]) if row else 0
-        for number, statement in enumerate(_MIGRATIONS[version:], start=version + 1):
-            await self._db.execute(statement)
-            await self._db.execute(f"PRAGMA user_version = {number}")
-            await self._db.commit()
+        for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
+            # One transaction per version: a crash mid-migration leaves the previous version whole.
+            body = "".join(f"{statement};\n" for statement in statements)
+            await self._db.executescript(f"BEGIN;\n{body}PRAGMA user_version = {number};\nCOMMIT;")
 
     async def preferences(self, chat_id: int) -> ChatPreferences:
         async with self._db.execute(
-            "SELECT aspect_ratio, image_size FROM chat_preferences WHERE chat_id = ?", (chat_id,)
+            f"SELECT {', '.join(_COLUMNS)} FROM chat_preferences WHERE chat_id = ?", (chat_id,)
         ) as cursor:
             row = await cursor.fetchone()
         return ChatPreferences(*row) if row else ChatPreferences()
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None:
-        unknown = values.keys() - PREFERENCE_FIELDS
+        unknown = values.keys() - set(_COLUMNS)
         if unknown or not values:
             raise ValueError(f"not a preference: {sorted(unknown) or 'nothing given'}")
         # Column names come from ChatPreferences' fields (checked above), never from user input.

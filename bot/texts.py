@@ -6,19 +6,30 @@ from bot.upstream import errors as e
 
 TELEGRAM_TEXT_LIMIT = 4096
 
+TELEGRAM_CAPTION_LIMIT = 1024
+
 HELP = """\
 I draw pictures with Google's Gemini image models.
 
 • Send me a description and I reply with an image.
-• Send a photo with a caption saying what to change, and I edit it.
+• Send a photo (or an image file) with a caption saying what to change, and I edit it.
+• Reply to any photo, or to one of my pictures, to edit it; keep replying to refine it.
+• Send an album with a caption to combine several photos.
+• In a group, mention me (@{username}) or reply to me.
 
-/ratio - show or set the aspect ratio (e.g. /ratio 16:9)
-/size - show or set the resolution (e.g. /size 2K)
+/ratio - aspect ratio (e.g. /ratio 16:9)
+/size - resolution (e.g. /size 2K)
+/format - send results as photos or as files
+/model - the image model
+/settings - this chat's settings
 /help - this message"""
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("ratio", "Show or set the aspect ratio, e.g. /ratio 16:9"),
     ("size", "Show or set the resolution: 512, 1K, 2K or 4K"),
+    ("format", "Send results as photos or as files"),
+    ("model", "Show or set the image model"),
+    ("settings", "This chat's settings"),
     ("help", "What I do and how to use me"),
 )
 
@@ -26,20 +37,60 @@ PHOTO_WITHOUT_CAPTION = (
     "To edit this photo, send it again with a caption saying what to change, "
     "e.g. “make it a watercolor painting”."
 )
+EMPTY_PROMPT = "Tell me what to draw, e.g. “a lighthouse at dusk, oil painting”."
 UNSUPPORTED_MESSAGE = (
     "I can only work with text and photos. Describe the picture you want, "
     "or send a photo with a caption saying what to change."
 )
-NOT_AN_IMAGE = "I couldn't read that photo as an image. Please send it again as a JPEG or PNG."
-INPUT_TOO_LARGE = "That photo is too large for me to download (the limit is {limit_mb} MB)."
+NOT_AN_IMAGE = "I couldn't read that as an image. Please send a JPEG, PNG, WEBP or HEIC picture."
+NOT_AN_IMAGE_FILE = (
+    "That file isn't an image. I can edit JPEG, PNG, WEBP and HEIC pictures, "
+    "sent as photos or as files."
+)
+INPUT_TOO_LARGE = "That file is too large for me to download (Telegram's limit for bots is 20 MB)."
+SETTINGS_ADMINS_ONLY = "Only this group's administrators can change its settings."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def setting_current(label: str, value: str, allowed: tuple[str, ...], example: str) -> str:
     return (
-        f"Current {label}: {value}\nAllowed: {', '.join(allowed)}\nChange it like this: {example}"
+        f"Current {label}: {value}\nAllowed: {', '.join(allowed)}\n"
+        f"Tap a button or type, e.g., {example}"
     )
+
+
+def settings_overview(model: str, ratio: str, size: str, output_format: str) -> str:
+    return (
+        f"This chat's settings:\n"
+        f"Model: {model}\nAspect ratio: {ratio}\nSize: {size}\nResults as: {output_format}\n\n"
+        "Change them with /model, /ratio, /size and /format."
+    )
+
+
+def setting_fell_back(label: str, old: str, new: str, model: str) -> str:
+    return f"{model} can't do the {label} {old}, so this chat now uses {new}."
+
+
+def images_left_out(used: int, given: int) -> str:
+    return f"This model takes at most {used} images, so I used the first {used} of your {given}."
+
+
+def result_caption(prompt: str, ratio: str, size: str, cost_usd: float | None) -> str:
+    """The prompt, trimmed to fit Telegram's caption limit, then the settings used and the cost."""
+    details = f"{ratio} · {size}" + (f" · ${cost_usd:.3f}" if cost_usd is not None else "")
+    room = TELEGRAM_CAPTION_LIMIT - _telegram_length(details) - 2
+    if _telegram_length(prompt) > room:
+        prompt = prompt[: room - 1]
+        while _telegram_length(prompt) > room - 1:
+            prompt = prompt[:-1]
+        prompt = prompt.rstrip() + "…"
+    return f"{prompt}\n\n{details}"
+
+
+def _telegram_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units, so an emoji may count twice."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def setting_changed(label: str, value: str) -> str:

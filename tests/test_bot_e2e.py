@@ -63,7 +63,14 @@ async def test_commands_are_registered_at_start(
 ) -> None:
     await start_bot()
     [call] = await telegram.wait_for("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == ["ratio", "size", "help"]
+    assert [c["command"] for c in call.params["commands"]] == [
+        "ratio",
+        "size",
+        "format",
+        "model",
+        "settings",
+        "help",
+    ]
 
 
 @pytest.mark.parametrize("command", ["/start", "/help"])
@@ -119,7 +126,7 @@ async def test_a_photo_that_is_not_an_image(
         photo_message(CHAT, [(telegram.add_file(junk), 100, 100, len(junk))], caption="edit it")
     )
     reply = await telegram.reply_to(message)
-    assert "couldn't read that photo" in reply.params["text"]
+    assert "couldn't read that as an image" in reply.params["text"]
     assert eden.calls == []
 
 

@@ -100,3 +100,11 @@ def test_normalize_size(text: str, expected: str | None) -> None:
 
 def test_every_ratio_is_listed_once() -> None:
     assert len(set(ASPECT_RATIOS)) == len(ASPECT_RATIOS) == 14
+
+
+def test_pick_falls_back_to_the_default_then_the_first_allowed() -> None:
+    from bot.catalog import pick
+
+    assert pick("16:9", "1:1", ("1:1", "16:9")) == "16:9"
+    assert pick("8:1", "1:1", ("1:1", "16:9")) == "1:1"
+    assert pick(None, "4K", ("1K",)) == "1K"

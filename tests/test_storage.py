@@ -40,3 +40,25 @@ async def test_only_known_preferences_can_be_written(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a preference"):
         await storage.update_preferences(1, **{"chat_id = 0; DROP TABLE chat_preferences; --": "x"})
     await storage.close()
+
+
+async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE chat_preferences (
+                chat_id INTEGER PRIMARY KEY, aspect_ratio TEXT, image_size TEXT,
+                updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+            );
+            INSERT INTO chat_preferences (chat_id, aspect_ratio, image_size) VALUES (5, '4:3', '2K');
+            PRAGMA user_version = 1;
+            """
+        )
+    storage = await SqliteStorage.open(path)
+    assert await storage.preferences(5) == ChatPreferences(aspect_ratio="4:3", image_size="2K")
+    await storage.update_preferences(5, model="google/gemini-3-pro-image", output_format="file")
+    assert await storage.preferences(5) == ChatPreferences(
+        "4:3", "2K", "google/gemini-3-pro-image", "file"
+    )
+    await storage.close()

@@ -6,29 +6,53 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import texts
-from bot.handlers.commands import help_command, ratio_command, size_command, unknown_command
+from bot.handlers.commands import help_command, unknown_command
 from bot.handlers.context import BotContext
-from bot.handlers.prompts import photo_prompt, text_prompt, unsupported_message
+from bot.handlers.messages import on_message, unsupported_message
+from bot.handlers.settings import (
+    CALLBACK_PREFIX,
+    SETTINGS,
+    setting_button,
+    setting_command,
+    settings_command,
+)
 
 log = logging.getLogger(__name__)
 
-_NEW_PRIVATE_MESSAGE = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+_NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
-    # Within a group only the first matching handler runs, so the catch-alls come last.
+    # Within a group only the first matching handler runs, so the catch-alls come last. In group
+    # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
+    # message handlers check for themselves whether a message is meant for the bot.
     application.add_handlers(
         [
             CommandHandler(["start", "help"], help_command),
-            CommandHandler("ratio", ratio_command),
-            CommandHandler("size", size_command),
-            MessageHandler(_NEW_PRIVATE_MESSAGE & filters.COMMAND, unknown_command),
-            MessageHandler(_NEW_PRIVATE_MESSAGE & filters.TEXT, text_prompt),
-            MessageHandler(_NEW_PRIVATE_MESSAGE & filters.PHOTO, photo_prompt),
-            MessageHandler(_NEW_PRIVATE_MESSAGE, unsupported_message),
+            CommandHandler(list(SETTINGS), setting_command),
+            CommandHandler("settings", settings_command),
+            CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),
+            MessageHandler(
+                _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.COMMAND, unknown_command
+            ),
+            MessageHandler(
+                _NEW_MESSAGE
+                & ~filters.COMMAND
+                & (filters.TEXT | filters.PHOTO | filters.Document.ALL),
+                on_message,
+            ),
+            MessageHandler(
+                _NEW_MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, unsupported_message
+            ),
         ]
     )
     application.add_error_handler(on_error)

@@ -7,8 +7,9 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.catalog import ModelCapabilities, capabilities_for
+from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import Settings
+from bot.handlers.albums import AlbumCollector
 from bot.storage import Storage
 from bot.upstream import ImageService
 
@@ -22,10 +23,22 @@ class ChatSettings:
     model: str
     aspect_ratio: str
     image_size: str
+    output_format: str
+    models: tuple[str, ...]
 
     @property
     def capabilities(self) -> ModelCapabilities:
         return capabilities_for(self.model)
+
+    def choices(self, field: str) -> tuple[str, ...]:
+        """The values `field` may take in this chat, with its current model."""
+        caps = self.capabilities
+        return {
+            "model": self.models,
+            "aspect_ratio": caps.aspect_ratios,
+            "image_size": caps.image_sizes,
+            "output_format": OUTPUT_FORMATS,
+        }[field]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,7 @@ class Services:
     settings: Settings
     storage: Storage
     images: ImageService
+    albums: AlbumCollector
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self
@@ -44,16 +58,20 @@ class Services:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         stored = await self.storage.preferences(chat_id)
-        model = self.settings.eden.model
-        caps = capabilities_for(model)
-        # A stored value the model cannot do (the operator changed the model) yields the default,
-        # which config validation guarantees the model supports.
+        models = self.settings.eden.models
         defaults = self.settings.bot
-        ratio, size = stored.aspect_ratio, stored.image_size
+        # A stored value that is no longer allowed (the operator changed the models) yields the
+        # default, or failing that the first value the model can do.
+        model = pick(stored.model, models[0], models)
+        caps = capabilities_for(model)
         return ChatSettings(
             model=model,
-            aspect_ratio=ratio if ratio in caps.aspect_ratios else defaults.default_aspect_ratio,
-            image_size=size if size in caps.image_sizes else defaults.default_image_size,
+            aspect_ratio=pick(
+                stored.aspect_ratio, defaults.default_aspect_ratio, caps.aspect_ratios
+            ),
+            image_size=pick(stored.image_size, defaults.default_image_size, caps.image_sizes),
+            output_format=pick(stored.output_format, OUTPUT_FORMATS[0], OUTPUT_FORMATS),
+            models=models,
         )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     filenames: dict[str, str] = field(default_factory=dict)
+    result: Any = None  # what the fake answered: for sends, the message as Telegram returns it
 
     @property
     def chat_id(self) -> int | None:
@@ -49,6 +51,7 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.downloads: list[str] = []
+        self.admins: dict[int, set[int]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -84,10 +87,26 @@ class FakeTelegram:
         """Deliver a message from a user to the bot (through getUpdates)."""
         message.setdefault("message_id", next(self._message_ids))
         message.setdefault("date", int(time.time()))
-        async with self._changed:
-            self._updates.append({"update_id": next(self._update_ids), "message": message})
-            self._changed.notify_all()
+        await self._push({"message": message})
         return message
+
+    async def press(self, message: dict[str, Any], data: str, user_id: int) -> str:
+        """A user taps the inline button with callback `data` under the bot's `message`."""
+        query_id = f"query-{next(self._update_ids)}"
+        query = {
+            "id": query_id,
+            "from": user(user_id),
+            "chat_instance": "ci",
+            "data": data,
+            "message": message,
+        }
+        await self._push({"callback_query": query})
+        return query_id
+
+    async def _push(self, update: dict[str, Any]) -> None:
+        async with self._changed:
+            self._updates.append({"update_id": next(self._update_ids), **update})
+            self._changed.notify_all()
 
     def fail_next(self, method: str, status: int, description: str, **parameters: Any) -> None:
         self._failures.setdefault(method, []).append(
@@ -145,22 +164,24 @@ class FakeTelegram:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params, files, filenames = await _read_params(request)
-        if method != "getUpdates":
-            async with self._changed:
-                self.calls.append(Call(method, params, files, filenames))
-                self._changed.notify_all()
+        call = Call(method, params, files, filenames)
         if self._failures.get(method):
             failure = self._failures[method].pop(0)
-            return _error(failure.status, failure.description, failure.parameters)
-        handler = getattr(self, f"_m_{method}", None)
-        if handler is None:
-            return _error(404, "Not Found: method not found")
-        result = await handler(params)
-        if isinstance(result, web.Response):
-            return result
-        return web.json_response({"ok": True, "result": result})
+            response = _error(failure.status, failure.description, failure.parameters)
+        elif (handler := getattr(self, f"_m_{method}", None)) is None:
+            response = _error(404, "Not Found: method not found")
+        elif isinstance(result := await handler(call), web.Response):
+            response = result
+        else:
+            call.result = result
+            response = web.json_response({"ok": True, "result": result})
+        if method != "getUpdates":
+            async with self._changed:
+                self.calls.append(call)
+                self._changed.notify_all()
+        return response
 
-    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+    async def _m_getMe(self, call: Call) -> Any:
         return {
             "id": BOT_ID,
             "is_bot": True,
@@ -171,9 +192,9 @@ class FakeTelegram:
             "supports_inline_queries": False,
         }
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
-        offset = int(params.get("offset") or 0)
-        timeout = float(params.get("timeout") or 0)
+    async def _m_getUpdates(self, call: Call) -> Any:
+        offset = int(call.params.get("offset") or 0)
+        timeout = float(call.params.get("timeout") or 0)
         async with self._changed:
             # Telegram forgets updates below the offset once the bot confirms them.
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -185,28 +206,44 @@ class FakeTelegram:
                     pass
             return list(self._updates)
 
-    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+    async def _m_deleteWebhook(self, call: Call) -> Any:
         return True
 
-    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
+    async def _m_setMyCommands(self, call: Call) -> Any:
         return True
 
-    async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+    async def _m_sendChatAction(self, call: Call) -> Any:
         return True
 
-    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
-        return self._message(params, text=params.get("text"))
+    async def _m_answerCallbackQuery(self, call: Call) -> Any:
+        return True
 
-    async def _m_sendPhoto(self, params: dict[str, Any]) -> Any:
-        photo = [{"file_id": "sent-photo", "file_unique_id": "sp", "width": 90, "height": 90}]
-        return self._message(params, photo=photo, caption=params.get("caption"))
+    async def _m_sendMessage(self, call: Call) -> Any:
+        return self._message(call.params, text=call.params.get("text"))
 
-    async def _m_sendDocument(self, params: dict[str, Any]) -> Any:
-        document = {"file_id": "sent-document", "file_unique_id": "sd"}
-        return self._message(params, document=document, caption=params.get("caption"))
+    async def _m_editMessageText(self, call: Call) -> Any:
+        message = self._message(call.params, text=call.params.get("text"))
+        message["message_id"] = int(call.params["message_id"])
+        return message
 
-    async def _m_getFile(self, params: dict[str, Any]) -> Any:
-        file_id = params.get("file_id", "")
+    async def _m_sendPhoto(self, call: Call) -> Any:
+        # Like Telegram, keep what was sent so that a reply to this photo can download it.
+        file_id = self.add_file(call.files["photo"])
+        photo = [{"file_id": file_id, "file_unique_id": file_id, "width": 90, "height": 90}]
+        return self._message(call.params, photo=photo, caption=call.params.get("caption"))
+
+    async def _m_sendDocument(self, call: Call) -> Any:
+        file_id = self.add_file(call.files["document"], "png")
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": call.filenames["document"],
+            "mime_type": "image/png",
+        }
+        return self._message(call.params, document=document, caption=call.params.get("caption"))
+
+    async def _m_getFile(self, call: Call) -> Any:
+        file_id = call.params.get("file_id", "")
         if file_id not in self.files:
             return _error(400, "Bad Request: invalid file_id")
         path, data = self.files[file_id]
@@ -217,13 +254,23 @@ class FakeTelegram:
             "file_path": path,
         }
 
+    async def _m_getChatMember(self, call: Call) -> Any:
+        chat_id, user_id = int(call.params["chat_id"]), int(call.params["user_id"])
+        if user_id in self.admins.get(chat_id, set()):
+            return {"status": "creator", "user": user(user_id), "is_anonymous": False}
+        return {"status": "member", "user": user(user_id)}
+
     def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
-        chat_id = int(params["chat_id"])
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Eden Image"},
+            "chat": chat(int(params["chat_id"])),
+            "from": {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "Eden Image",
+                "username": BOT_USERNAME,
+            },
         }
         message.update({k: v for k, v in content.items() if v is not None})
         return message
@@ -277,21 +324,45 @@ def chat(chat_id: int) -> dict[str, Any]:
     return {"id": chat_id, "type": "supergroup", "title": f"Group{chat_id}"}
 
 
-def text_message(chat_id: int, text: str, user_id: int | None = None) -> dict[str, Any]:
-    """A user's text message; a leading /command carries the entity Telegram would add."""
+def _entities(text: str) -> list[dict[str, Any]]:
+    """The entities Telegram would attach: a leading /command and every @mention."""
+    entities = []
+    if text.startswith("/"):
+        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+    for match in re.finditer(r"@\w+", text):
+        entities.append({"type": "mention", "offset": match.start(), "length": len(match[0])})
+    return entities
+
+
+def text_message(
+    chat_id: int, text: str, user_id: int | None = None, reply_to: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A user's text message, with the entities Telegram would add."""
     message: dict[str, Any] = {
         "chat": chat(chat_id),
         "from": user(user_id or abs(chat_id)),
         "text": text,
     }
-    if text.startswith("/"):
-        length = len(text.split()[0])
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    if entities := _entities(text):
+        message["entities"] = entities
+    if reply_to is not None:
+        message["reply_to_message"] = reply_to
+    return message
+
+
+def _with_caption(message: dict[str, Any], caption: str | None) -> dict[str, Any]:
+    if caption is not None:
+        message["caption"] = caption
+        if entities := _entities(caption):
+            message["caption_entities"] = entities
     return message
 
 
 def photo_message(
-    chat_id: int, sizes: list[tuple[str, int, int, int]], caption: str | None = None
+    chat_id: int,
+    sizes: list[tuple[str, int, int, int]],
+    caption: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """A photo message; `sizes` are (file_id, width, height, file_size), smallest first."""
     message: dict[str, Any] = {
@@ -301,10 +372,31 @@ def photo_message(
             {"file_id": fid, "file_unique_id": fid, "width": w, "height": h, "file_size": n}
             for fid, w, h, n in sizes
         ],
+        **extra,
     }
-    if caption is not None:
-        message["caption"] = caption
-    return message
+    return _with_caption(message, caption)
+
+
+def document_message(
+    chat_id: int,
+    file_id: str,
+    mime_type: str,
+    file_size: int,
+    caption: str | None = None,
+    file_name: str = "picture",
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "chat": chat(chat_id),
+        "from": user(abs(chat_id)),
+        "document": {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": file_size,
+        },
+    }
+    return _with_caption(message, caption)
 
 
 def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:

@@ -1,0 +1,114 @@
+"""Message handlers: a prompt, with any photos, files, album or replied-to image, is a request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from telegram import Message, Update
+
+from bot import imaging, texts
+from bot.delivery import send_picture, uploading_photo
+from bot.domain import ImageRequest, Picture
+from bot.handlers.context import BotContext, ChatSettings
+from bot.handlers.inputs import (
+    InputRejected,
+    addressed_to_bot,
+    download,
+    image_files,
+    prompt_of,
+)
+from bot.upstream import UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+async def on_message(update: Update, context: BotContext) -> None:
+    """Text, photos and files: generate or edit, if the message is meant for the bot."""
+    message = update.effective_message
+    if message is None:
+        return
+    album = [message]
+    if message.media_group_id:
+        collected = await context.services.albums.collect(message)
+        if collected is None:
+            return  # the album's first update answers for all of it
+        album = collected
+    if not any(addressed_to_bot(m, context.bot) for m in album):
+        return
+    # The album item with the caption carries the prompt and gets the answer.
+    lead = next((m for m in album if m.text or m.caption), album[0])
+    chat = await context.services.chat_settings(lead.chat_id)
+    try:
+        prompt = prompt_of(lead, context.bot)
+        replied = image_files(lead.reply_to_message) if lead.reply_to_message else []
+        files = replied + [f for m in album for f in image_files(m)]
+        if not prompt:
+            await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION if files else texts.EMPTY_PROMPT)
+            return
+        limit = chat.capabilities.max_input_images
+        if len(files) > limit:
+            await lead.reply_text(texts.images_left_out(limit, len(files)))
+            files = files[:limit]
+        downloaded = await asyncio.gather(*(download(context.bot, f) for f in files))
+    except InputRejected as exc:
+        await lead.reply_text(str(exc))
+        return
+    accepted = chat.capabilities.input_mimes
+    pictures = [await asyncio.to_thread(imaging.fit_for_model, p, accepted) for p in downloaded]
+    await _fulfil(lead, context, chat, prompt, tuple(pictures))
+
+
+async def unsupported_message(update: Update, context: BotContext) -> None:
+    """Stickers, videos, voice notes...: a hint, if the message was meant for the bot."""
+    message = update.effective_message
+    if message and addressed_to_bot(message, context.bot):
+        await message.reply_text(texts.UNSUPPORTED_MESSAGE)
+
+
+async def _fulfil(
+    message: Message,
+    context: BotContext,
+    chat: ChatSettings,
+    prompt: str,
+    images: tuple[Picture, ...],
+) -> None:
+    """Run one request for `message` and answer it with the image or with why there is none."""
+    request = ImageRequest(
+        prompt=prompt,
+        model=chat.model,
+        aspect_ratio=chat.aspect_ratio,
+        image_size=chat.image_size,
+        images=images,
+    )
+    started = time.monotonic()
+    outcome, cost = "unexpected_error", None
+    try:
+        async with uploading_photo(context.bot, message.chat_id):
+            result = await context.services.images.generate(request)
+            cost = result.cost_usd
+            caption = texts.result_caption(prompt, chat.aspect_ratio, chat.image_size, cost)
+            await send_picture(
+                message, result.picture, caption, as_file=chat.output_format == "file"
+            )
+        outcome = "ok"
+    except UpstreamError as exc:
+        outcome = exc.kind
+        log.warning("upstream failure (%s): %s", exc.kind, exc)
+        await message.reply_text(texts.upstream_failure(exc))
+    finally:
+        log.info(
+            "request chat=%s user=%s kind=%s model=%s ratio=%s size=%s images=%d outcome=%s "
+            "latency=%.2fs cost=%s",
+            message.chat_id,
+            message.from_user.id if message.from_user else None,
+            request.kind.value,
+            request.model,
+            request.aspect_ratio,
+            request.image_size,
+            len(images),
+            outcome,
+            time.monotonic() - started,
+            cost,
+        )
