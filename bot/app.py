@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import texts
+from bot.admission import Admission
 from bot.config import Settings
 from bot.handlers import register
+from bot.handlers.access import Doorkeeper
 from bot.handlers.albums import AlbumCollector
 from bot.handlers.context import BotContext, Services
 from bot.storage import SqliteStorage
 from bot.upstream import EdenClient
+
+log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -29,7 +34,19 @@ def build_application(settings: Settings) -> BotApplication:
             mode=settings.eden.api_mode,
             timeout=settings.eden.timeout_seconds,
         )
-        Services(settings, storage, images, AlbumCollector()).attach(application)
+        Services(
+            settings=settings,
+            storage=storage,
+            images=images,
+            albums=AlbumCollector(),
+            admission=Admission(settings.access, storage),
+            doorkeeper=Doorkeeper(settings.access),
+        ).attach(application)
+        if settings.access.is_open:
+            log.warning(
+                "Neither ALLOWED_USER_IDS nor ALLOWED_CHAT_IDS is set: anyone who finds this bot "
+                "can use it, and every image is paid from your Eden AI account"
+            )
         await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
 
     async def stop(application: BotApplication) -> None:

@@ -113,3 +113,20 @@ def output_pixels(caps: ModelCapabilities, aspect_ratio: str, image_size: str) -
     width, height = _PIXELS_1K[aspect_ratio]
     scale = {"1K": 1, "2K": 2, "4K": 4}[image_size]
     return width * scale, height * scale
+
+
+# Google's list price per output image in USD: the estimate used when Eden reports no cost.
+_PRICES: dict[str, dict[str, float]] = {
+    GEMINI_25_FLASH.family: {"1K": 0.039},
+    GEMINI_3_PRO.family: {"1K": 0.134, "2K": 0.134, "4K": 0.24},
+    GEMINI_31_FLASH.family: {"512": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151},
+}
+
+
+def estimated_price(model: str, image_size: str) -> float:
+    """What one image is likely to cost; for an unknown model the dearest known price for the size,
+    so that a budget errs on the safe side."""
+    prices = _PRICES.get(capabilities_for(model).family, {})
+    if image_size in prices:
+        return prices[image_size]
+    return max(table.get(image_size, 0.0) for table in _PRICES.values())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import (
@@ -21,6 +21,17 @@ from bot.upstream import ApiMode
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message names it and says what to do."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+# `A,B,C` in the environment (pydantic-settings would otherwise expect JSON).
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+CommaSeparatedIds = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_split_commas)]
 
 
 class TelegramSettings(BaseSettings):
@@ -41,24 +52,36 @@ class EdenSettings(BaseSettings):
     api_key: SecretStr
     base_url: str = "https://api.edenai.run/v3"
     model: str = "google/gemini-3.1-flash-image-preview"
-    # Models a chat may pick with /model, besides EDENAI_MODEL; comma-separated.
-    allowed_models: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=(), validation_alias="ALLOWED_MODELS"
-    )
+    # Models a chat may pick with /model, besides EDENAI_MODEL.
+    allowed_models: CommaSeparated = Field(default=(), validation_alias="ALLOWED_MODELS")
     api_mode: ApiMode = "auto"
     timeout_seconds: float = Field(default=180.0, gt=0)
-
-    @field_validator("allowed_models", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(name.strip() for name in value.split(",") if name.strip())
-        return value
 
     @property
     def models(self) -> tuple[str, ...]:
         """The models a chat may use, the default first."""
         return (self.model, *(m for m in self.allowed_models if m != self.model))
+
+
+class AccessSettings(BaseSettings):
+    """Who may use the bot and how much: allow-lists, admins, quotas, flood guards, privacy."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    allowed_user_ids: CommaSeparatedIds = ()
+    allowed_chat_ids: CommaSeparatedIds = ()
+    admin_user_ids: CommaSeparatedIds = ()
+    # 0 means unlimited.
+    user_daily_images: int = Field(default=0, ge=0)
+    user_monthly_budget_usd: float = Field(default=0.0, ge=0)
+    user_max_in_flight: int = Field(default=2, ge=1)
+    group_cooldown_seconds: float = Field(default=5.0, ge=0)
+    log_prompts: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        """No allow-list: anyone who finds the bot may use it."""
+        return not self.allowed_user_ids and not self.allowed_chat_ids
 
 
 class BotSettings(BaseSettings):
@@ -97,6 +120,7 @@ class BotSettings(BaseSettings):
 class Settings:
     telegram: TelegramSettings
     eden: EdenSettings
+    access: AccessSettings
     bot: BotSettings
 
     @property
@@ -112,9 +136,15 @@ class Settings:
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
     """Settings from the environment (and `env_file`), or a ConfigError naming what is wrong."""
     parts: dict[str, BaseSettings] = {}
-    for name, cls in (("telegram", TelegramSettings), ("eden", EdenSettings), ("bot", BotSettings)):
+    areas: tuple[tuple[str, type[BaseSettings]], ...] = (
+        ("telegram", TelegramSettings),
+        ("eden", EdenSettings),
+        ("access", AccessSettings),
+        ("bot", BotSettings),
+    )
+    for name, cls in areas:
         try:
-            parts[name] = cls(_env_file=env_file)  # type: ignore[call-arg]
+            parts[name] = cls(_env_file=env_file)
         except ValidationError as exc:
             raise ConfigError(_describe(cls, exc)) from None
     settings = Settings(**parts)  # type: ignore[arg-type]

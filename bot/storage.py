@@ -1,13 +1,18 @@
-"""Per-chat preferences behind a small async interface, kept in SQLite (WAL) by aiosqlite."""
+"""The database: per-chat preferences and the request ledger, behind a small async interface,
+kept in SQLite (WAL) by aiosqlite."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosqlite
+
+PENDING = "pending"
+OK = "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +25,44 @@ class ChatPreferences:
     output_format: str | None = None
 
 
-_COLUMNS = tuple(f.name for f in dataclasses.fields(ChatPreferences))
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One accepted request, written before the upstream is called."""
+
+    chat_id: int
+    user_id: int | None
+    message_id: int | None
+    kind: str
+    model: str
+    aspect_ratio: str
+    image_size: str
+    estimated_cost_usd: float
+    prompt: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """A user's images and money over a period; requests still running count at their estimate."""
+
+    images: int = 0
+    cost_usd: float = 0.0
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    day: str
+    ok: int
+    failed: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserTotals:
+    user_id: int
+    images: int
+    cost_usd: float
 
 
 class Storage(Protocol):
@@ -29,6 +71,20 @@ class Storage(Protocol):
     async def preferences(self, chat_id: int) -> ChatPreferences: ...
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None: ...
+
+    async def open_request(self, entry: LedgerEntry) -> int: ...
+
+    async def close_request(
+        self, request_id: int, outcome: str, cost_usd: float, estimated: bool, latency_ms: int
+    ) -> None: ...
+
+    async def spend(self, user_id: int, since: datetime) -> Spend: ...
+
+    async def daily_totals(self, since: datetime) -> list[DayTotals]: ...
+
+    async def top_users(self, since: datetime, limit: int) -> list[UserTotals]: ...
+
+    async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]: ...
 
     async def close(self) -> None: ...
 
@@ -49,7 +105,39 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE chat_preferences ADD COLUMN model TEXT",
         "ALTER TABLE chat_preferences ADD COLUMN output_format TEXT",
     ),
+    (
+        """
+        CREATE TABLE requests (
+            id             INTEGER PRIMARY KEY,
+            created_at     TEXT NOT NULL,
+            finished_at    TEXT,
+            chat_id        INTEGER NOT NULL,
+            user_id        INTEGER,
+            message_id     INTEGER,
+            kind           TEXT NOT NULL,
+            model          TEXT NOT NULL,
+            aspect_ratio   TEXT NOT NULL,
+            image_size     TEXT NOT NULL,
+            outcome        TEXT NOT NULL DEFAULT 'pending',
+            cost_usd       REAL NOT NULL DEFAULT 0,
+            cost_estimated INTEGER NOT NULL DEFAULT 1,
+            latency_ms     INTEGER,
+            prompt         TEXT
+        )
+        """,
+        "CREATE INDEX requests_by_user ON requests (user_id, created_at)",
+        "CREATE INDEX requests_by_time ON requests (created_at)",
+    ),
 )
+
+_PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
+# Requests that used (or may still use) the user's allowance.
+_COUNTED = f"outcome IN ('{OK}', '{PENDING}')"
+
+
+def _timestamp(moment: datetime) -> str:
+    """UTC in SQLite's own format, so that date() and comparisons work on the column."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class SqliteStorage:
@@ -69,35 +157,113 @@ class SqliteStorage:
         return storage
 
     async def _migrate(self) -> None:
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        version = int(row[0]) if row else 0
+        [(version,)] = await self._rows("PRAGMA user_version")
         for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
             # One transaction per version: a crash mid-migration leaves the previous version whole.
             body = "".join(f"{statement};\n" for statement in statements)
             await self._db.executescript(f"BEGIN;\n{body}PRAGMA user_version = {number};\nCOMMIT;")
 
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _write(self, sql: str, *params: Any) -> int | None:
+        cursor = await self._db.execute(sql, params)
+        await self._db.commit()
+        return cursor.lastrowid
+
+    # ---- preferences -------------------------------------------------------------------------
     async def preferences(self, chat_id: int) -> ChatPreferences:
-        async with self._db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM chat_preferences WHERE chat_id = ?", (chat_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return ChatPreferences(*row) if row else ChatPreferences()
+        rows = await self._rows(
+            f"SELECT {', '.join(_PREFERENCES)} FROM chat_preferences WHERE chat_id = ?", chat_id
+        )
+        return ChatPreferences(*rows[0]) if rows else ChatPreferences()
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None:
-        unknown = values.keys() - set(_COLUMNS)
+        unknown = values.keys() - set(_PREFERENCES)
         if unknown or not values:
             raise ValueError(f"not a preference: {sorted(unknown) or 'nothing given'}")
         # Column names come from ChatPreferences' fields (checked above), never from user input.
         columns = ", ".join(values)
         placeholders = ", ".join("?" for _ in values)
         assignments = ", ".join(f"{name} = excluded.{name}" for name in values)
-        await self._db.execute(
+        await self._write(
             f"INSERT INTO chat_preferences (chat_id, {columns}) VALUES (?, {placeholders}) "
             f"ON CONFLICT(chat_id) DO UPDATE SET {assignments}, updated_at = datetime('now')",
-            (chat_id, *values.values()),
+            chat_id,
+            *values.values(),
         )
-        await self._db.commit()
+
+    # ---- the ledger --------------------------------------------------------------------------
+    async def open_request(self, entry: LedgerEntry) -> int:
+        request_id = await self._write(
+            "INSERT INTO requests (created_at, chat_id, user_id, message_id, kind, model, "
+            "aspect_ratio, image_size, cost_usd, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _timestamp(entry.created_at),
+            entry.chat_id,
+            entry.user_id,
+            entry.message_id,
+            entry.kind,
+            entry.model,
+            entry.aspect_ratio,
+            entry.image_size,
+            entry.estimated_cost_usd,
+            entry.prompt,
+        )
+        assert request_id is not None
+        return request_id
+
+    async def close_request(
+        self, request_id: int, outcome: str, cost_usd: float, estimated: bool, latency_ms: int
+    ) -> None:
+        await self._write(
+            "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
+            "finished_at = ? WHERE id = ?",
+            outcome,
+            cost_usd,
+            int(estimated),
+            latency_ms,
+            _timestamp(datetime.now(UTC)),
+            request_id,
+        )
+
+    async def spend(self, user_id: int, since: datetime) -> Spend:
+        [(images, cost, estimated)] = await self._rows(
+            f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(MAX(cost_estimated), 0) "
+            f"FROM requests WHERE user_id = ? AND created_at >= ? AND {_COUNTED}",
+            user_id,
+            _timestamp(since),
+        )
+        return Spend(images=images, cost_usd=cost, estimated=bool(estimated))
+
+    async def daily_totals(self, since: datetime) -> list[DayTotals]:
+        rows = await self._rows(
+            f"SELECT date(created_at), SUM(outcome = '{OK}'), "
+            f"SUM(outcome NOT IN ('{OK}', '{PENDING}')), SUM(CASE WHEN outcome = '{OK}' "
+            "THEN cost_usd ELSE 0 END) FROM requests WHERE created_at >= ? "
+            "GROUP BY 1 ORDER BY 1 DESC",
+            _timestamp(since),
+        )
+        return [DayTotals(*row) for row in rows]
+
+    async def top_users(self, since: datetime, limit: int) -> list[UserTotals]:
+        rows = await self._rows(
+            "SELECT user_id, COUNT(*), SUM(cost_usd) FROM requests "
+            f"WHERE created_at >= ? AND outcome = '{OK}' AND user_id IS NOT NULL "
+            "GROUP BY user_id ORDER BY 3 DESC, 2 DESC LIMIT ?",
+            _timestamp(since),
+            limit,
+        )
+        return [UserTotals(*row) for row in rows]
+
+    async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]:
+        rows = await self._rows(
+            "SELECT outcome, COUNT(*) FROM requests "
+            f"WHERE created_at >= ? AND outcome NOT IN ('{OK}', '{PENDING}') "
+            "GROUP BY outcome ORDER BY 2 DESC, 1",
+            _timestamp(since),
+        )
+        return [(kind, count) for kind, count in rows]
 
     async def close(self) -> None:
         await self._db.close()

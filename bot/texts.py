@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from bot.admission import (
+    CoolingDown,
+    DailyImagesReached,
+    LimitReached,
+    MonthlyBudgetReached,
+    TooManyInFlight,
+    UsageReport,
+)
+from bot.storage import DayTotals, Spend, UserTotals
 from bot.upstream import errors as e
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -22,6 +33,7 @@ I draw pictures with Google's Gemini image models.
 /format - send results as photos or as files
 /model - the image model
 /settings - this chat's settings
+/usage - your images and spend
 /help - this message"""
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -30,6 +42,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("format", "Send results as photos or as files"),
     ("model", "Show or set the image model"),
     ("settings", "This chat's settings"),
+    ("usage", "Your images and spend, and what is left"),
     ("help", "What I do and how to use me"),
 )
 
@@ -145,3 +158,76 @@ def _refusal(error: e.NoImageReturned) -> str:
     else:
         text = "No image this time: the model answered without one. Try rephrasing your request."
     return text[:TELEGRAM_TEXT_LIMIT]
+
+
+# ---- access, limits and usage ----------------------------------------------------------------
+ADMINS_ONLY = "That command is for the bot's administrators."
+
+
+def access_refused(user_id: int) -> str:
+    return (
+        "Sorry, this bot is private. If you should have access, send the bot's operator "
+        f"your Telegram user id: {user_id}"
+    )
+
+
+def _until(moment: datetime, now: datetime) -> str:
+    left = max(0, int((moment - now).total_seconds()))
+    hours, minutes = divmod(left // 60, 60)
+    return f"{moment:%-d %B %H:%M} UTC (in {hours} h {minutes} min)"
+
+
+def limit_reached(error: LimitReached, now: datetime) -> str:
+    if isinstance(error, TooManyInFlight):
+        return (
+            f"You already have {error.limit} pictures in progress. "
+            "Send this again when one of them is done."
+        )
+    if isinstance(error, CoolingDown):
+        return f"Please wait {max(1, round(error.wait_seconds))} s before your next picture here."
+    if isinstance(error, DailyImagesReached):
+        return (
+            f"You've used all {error.limit} of today's images. "
+            f"The limit resets at {_until(error.resets_at, now)}."
+        )
+    if isinstance(error, MonthlyBudgetReached):
+        return (
+            f"You've used this month's budget of ${error.budget_usd:.2f} "
+            f"(spent ${error.spent_usd:.2f}). It resets on {_until(error.resets_at, now)}."
+        )
+    return "You've reached a usage limit. Please try again later."
+
+
+def _spend(spend: Spend) -> str:
+    estimate = " (partly estimated)" if spend.estimated else ""
+    return (
+        f"{spend.images} image{'s' if spend.images != 1 else ''}, ${spend.cost_usd:.3f}{estimate}"
+    )
+
+
+def usage(report: UsageReport) -> str:
+    lines = [f"Today: {_spend(report.today)}", f"This month: {_spend(report.month)}"]
+    if report.exempt:
+        lines.append("As an administrator you have no limits.")
+    else:
+        if report.daily_limit:
+            left = max(0, report.daily_limit - report.today.images)
+            lines.append(f"Left today: {left} of {report.daily_limit} images")
+        if report.monthly_budget_usd:
+            left_usd = max(0.0, report.monthly_budget_usd - report.month.cost_usd)
+            lines.append(f"Left this month: ${left_usd:.2f} of ${report.monthly_budget_usd:.2f}")
+        if not report.daily_limit and not report.monthly_budget_usd:
+            lines.append("No limits are set.")
+    return "Your usage (days and months in UTC)\n" + "\n".join(lines)
+
+
+def stats(days: list[DayTotals], users: list[UserTotals], failures: list[tuple[str, int]]) -> str:
+    lines = ["Last 7 days (UTC)"]
+    lines += [f"{d.day}: {d.ok} ok, {d.failed} failed, ${d.cost_usd:.2f}" for d in days] or [
+        "no requests"
+    ]
+    lines.append("\nTop users")
+    lines += [f"{u.user_id}: {u.images} images, ${u.cost_usd:.2f}" for u in users] or ["none"]
+    lines.append("\nFailures by kind")
+    lines += [f"{kind}: {count}" for kind, count in failures] or ["none"]
+    return "\n".join(lines)

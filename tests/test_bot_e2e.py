@@ -69,6 +69,7 @@ async def test_commands_are_registered_at_start(
         "format",
         "model",
         "settings",
+        "usage",
         "help",
     ]
 

@@ -108,3 +108,20 @@ def test_pick_falls_back_to_the_default_then_the_first_allowed() -> None:
     assert pick("16:9", "1:1", ("1:1", "16:9")) == "16:9"
     assert pick("8:1", "1:1", ("1:1", "16:9")) == "1:1"
     assert pick(None, "4K", ("1K",)) == "1K"
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "price"),
+    [
+        ("google/gemini-2.5-flash-image", "1K", 0.039),
+        ("google/gemini-3.1-flash-image-preview", "512", 0.045),
+        ("google/gemini-3.1-flash-image", "4K", 0.151),
+        ("google/gemini-3-pro-image-preview", "2K", 0.134),
+        ("google/gemini-3-pro-image", "4K", 0.24),
+        ("acme/unknown-image-model", "1K", 0.134),
+    ],
+)
+def test_estimated_prices(model: str, size: str, price: float) -> None:
+    from bot.catalog import estimated_price
+
+    assert estimated_price(model, size) == pytest.approx(price)

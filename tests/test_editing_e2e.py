@@ -151,7 +151,7 @@ async def test_two_turn_refinement_of_the_bots_own_image(
 async def test_a_reply_to_the_bot_in_a_group_needs_no_mention(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
-    await start_bot()
+    await start_bot(GROUP_COOLDOWN_SECONDS="0")
     first = await telegram.reply_to(
         await telegram.send(text_message(GROUP, f"@{BOT_USERNAME} a ship", user_id=MEMBER))
     )

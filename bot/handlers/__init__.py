@@ -11,11 +11,13 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot import texts
-from bot.handlers.commands import help_command, unknown_command
+from bot.handlers.access import door
+from bot.handlers.commands import help_command, stats_command, unknown_command, usage_command
 from bot.handlers.context import BotContext
 from bot.handlers.messages import on_message, unsupported_message
 from bot.handlers.settings import (
@@ -35,9 +37,12 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
     # Within a group only the first matching handler runs, so the catch-alls come last. In group
     # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
     # message handlers check for themselves whether a message is meant for the bot.
+    application.add_handler(TypeHandler(Update, door), group=-1)
     application.add_handlers(
         [
             CommandHandler(["start", "help"], help_command),
+            CommandHandler("usage", usage_command),
+            CommandHandler("stats", stats_command),
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),

@@ -1,10 +1,13 @@
-"""Command handlers that are not settings: /start, /help, and unknown commands."""
+"""Command handlers that are not settings: /start, /help, /usage, /stats and unknown commands."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 
 from bot import texts
+from bot.admission import day_start
 from bot.handlers.context import BotContext
 
 
@@ -16,3 +19,29 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def unknown_command(update: Update, context: BotContext) -> None:
     if update.effective_message:
         await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)
+
+
+async def usage_command(update: Update, context: BotContext) -> None:
+    message, user = update.effective_message, update.effective_user
+    if message and user:
+        await message.reply_text(texts.usage(await context.services.admission.usage(user.id)))
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    """Admins only: the last seven days at a glance."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    services = context.services
+    if not services.admission.is_admin(user.id):
+        await message.reply_text(texts.ADMINS_ONLY)
+        return
+    since = day_start(datetime.now(UTC)) - timedelta(days=6)
+    storage = services.storage
+    await message.reply_text(
+        texts.stats(
+            await storage.daily_totals(since),
+            await storage.top_users(since, limit=10),
+            await storage.failures_by_kind(since),
+        )
+    )

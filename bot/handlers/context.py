@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.admission import Admission
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import Settings
 from bot.handlers.albums import AlbumCollector
+
+if TYPE_CHECKING:
+    from bot.handlers.access import Doorkeeper
 from bot.storage import Storage
 from bot.upstream import ImageService
 
@@ -47,6 +51,8 @@ class Services:
     storage: Storage
     images: ImageService
     albums: AlbumCollector
+    admission: Admission
+    doorkeeper: Doorkeeper
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self

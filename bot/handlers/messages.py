@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from datetime import UTC, datetime
 
 from telegram import Message, Update
+from telegram.constants import ChatType
 
 from bot import imaging, texts
+from bot.admission import LimitReached, Requester
 from bot.delivery import send_picture, uploading_photo
 from bot.domain import ImageRequest, Picture
 from bot.handlers.context import BotContext, ChatSettings
@@ -82,33 +84,32 @@ async def _fulfil(
         image_size=chat.image_size,
         images=images,
     )
-    started = time.monotonic()
-    outcome, cost = "unexpected_error", None
+    who = Requester(
+        user_id=message.from_user.id if message.from_user else None,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        in_group=message.chat.type != ChatType.PRIVATE,
+    )
+    services = context.services
     try:
-        async with uploading_photo(context.bot, message.chat_id):
-            result = await context.services.images.generate(request)
-            cost = result.cost_usd
-            caption = texts.result_caption(prompt, chat.aspect_ratio, chat.image_size, cost)
+        async with (
+            services.admission.admit(who, request) as ticket,
+            uploading_photo(context.bot, message.chat_id),
+        ):
+            try:
+                result = await services.images.generate(request)
+            except UpstreamError as exc:
+                ticket.failed(exc.kind)
+                log.warning("upstream failure (%s): %s", exc.kind, exc)
+                await message.reply_text(texts.upstream_failure(exc))
+                return
+            ticket.succeeded(result.cost_usd)
+            caption = texts.result_caption(
+                prompt, chat.aspect_ratio, chat.image_size, result.cost_usd
+            )
             await send_picture(
                 message, result.picture, caption, as_file=chat.output_format == "file"
             )
-        outcome = "ok"
-    except UpstreamError as exc:
-        outcome = exc.kind
-        log.warning("upstream failure (%s): %s", exc.kind, exc)
-        await message.reply_text(texts.upstream_failure(exc))
-    finally:
-        log.info(
-            "request chat=%s user=%s kind=%s model=%s ratio=%s size=%s images=%d outcome=%s "
-            "latency=%.2fs cost=%s",
-            message.chat_id,
-            message.from_user.id if message.from_user else None,
-            request.kind.value,
-            request.model,
-            request.aspect_ratio,
-            request.image_size,
-            len(images),
-            outcome,
-            time.monotonic() - started,
-            cost,
-        )
+    except LimitReached as exc:
+        log.info("request refused before upstream: %s", exc)
+        await message.reply_text(texts.limit_reached(exc, datetime.now(UTC)))

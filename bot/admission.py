@@ -1,0 +1,219 @@
+"""Whether a request may go ahead (requests in flight, group cooldown, daily images, monthly
+budget), and its line in the ledger from acceptance to outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.catalog import estimated_price
+from bot.config import AccessSettings
+from bot.domain import ImageRequest
+from bot.storage import OK, LedgerEntry, Spend, Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks, and where."""
+
+    user_id: int | None
+    chat_id: int
+    message_id: int | None = None
+    in_group: bool = False
+
+
+class LimitReached(Exception):
+    """A request refused before any upstream call; the handler tells the user which limit."""
+
+
+class TooManyInFlight(LimitReached):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} requests in flight")
+        self.limit = limit
+
+
+class CoolingDown(LimitReached):
+    def __init__(self, wait_seconds: float) -> None:
+        super().__init__(f"cooldown, {wait_seconds:.0f} s left")
+        self.wait_seconds = wait_seconds
+
+
+class DailyImagesReached(LimitReached):
+    def __init__(self, limit: int, resets_at: datetime) -> None:
+        super().__init__(f"daily limit of {limit} images")
+        self.limit = limit
+        self.resets_at = resets_at
+
+
+class MonthlyBudgetReached(LimitReached):
+    def __init__(self, budget_usd: float, spent_usd: float, resets_at: datetime) -> None:
+        super().__init__(f"monthly budget of ${budget_usd:.2f}")
+        self.budget_usd = budget_usd
+        self.spent_usd = spent_usd
+        self.resets_at = resets_at
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    today: Spend
+    month: Spend
+    daily_limit: int
+    monthly_budget_usd: float
+    exempt: bool
+
+
+class Ticket:
+    """The handler's note of how an admitted request ended."""
+
+    def __init__(self) -> None:
+        self.outcome = "unexpected_error"
+        self.cost_usd: float | None = None
+
+    def succeeded(self, cost_usd: float | None) -> None:
+        self.outcome, self.cost_usd = OK, cost_usd
+
+    def failed(self, kind: str) -> None:
+        self.outcome = kind
+
+
+def day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(now: datetime) -> datetime:
+    return day_start(now).replace(day=1)
+
+
+def next_month(now: datetime) -> datetime:
+    start = month_start(now)
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+class Admission:
+    """One per process: the in-memory guards, and the quotas read from the ledger."""
+
+    def __init__(
+        self,
+        access: AccessSettings,
+        storage: Storage,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._access = access
+        self._storage = storage
+        self._clock = clock
+        self._in_flight: Counter[int] = Counter()
+        self._last_in_group: dict[tuple[int, int], float] = {}
+        # Checking a quota and recording the request happen as one step, so that two requests
+        # arriving together cannot both take the last image of the day.
+        self._ledger_lock = asyncio.Lock()
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self._access.admin_user_ids
+
+    @contextlib.asynccontextmanager
+    async def admit(self, who: Requester, request: ImageRequest) -> AsyncIterator[Ticket]:
+        """Raise LimitReached, or record the request and yield its ticket; the exit records how
+        it ended. A failed request costs the user nothing."""
+        now = self._clock()
+        limited = who.user_id is not None and not self.is_admin(who.user_id)
+        if limited:
+            self._check_flood(who)
+        estimate = estimated_price(request.model, request.image_size)
+        # Claimed before the first await, so that the in-flight count is never overtaken.
+        self._in_flight[who.user_id or 0] += 1
+        try:
+            async with self._ledger_lock:
+                if limited:
+                    assert who.user_id is not None
+                    await self._check_quota(who.user_id, now)
+                request_id = await self._storage.open_request(
+                    LedgerEntry(
+                        chat_id=who.chat_id,
+                        user_id=who.user_id,
+                        message_id=who.message_id,
+                        kind=request.kind.value,
+                        model=request.model,
+                        aspect_ratio=request.aspect_ratio,
+                        image_size=request.image_size,
+                        estimated_cost_usd=estimate,
+                        prompt=request.prompt if self._access.log_prompts else None,
+                        created_at=now,
+                    )
+                )
+        except BaseException:
+            self._in_flight[who.user_id or 0] -= 1
+            raise
+        if who.in_group and who.user_id is not None:
+            self._last_in_group[(who.chat_id, who.user_id)] = time.monotonic()
+        ticket = Ticket()
+        started = time.monotonic()
+        try:
+            yield ticket
+        finally:
+            self._in_flight[who.user_id or 0] -= 1
+            latency = time.monotonic() - started
+            ok = ticket.outcome == OK
+            cost = (ticket.cost_usd if ticket.cost_usd is not None else estimate) if ok else 0.0
+            await self._storage.close_request(
+                request_id,
+                ticket.outcome,
+                cost,
+                ok and ticket.cost_usd is None,
+                int(latency * 1000),
+            )
+            log.info(
+                "request chat=%s user=%s kind=%s model=%s ratio=%s size=%s images=%d outcome=%s "
+                "latency=%.2fs cost=%s",
+                who.chat_id,
+                who.user_id,
+                request.kind.value,
+                request.model,
+                request.aspect_ratio,
+                request.image_size,
+                len(request.images),
+                ticket.outcome,
+                latency,
+                ticket.cost_usd,
+            )
+
+    def _check_flood(self, who: Requester) -> None:
+        assert who.user_id is not None
+        limit = self._access.user_max_in_flight
+        if self._in_flight[who.user_id] >= limit:
+            raise TooManyInFlight(limit)
+        cooldown = self._access.group_cooldown_seconds
+        last = self._last_in_group.get((who.chat_id, who.user_id))
+        if who.in_group and cooldown and last is not None:
+            wait = cooldown - (time.monotonic() - last)
+            if wait > 0:
+                raise CoolingDown(wait)
+
+    async def _check_quota(self, user_id: int, now: datetime) -> None:
+        daily = self._access.user_daily_images
+        if daily:
+            today = await self._storage.spend(user_id, day_start(now))
+            if today.images >= daily:
+                raise DailyImagesReached(daily, day_start(now) + timedelta(days=1))
+        budget = self._access.user_monthly_budget_usd
+        if budget:
+            month = await self._storage.spend(user_id, month_start(now))
+            if month.cost_usd >= budget:
+                raise MonthlyBudgetReached(budget, month.cost_usd, next_month(now))
+
+    async def usage(self, user_id: int) -> UsageReport:
+        now = self._clock()
+        return UsageReport(
+            today=await self._storage.spend(user_id, day_start(now)),
+            month=await self._storage.spend(user_id, month_start(now)),
+            daily_limit=self._access.user_daily_images,
+            monthly_budget_usd=self._access.user_monthly_budget_usd,
+            exempt=self.is_admin(user_id),
+        )
