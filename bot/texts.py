@@ -179,10 +179,8 @@ def _until(moment: datetime, now: datetime) -> str:
 
 def limit_reached(error: LimitReached, now: datetime) -> str:
     if isinstance(error, TooManyInFlight):
-        return (
-            f"You already have {error.limit} pictures in progress. "
-            "Send this again when one of them is done."
-        )
+        pictures = "a picture" if error.limit == 1 else f"{error.limit} pictures"
+        return f"You already have {pictures} in progress. Send this again when it's done."
     if isinstance(error, CoolingDown):
         return f"Please wait {max(1, round(error.wait_seconds))} s before your next picture here."
     if isinstance(error, DailyImagesReached):

@@ -62,3 +62,51 @@ async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -
         "4:3", "2K", "google/gemini-3-pro-image", "file"
     )
     await storage.close()
+
+
+async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    from bot.storage import _MIGRATIONS
+
+    path = tmp_path / "bot.sqlite3"
+    previous = len(_MIGRATIONS) - 1
+    with sqlite3.connect(path) as db:
+        for statements in _MIGRATIONS[:previous]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {previous}")
+        db.execute("INSERT INTO chat_preferences (chat_id, aspect_ratio) VALUES (9, '9:16')")
+    storage = await SqliteStorage.open(path)
+    assert (await storage.preferences(9)).aspect_ratio == "9:16"
+    await storage.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
+
+
+async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage import LedgerEntry
+
+    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    async def request(user_id: int, when: datetime, outcome: str, cost: float) -> None:
+        entry = LedgerEntry(1, user_id, None, "generate", "m", "1:1", "1K", 0.05, None, when)
+        request_id = await storage.open_request(entry)
+        if outcome != "pending":
+            await storage.close_request(request_id, outcome, cost, False, 10)
+
+    await request(1, now, "ok", 0.1)
+    await request(1, now - timedelta(days=2), "ok", 0.2)
+    await request(1, now, "timeout", 0.0)
+    await request(1, now, "pending", 0.0)  # counts at its estimate while running
+    await request(2, now, "ok", 0.4)
+    today = await storage.spend(1, now.replace(hour=0))
+    assert (today.images, round(today.cost_usd, 3), today.estimated) == (2, 0.15, True)
+    month = await storage.spend(1, now.replace(day=1, hour=0))
+    assert (month.images, round(month.cost_usd, 3)) == (3, 0.35)
+    failures = await storage.failures_by_kind(now - timedelta(days=7))
+    assert failures == [("timeout", 1)]
+    top = await storage.top_users(now - timedelta(days=7), limit=5)
+    assert [(u.user_id, u.images) for u in top] == [(2, 1), (1, 2)]
+    await storage.close()

@@ -52,6 +52,8 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.downloads: list[str] = []
         self.admins: dict[int, set[int]] = {}
+        # Members of a chat; a chat that is not listed here counts everyone as a member.
+        self.members: dict[int, set[int]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -258,6 +260,8 @@ class FakeTelegram:
         chat_id, user_id = int(call.params["chat_id"]), int(call.params["user_id"])
         if user_id in self.admins.get(chat_id, set()):
             return {"status": "creator", "user": user(user_id), "is_anonymous": False}
+        if chat_id in self.members and user_id not in self.members[chat_id]:
+            return {"status": "left", "user": user(user_id)}
         return {"status": "member", "user": user(user_id)}
 
     def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
