@@ -18,8 +18,9 @@ def main() -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.bot.log_level, settings.secrets)
-    # run_polling stops cleanly on SIGINT and SIGTERM and runs post_shutdown.
-    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+    # The bot installs its own SIGINT/SIGTERM handling (a graceful stop with a grace period for
+    # requests in flight); run_polling's would stop at once.
+    build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
     return 0
 
 

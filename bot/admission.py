@@ -15,9 +15,12 @@ from datetime import UTC, datetime, timedelta
 from bot.catalog import estimated_price
 from bot.config import AccessSettings
 from bot.domain import ImageRequest
-from bot.storage import OK, LedgerEntry, Spend, Storage
+from bot.storage import INTERRUPTED, OK, LedgerEntry, Spend, Storage
 
 log = logging.getLogger(__name__)
+
+# Stopped by the user's /cancel.
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +76,18 @@ class UsageReport:
 class Ticket:
     """The handler's note of how an admitted request ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, who: Requester) -> None:
+        self.who = who
         self.outcome = "unexpected_error"
         self.cost_usd: float | None = None
+        # Why the request's task was cancelled from outside (CANCELLED or INTERRUPTED), if it was.
+        self.stopped_because: str | None = None
+        self.task = asyncio.current_task()
+
+    def stop(self, reason: str) -> None:
+        self.stopped_because = reason
+        if self.task:
+            self.task.cancel()
 
     def succeeded(self, cost_usd: float | None) -> None:
         self.outcome, self.cost_usd = OK, cost_usd
@@ -114,6 +126,9 @@ class Admission:
         # Checking a quota and recording the request happen as one step, so that two requests
         # arriving together cannot both take the last image of the day.
         self._ledger_lock = asyncio.Lock()
+        self._active: set[Ticket] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._access.admin_user_ids
@@ -121,7 +136,8 @@ class Admission:
     @contextlib.asynccontextmanager
     async def admit(self, who: Requester, request: ImageRequest) -> AsyncIterator[Ticket]:
         """Raise LimitReached, or record the request and yield its ticket; the exit records how
-        it ended. A failed request costs the user nothing."""
+        it ended. A failed request costs the user nothing. A request stopped by `cancel` or
+        `drain` ends the block quietly, with the reason as the ticket's outcome."""
         now = self._clock()
         limited = who.user_id is not None and not self.is_admin(who.user_id)
         if limited:
@@ -153,11 +169,21 @@ class Admission:
             raise
         if who.in_group and who.user_id is not None:
             self._last_in_group[(who.chat_id, who.user_id)] = time.monotonic()
-        ticket = Ticket()
+        ticket = Ticket(who)
+        self._active.add(ticket)
+        self._idle.clear()
         started = time.monotonic()
         try:
             yield ticket
+        except asyncio.CancelledError:
+            if ticket.stopped_because is None or ticket.task is None:
+                raise
+            ticket.task.uncancel()
+            ticket.outcome = ticket.stopped_because
         finally:
+            self._active.discard(ticket)
+            if not self._active:
+                self._idle.set()
             self._in_flight[who.user_id or 0] -= 1
             latency = time.monotonic() - started
             ok = ticket.outcome == OK
@@ -207,6 +233,27 @@ class Admission:
             month = await self._storage.spend(user_id, month_start(now))
             if month.cost_usd >= budget:
                 raise MonthlyBudgetReached(budget, month.cost_usd, next_month(now))
+
+    def cancel(self, chat_id: int, user_id: int) -> int:
+        """Stop the user's requests in this chat, queued or running; how many there were."""
+        mine = [t for t in self._active if (t.who.chat_id, t.who.user_id) == (chat_id, user_id)]
+        for ticket in mine:
+            ticket.stop(CANCELLED)
+        return len(mine)
+
+    async def drain(self, grace_seconds: float) -> int:
+        """Wait up to `grace_seconds` for running requests to finish, then interrupt the rest
+        (each tells its user to send it again); how many were interrupted."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._idle.wait()
+        left = list(self._active)
+        for ticket in left:
+            ticket.stop(INTERRUPTED)
+        tasks = [t.task for t in left if t.task]
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        return len(left)
 
     async def usage(self, user_id: int) -> UsageReport:
         now = self._clock()

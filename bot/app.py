@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from telegram import BotCommand
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import texts
 from bot.admission import Admission
@@ -15,12 +15,36 @@ from bot.handlers import register
 from bot.handlers.access import Doorkeeper
 from bot.handlers.albums import AlbumCollector
 from bot.handlers.context import BotContext, Services
+from bot.handlers.lifecycle import answer_unfinished, stop_gracefully_on_signals
+from bot.scheduler import FairScheduler
 from bot.storage import SqliteStorage
-from bot.upstream import EdenClient
+from bot.upstream import CircuitBreaker, EdenClient, ImageService, RetryingService
 
 log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def image_service(settings: Settings) -> ImageService:
+    """Eden's client inside its retries, inside the breaker: the breaker counts requests whose
+    retries all failed, and while open it answers at once, with no retries."""
+    eden, load = settings.eden, settings.load
+    client = EdenClient(
+        base_url=eden.base_url,
+        api_key=eden.api_key.get_secret_value(),
+        mode=eden.api_mode,
+        timeout=eden.timeout_seconds,
+    )
+    retrying = RetryingService(
+        client,
+        retries=load.upstream_retries,
+        base_delay=load.upstream_retry_base_seconds,
+    )
+    return CircuitBreaker(
+        retrying,
+        threshold=load.breaker_threshold,
+        cooloff=load.breaker_cooloff_seconds,
+    )
 
 
 def build_application(settings: Settings) -> BotApplication:
@@ -28,19 +52,14 @@ def build_application(settings: Settings) -> BotApplication:
 
     async def start(application: BotApplication) -> None:
         storage = await SqliteStorage.open(settings.database_path)
-        images = EdenClient(
-            base_url=settings.eden.base_url,
-            api_key=settings.eden.api_key.get_secret_value(),
-            mode=settings.eden.api_mode,
-            timeout=settings.eden.timeout_seconds,
-        )
         Services(
             settings=settings,
             storage=storage,
-            images=images,
+            images=image_service(settings),
             albums=AlbumCollector(),
             admission=Admission(settings.access, storage),
             doorkeeper=Doorkeeper(settings.access),
+            scheduler=FairScheduler(settings.load.max_concurrent_generations),
         ).attach(application)
         if settings.access.is_open:
             log.warning(
@@ -48,15 +67,20 @@ def build_application(settings: Settings) -> BotApplication:
                 "can use it, and every image is paid from your Eden AI account"
             )
         await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
+        await answer_unfinished(application.bot, storage)
+        stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
     async def stop(application: BotApplication) -> None:
         services = Services.of(application)
         await services.images.aclose()
         await services.storage.close()
 
-    application: BotApplication = (
-        ApplicationBuilder()
-        .token(settings.telegram.bot_token.get_secret_value())
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
+    if settings.load.telegram_rate_limit:
+        # Keeps to Telegram's flood limits, and waits out a RetryAfter before sending again.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    builder = (
+        builder.token(settings.telegram.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=BotContext))
@@ -67,7 +91,7 @@ def build_application(settings: Settings) -> BotApplication:
         .media_write_timeout(120)
         .post_init(start)
         .post_shutdown(stop)
-        .build()
     )
+    application: BotApplication = builder.build()
     register(application)
     return application

@@ -84,6 +84,23 @@ class AccessSettings(BaseSettings):
         return not self.allowed_user_ids and not self.allowed_chat_ids
 
 
+class LoadSettings(BaseSettings):
+    """Under load and faults: the generation cap, retries, the circuit breaker, shutdown."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    max_concurrent_generations: int = Field(default=16, ge=1)
+    # Extra attempts for transient upstream failures (429, 5xx, timeouts, connection errors).
+    upstream_retries: int = Field(default=2, ge=0)
+    upstream_retry_base_seconds: float = Field(default=2.0, gt=0)
+    # Consecutive failures that open the breaker, and how long it then fails fast.
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooloff_seconds: float = Field(default=120.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # Telegram's flood limits (PTB's AIORateLimiter); only a test or benchmark server turns it off.
+    telegram_rate_limit: bool = True
+
+
 class BotSettings(BaseSettings):
     """Everything else: per-chat defaults, storage and logging."""
 
@@ -121,6 +138,7 @@ class Settings:
     telegram: TelegramSettings
     eden: EdenSettings
     access: AccessSettings
+    load: LoadSettings
     bot: BotSettings
 
     @property
@@ -140,6 +158,7 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
         ("telegram", TelegramSettings),
         ("eden", EdenSettings),
         ("access", AccessSettings),
+        ("load", LoadSettings),
         ("bot", BotSettings),
     )
     for name, cls in areas:

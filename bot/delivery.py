@@ -1,4 +1,5 @@
-"""Getting a result back to the user: the "uploading photo…" indicator and photo-or-document."""
+"""Getting a result back to the user: the "uploading photo…" indicator, the queue note, and
+photo-or-document."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections.abc import AsyncIterator
 
 from telegram import Bot, Message
 from telegram.constants import ChatAction
-from telegram.error import NetworkError, TelegramError
+from telegram.error import NetworkError, TelegramError, TimedOut
 
+from bot import texts
 from bot.domain import Picture
 
 log = logging.getLogger(__name__)
@@ -61,12 +63,13 @@ async def send_picture(
     if not as_file and fits_as_photo(picture):
         try:
             return await reply_to.reply_photo(photo=picture.data, caption=caption)
-        # PTB raises BadRequest (a NetworkError) for PHOTO_INVALID_DIMENSIONS, NetworkError for 413.
+        except TimedOut:
+            # The photo may have arrived after all; a document too would send the image twice.
+            raise
+        # BadRequest (PHOTO_INVALID_DIMENSIONS, ...) is a NetworkError too, as is a 413.
         except NetworkError as exc:
-            if not _photo_refused(exc):
-                raise
-            log.info(
-                "Telegram refused a %dx%d photo (%s); sending it as a document",
+            log.warning(
+                "sending a %dx%d photo failed (%s); sending it as a document",
                 picture.width,
                 picture.height,
                 exc,
@@ -76,6 +79,25 @@ async def send_picture(
     )
 
 
-def _photo_refused(exc: TelegramError) -> bool:
-    message = exc.message.lower()
-    return "photo" in message or "too large" in message or "413" in message
+class QueueNote:
+    """The "queued, N ahead" reply shown while a request waits for its turn, edited as it moves
+    up and deleted once the answer is there."""
+
+    def __init__(self, reply_to: Message) -> None:
+        self._reply_to = reply_to
+        self._note: Message | None = None
+
+    async def show(self, ahead: int) -> None:
+        text = texts.queued(ahead)
+        if self._note is None:
+            self._note = await self._reply_to.reply_text(text)
+        else:
+            await self._note.edit_text(text)
+
+    async def remove(self) -> None:
+        if self._note is not None:
+            try:
+                await self._note.delete()
+            except TelegramError as exc:
+                log.info("could not delete the queue note: %s", exc)
+            self._note = None

@@ -13,6 +13,8 @@ import aiosqlite
 
 PENDING = "pending"
 OK = "ok"
+# Stopped by a restart before it could finish.
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,15 @@ class Spend:
 
 
 @dataclass(frozen=True, slots=True)
+class Unfinished:
+    """A request the bot accepted but never answered: it stopped meanwhile."""
+
+    request_id: int
+    chat_id: int
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class DayTotals:
     day: str
     ok: int
@@ -79,6 +90,8 @@ class Storage(Protocol):
     ) -> None: ...
 
     async def spend(self, user_id: int, since: datetime) -> Spend: ...
+
+    async def unfinished_requests(self) -> list[Unfinished]: ...
 
     async def daily_totals(self, since: datetime) -> list[DayTotals]: ...
 
@@ -235,6 +248,12 @@ class SqliteStorage:
             _timestamp(since),
         )
         return Spend(images=images, cost_usd=cost, estimated=bool(estimated))
+
+    async def unfinished_requests(self) -> list[Unfinished]:
+        rows = await self._rows(
+            f"SELECT id, chat_id, message_id FROM requests WHERE outcome = '{PENDING}' ORDER BY id"
+        )
+        return [Unfinished(*row) for row in rows]
 
     async def daily_totals(self, since: datetime) -> list[DayTotals]:
         rows = await self._rows(

@@ -34,6 +34,7 @@ I draw pictures with Google's Gemini image models.
 /model - the image model
 /settings - this chat's settings
 /usage - your images and spend
+/cancel - stop your picture in progress
 /help - this message"""
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -43,6 +44,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("model", "Show or set the image model"),
     ("settings", "This chat's settings"),
     ("usage", "Your images and spend, and what is left"),
+    ("cancel", "Stop your picture in progress"),
     ("help", "What I do and how to use me"),
 )
 
@@ -62,8 +64,17 @@ NOT_AN_IMAGE_FILE = (
 )
 INPUT_TOO_LARGE = "That file is too large for me to download (Telegram's limit for bots is 20 MB)."
 SETTINGS_ADMINS_ONLY = "Only this group's administrators can change its settings."
+INTERRUPTED = "The bot restarted while working on this. Please send it again."
+CANCELLED = "Cancelled."
+NOTHING_TO_CANCEL = "You have no picture in progress here."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def queued(ahead: int) -> str:
+    if ahead == 0:
+        return "Queued: you're next."
+    return f"Queued: {ahead} ahead of you."
 
 
 def setting_current(label: str, value: str, allowed: tuple[str, ...], example: str) -> str:
@@ -125,15 +136,15 @@ def upstream_failure(error: e.UpstreamError) -> str:
     """What went wrong, and whether trying again can help."""
     if isinstance(error, e.NoImageReturned):
         return _refusal(error)
-    if isinstance(error, e.UpstreamTimeout):
-        return "The image service took too long to answer. Please try again."
-    if isinstance(error, e.TransportError):
-        return "I couldn't reach the image service. Please try again in a minute."
-    if isinstance(error, e.RateLimited):
-        wait = f" in about {error.retry_after:.0f} seconds" if error.retry_after else " in a minute"
-        return f"The image service is busy right now. Please try again{wait}."
-    if isinstance(error, e.ProviderError | e.MalformedResponse):
-        return "The image service had a problem making this image. Please try again."
+    if isinstance(error, e.ServiceUnavailable):
+        return (
+            "The image service is down right now, so I didn't send this. "
+            "Please try again in a few minutes."
+        )
+    if error.retryable:
+        # The retrying layer has already tried again: say so, then when the user should.
+        tried = f" (I tried {error.attempts} times)" if error.attempts > 1 else ""
+        return f"{_transient(error)}{tried}. Please try again {_when(error)}."
     if isinstance(error, e.AuthenticationFailed):
         return f"The bot's image-service key was refused. {_TELL_OPERATOR}"
     if isinstance(error, e.InsufficientCredits):
@@ -141,6 +152,22 @@ def upstream_failure(error: e.UpstreamError) -> str:
     if isinstance(error, e.ModelNotFound | e.ChatCompletionsUnsupported):
         return f"The configured image model isn't available. {_TELL_OPERATOR}"
     return "The image service refused this request. Try rephrasing it or using another photo."
+
+
+def _transient(error: e.UpstreamError) -> str:
+    if isinstance(error, e.UpstreamTimeout):
+        return "The image service took too long to answer"
+    if isinstance(error, e.TransportError):
+        return "I couldn't reach the image service"
+    if isinstance(error, e.RateLimited):
+        return "The image service is busy right now"
+    return "The image service had a problem making this image"
+
+
+def _when(error: e.UpstreamError) -> str:
+    if isinstance(error, e.RateLimited) and error.retry_after:
+        return f"in about {error.retry_after:.0f} seconds"
+    return "in a minute"
 
 
 _SAFETY_REASONS = {"content_filter", "image_safety", "safety", "prohibited_content", "blocklist"}

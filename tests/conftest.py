@@ -48,6 +48,9 @@ async def start_bot(
             "EDENAI_BASE_URL": eden.base_url,
             "DATA_DIR": str(tmp_path / "data"),
             "LOG_LEVEL": "DEBUG",
+            # One upstream call per request unless a test is about retries, and quick ones then.
+            "UPSTREAM_RETRIES": "0",
+            "UPSTREAM_RETRY_BASE_SECONDS": "0.05",
             **settings,
         }
         process = BotProcess({k: v for k, v in env.items() if v is not None}, cwd=tmp_path)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from telegram import Update
+from telegram.error import NetworkError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -17,7 +19,13 @@ from telegram.ext import (
 
 from bot import texts
 from bot.handlers.access import door
-from bot.handlers.commands import help_command, stats_command, unknown_command, usage_command
+from bot.handlers.commands import (
+    cancel_command,
+    help_command,
+    stats_command,
+    unknown_command,
+    usage_command,
+)
 from bot.handlers.context import BotContext
 from bot.handlers.messages import on_message, unsupported_message
 from bot.handlers.settings import (
@@ -42,6 +50,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
         [
             CommandHandler(["start", "help"], help_command),
             CommandHandler("usage", usage_command),
+            CommandHandler("cancel", cancel_command),
             CommandHandler("stats", stats_command),
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
@@ -60,14 +69,38 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             ),
         ]
     )
-    application.add_error_handler(on_error)
+    application.add_error_handler(ErrorReporter())
 
 
-async def on_error(update: object, context: BotContext) -> None:
-    """Anything unforeseen: the details go to the log, the user gets an apology, never a trace."""
-    log.error("unhandled error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message:
-        try:
-            await update.effective_message.reply_text(texts.UNEXPECTED_ERROR)
-        except Exception:
-            log.warning("could not tell the user about the error", exc_info=True)
+class ErrorReporter:
+    """The error handler. An unforeseen error is logged and the user gets an apology, never a
+    trace; a lost connection to Telegram while polling is logged once per outage."""
+
+    # Polling errors further apart than this belong to different outages.
+    OUTAGE_GAP = 120.0
+
+    def __init__(self) -> None:
+        self._last_polling_error: float | None = None
+
+    async def __call__(self, update: object, context: BotContext) -> None:
+        if update is None and isinstance(context.error, NetworkError):
+            self._polling_failed(context.error)
+            return
+        log.error("unhandled error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message:
+            try:
+                await update.effective_message.reply_text(texts.UNEXPECTED_ERROR)
+            except Exception:
+                log.warning("could not tell the user about the error", exc_info=True)
+
+    def _polling_failed(self, error: NetworkError) -> None:
+        # PTB keeps polling with a growing pause; saying so every few seconds helps nobody.
+        now = time.monotonic()
+        new_outage = (
+            self._last_polling_error is None or now - self._last_polling_error > self.OUTAGE_GAP
+        )
+        self._last_polling_error = now
+        if new_outage:
+            log.warning("cannot reach Telegram (%s); retrying quietly until it answers", error)
+        else:
+            log.debug("still cannot reach Telegram: %s", error)

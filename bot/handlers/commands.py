@@ -1,4 +1,4 @@
-"""Command handlers that are not settings: /start, /help, /usage, /stats and unknown commands."""
+"""Command handlers that are not settings: /start, /help, /cancel, /usage, /stats, unknown ones."""
 
 from __future__ import annotations
 
@@ -45,3 +45,12 @@ async def stats_command(update: Update, context: BotContext) -> None:
             await storage.failures_by_kind(since),
         )
     )
+
+
+async def cancel_command(update: Update, context: BotContext) -> None:
+    """Stops the user's queued or running request in this chat."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    stopped = context.services.admission.cancel(message.chat_id, user.id)
+    await message.reply_text(texts.CANCELLED if stopped else texts.NOTHING_TO_CANCEL)

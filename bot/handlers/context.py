@@ -11,6 +11,7 @@ from bot.admission import Admission
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import Settings
 from bot.handlers.albums import AlbumCollector
+from bot.scheduler import FairScheduler
 
 if TYPE_CHECKING:
     from bot.handlers.access import Doorkeeper
@@ -53,6 +54,7 @@ class Services:
     albums: AlbumCollector
     admission: Admission
     doorkeeper: Doorkeeper
+    scheduler: FairScheduler
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self

@@ -10,8 +10,8 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 
 from bot import imaging, texts
-from bot.admission import LimitReached, Requester
-from bot.delivery import send_picture, uploading_photo
+from bot.admission import LimitReached, Requester, Ticket
+from bot.delivery import QueueNote, send_picture, uploading_photo
 from bot.domain import ImageRequest, Picture
 from bot.handlers.context import BotContext, ChatSettings
 from bot.handlers.inputs import (
@@ -21,6 +21,7 @@ from bot.handlers.inputs import (
     image_files,
     prompt_of,
 )
+from bot.storage import INTERRUPTED
 from bot.upstream import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -90,26 +91,44 @@ async def _fulfil(
         message_id=message.message_id,
         in_group=message.chat.type != ChatType.PRIVATE,
     )
-    services = context.services
+    note = QueueNote(message)
     try:
-        async with (
-            services.admission.admit(who, request) as ticket,
-            uploading_photo(context.bot, message.chat_id),
-        ):
-            try:
-                result = await services.images.generate(request)
-            except UpstreamError as exc:
-                ticket.failed(exc.kind)
-                log.warning("upstream failure (%s): %s", exc.kind, exc)
-                await message.reply_text(texts.upstream_failure(exc))
-                return
-            ticket.succeeded(result.cost_usd)
-            caption = texts.result_caption(
-                prompt, chat.aspect_ratio, chat.image_size, result.cost_usd
-            )
-            await send_picture(
-                message, result.picture, caption, as_file=chat.output_format == "file"
-            )
+        async with context.services.admission.admit(who, request) as ticket:
+            await _generate_and_send(message, context, chat, request, ticket, note)
     except LimitReached as exc:
         log.info("request refused before upstream: %s", exc)
         await message.reply_text(texts.limit_reached(exc, datetime.now(UTC)))
+        return
+    finally:
+        await note.remove()
+    if ticket.outcome == INTERRUPTED:
+        await message.reply_text(texts.INTERRUPTED)
+
+
+async def _generate_and_send(
+    message: Message,
+    context: BotContext,
+    chat: ChatSettings,
+    request: ImageRequest,
+    ticket: Ticket,
+    note: QueueNote,
+) -> None:
+    services = context.services
+    try:
+        # The cap covers the upstream call only, not the upload to Telegram.
+        async with (
+            services.scheduler.turn(message.chat_id, note.show),
+            uploading_photo(context.bot, message.chat_id),
+        ):
+            result = await services.images.generate(request)
+    except UpstreamError as exc:
+        ticket.failed(exc.kind)
+        log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
+        await message.reply_text(texts.upstream_failure(exc))
+        return
+    ticket.succeeded(result.cost_usd)
+    caption = texts.result_caption(
+        request.prompt, request.aspect_ratio, request.image_size, result.cost_usd
+    )
+    async with uploading_photo(context.bot, message.chat_id):
+        await send_picture(message, result.picture, caption, as_file=chat.output_format == "file")

@@ -12,7 +12,8 @@ UpstreamError
 │   ├── RateLimited ........... 429                               (retry)
 │   └── ProviderError ......... 5xx                               (retry)
 ├── MalformedResponse ......... a 2xx answer we cannot read       (retry)
-└── NoImageReturned ........... the model answered without an image (a refusal)
+├── NoImageReturned ........... the model answered without an image (a refusal)
+└── ServiceUnavailable ........ the circuit breaker is open: failing fast, no call made
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class UpstreamError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # How many calls ended in this error (set by the retrying layer).
+        self.attempts = 1
 
 
 class TransportError(UpstreamError):
@@ -97,3 +100,13 @@ class NoImageReturned(UpstreamError):
         super().__init__(model_text or f"no image (finish_reason={finish_reason})")
         self.model_text = model_text
         self.finish_reason = finish_reason
+
+
+class ServiceUnavailable(UpstreamError):
+    """Recent requests kept failing, so this one was not sent at all."""
+
+    kind = "circuit_open"
+
+    def __init__(self, retry_in_seconds: float) -> None:
+        super().__init__(f"circuit open for another {retry_in_seconds:.0f} s")
+        self.retry_in_seconds = retry_in_seconds
