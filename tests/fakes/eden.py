@@ -25,6 +25,7 @@ class EdenCall:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float = 0.0  # loop time of arrival
 
 
 def data_url(data: bytes, mime: str = "image/png") -> str:
@@ -112,6 +113,17 @@ class FakeEden:
 
         self.then(respond)
 
+    def then_drop(self) -> None:
+        """Close the connection without answering."""
+
+        async def respond(request: web.Request, _: dict[str, Any]) -> web.StreamResponse:
+            assert request.transport is not None
+            request.transport.close()
+            await asyncio.sleep(0.1)
+            return web.Response(status=500)
+
+        self.then(respond)
+
     def host(self, data: bytes) -> str:
         name = f"img-{next(self._names)}.png"
         self._hosted[name] = data
@@ -128,7 +140,11 @@ class FakeEden:
         async with self._changed:
             self.calls.append(
                 EdenCall(
-                    request.method, "/" + request.match_info["path"], dict(request.headers), body
+                    request.method,
+                    "/" + request.match_info["path"],
+                    dict(request.headers),
+                    body,
+                    asyncio.get_running_loop().time(),
                 )
             )
             self._changed.notify_all()

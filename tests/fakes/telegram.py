@@ -52,6 +52,7 @@ class FakeTelegram:
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
         self.downloads: list[str] = []
         self.admins: dict[int, set[int]] = {}
+        self.deleted: set[tuple[int, int]] = set()  # (chat_id, message_id) no longer there
         # Members of a chat; a chat that is not listed here counts everyone as a member.
         self.members: dict[int, set[int]] = {}
         self._updates: list[dict[str, Any]] = []
@@ -220,6 +221,10 @@ class FakeTelegram:
     async def _m_answerCallbackQuery(self, call: Call) -> Any:
         return True
 
+    async def _m_deleteMessage(self, call: Call) -> Any:
+        self.deleted.add((int(call.params["chat_id"]), int(call.params["message_id"])))
+        return True
+
     async def _m_sendMessage(self, call: Call) -> Any:
         return self._message(call.params, text=call.params.get("text"))
 
@@ -264,7 +269,15 @@ class FakeTelegram:
             return {"status": "left", "user": user(user_id)}
         return {"status": "member", "user": user(user_id)}
 
-    def _message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
+    def _message(self, params: dict[str, Any], **content: Any) -> Any:
+        reply = params.get("reply_parameters")
+        if (
+            isinstance(reply, dict)
+            and (int(params["chat_id"]), reply["message_id"]) in self.deleted
+        ):
+            if not reply.get("allow_sending_without_reply"):
+                return _error(400, "Bad Request: message to be replied not found")
+            params["reply_parameters"] = None  # sent, but not as a reply
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
