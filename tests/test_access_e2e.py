@@ -18,17 +18,11 @@ ALICE, BOB, ADMIN = 1001, 1002, 1003
 CLUB = -100500
 
 
-async def _ask(telegram: FakeTelegram, message: dict[str, Any]) -> str:
-    reply = await telegram.reply_to(await telegram.send(message))
-    assert reply.method == "sendMessage", reply
-    return str(reply.params["text"])
-
-
 async def _draw(
     telegram: FakeTelegram, chat_id: int, prompt: str, user_id: int | None = None
 ) -> str:
     """Send a prompt; the method of the bot's answer (sendPhoto on success)."""
-    reply = await telegram.reply_to(await telegram.send(text_message(chat_id, prompt, user_id)))
+    reply = await telegram.answer(text_message(chat_id, prompt, user_id))
     return reply.method
 
 
@@ -44,7 +38,7 @@ async def test_an_unlisted_user_is_refused_once_and_costs_nothing(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     await start_bot(ALLOWED_USER_IDS=f"{ALICE}")
-    refusal = await _ask(telegram, text_message(BOB, "a free picture please"))
+    refusal = await telegram.ask(text_message(BOB, "a free picture please"))
     assert "private" in refusal
     assert str(BOB) in refusal
     # Asking again is not answered again (no spam), and nothing reaches Eden.
@@ -70,10 +64,10 @@ async def test_members_of_a_listed_chat_are_let_in_there_and_in_private(
     telegram.members[CLUB] = {ALICE}
     await start_bot(ALLOWED_CHAT_IDS=f"{CLUB}", GROUP_COOLDOWN_SECONDS="0")
     in_club = text_message(CLUB, f"@{BOT_USERNAME} a club banner", user_id=BOB)
-    assert (await telegram.reply_to(await telegram.send(in_club))).method == "sendPhoto"
+    assert (await telegram.answer(in_club)).method == "sendPhoto"
     assert await _draw(telegram, ALICE, "a private picture") == "sendPhoto"
     # Bob wrote in the club, but is not one of its members: not in private.
-    assert "private" in await _ask(telegram, text_message(BOB, "me too"))
+    assert "private" in await telegram.ask(text_message(BOB, "me too"))
     assert len(eden.calls) == 2
 
 
@@ -93,7 +87,7 @@ async def test_the_daily_limit_and_failed_requests_not_counting(
     assert await _draw(telegram, ALICE, "one") == "sendMessage"  # the failure: not counted
     assert await _draw(telegram, ALICE, "two") == "sendPhoto"
     assert await _draw(telegram, ALICE, "three") == "sendPhoto"
-    refusal = await _ask(telegram, text_message(ALICE, "four"))
+    refusal = await telegram.ask(text_message(ALICE, "four"))
     assert refusal.startswith("You've used all 2 of today's images. The limit resets at ")
     assert "00:00 UTC (in " in refusal
     assert len(eden.calls) == 3
@@ -122,11 +116,11 @@ async def test_the_monthly_budget(
     bot = await start_bot(USER_MONTHLY_BUDGET_USD="0.1")
     assert await _draw(telegram, ALICE, "one") == "sendPhoto"
     assert await _draw(telegram, ALICE, "two") == "sendPhoto"
-    refusal = await _ask(telegram, text_message(ALICE, "three"))
+    refusal = await telegram.ask(text_message(ALICE, "three"))
     assert refusal.startswith("You've used this month's budget of $0.10 (spent $0.13).")
     next_month = (datetime.now(UTC).replace(day=28) + timedelta(days=4)).strftime("%B")
     assert f"It resets on 1 {next_month} 00:00 UTC (in " in refusal
-    usage = await _ask(telegram, text_message(ALICE, "/usage"))
+    usage = await telegram.ask(text_message(ALICE, "/usage"))
     assert "This month: 2 images, $0.134" in usage
     assert ("(partly estimated)" in usage) is not reported
     assert "Left this month: $0.00 of $0.10" in usage
@@ -142,7 +136,7 @@ async def test_requests_in_flight_per_user(
     await start_bot(USER_MAX_IN_FLIGHT="1")
     slow = await telegram.send(text_message(ALICE, "a slow one"))
     await eden.wait_for_calls(1)
-    busy = await _ask(telegram, text_message(ALICE, "an impatient one"))
+    busy = await telegram.ask(text_message(ALICE, "an impatient one"))
     assert busy == "You already have a picture in progress. Send this again when it's done."
     assert await _draw(telegram, BOB, "someone else's") == "sendPhoto"
     assert (await telegram.reply_to(slow)).method == "sendPhoto"
@@ -152,13 +146,13 @@ async def test_requests_in_flight_per_user(
 async def test_group_cooldown(start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden) -> None:
     await start_bot(GROUP_COOLDOWN_SECONDS="30")
     first = text_message(CLUB, f"@{BOT_USERNAME} one", user_id=ALICE)
-    assert (await telegram.reply_to(await telegram.send(first))).method == "sendPhoto"
+    assert (await telegram.answer(first)).method == "sendPhoto"
     second = text_message(CLUB, f"@{BOT_USERNAME} two", user_id=ALICE)
-    text = await _ask(telegram, second)
+    text = await telegram.ask(second)
     assert text.startswith("Please wait ")
     assert "before your next picture here" in text
     other = text_message(CLUB, f"@{BOT_USERNAME} three", user_id=BOB)
-    assert (await telegram.reply_to(await telegram.send(other))).method == "sendPhoto"
+    assert (await telegram.answer(other)).method == "sendPhoto"
     assert await _draw(telegram, ALICE, "in private no cooldown") == "sendPhoto"
     assert len(eden.calls) == 3
 
@@ -193,14 +187,14 @@ async def test_usage_and_stats(start_bot: StartBot, telegram: FakeTelegram, eden
     await _draw(telegram, ALICE, "two")
     await _draw(telegram, BOB, "three")
 
-    usage = await _ask(telegram, text_message(ALICE, "/usage"))
+    usage = await telegram.ask(text_message(ALICE, "/usage"))
     assert "Today: 2 images, $0.134" in usage
     assert "Left today: 3 of 5 images" in usage
 
-    assert await _ask(telegram, text_message(ALICE, "/stats")) == (
+    assert await telegram.ask(text_message(ALICE, "/stats")) == (
         "That command is for the bot's administrators."
     )
-    stats = await _ask(telegram, text_message(ADMIN, "/stats"))
+    stats = await telegram.ask(text_message(ADMIN, "/stats"))
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert f"{today}: 3 ok, 1 failed, $0.20" in stats
     assert f"{ALICE}: 2 images, $0.13" in stats

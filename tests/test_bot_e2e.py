@@ -19,10 +19,7 @@ CHAT = 4242
 
 async def _ask(telegram: FakeTelegram, text: str, chat_id: int = CHAT) -> str:
     """Send `text` and return the text of the bot's reply."""
-    message = await telegram.send(text_message(chat_id, text))
-    reply = await telegram.reply_to(message)
-    assert reply.method == "sendMessage", reply
-    return str(reply.params["text"])
+    return await telegram.ask(text_message(chat_id, text))
 
 
 # ---- the main path ---------------------------------------------------------------------------
@@ -155,7 +152,7 @@ async def test_unsupported_messages_get_a_friendly_reply(
     message = text_message(CHAT, "")
     del message["text"]
     message.update(content)
-    reply = await telegram.reply_to(await telegram.send(message))
+    reply = await telegram.answer(message)
     assert "I can only work with text and photos" in reply.params["text"]
     assert eden.calls == []
 
@@ -177,7 +174,7 @@ async def test_ratio_and_size_are_shown_set_and_used(
     assert "is now 4K" in await _ask(telegram, "/size 4k")
     assert "Current size: 4K" in await _ask(telegram, "/size")
 
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a lighthouse")))
+    reply = await telegram.answer(text_message(CHAT, "a lighthouse"))
     assert reply.method == "sendPhoto"
     assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "16:9", "image_size": "4K"}
 
@@ -187,7 +184,7 @@ async def test_settings_belong_to_their_chat(
 ) -> None:
     await start_bot()
     await _ask(telegram, "/ratio 9:16", chat_id=1)
-    await telegram.reply_to(await telegram.send(text_message(2, "a cat")))
+    await telegram.answer(text_message(2, "a cat"))
     assert eden.calls[-1].body["image_config"]["aspect_ratio"] == "1:1"
 
 
@@ -205,7 +202,7 @@ async def test_unknown_values_are_refused_and_change_nothing(
     refusal = await _ask(telegram, command)
     assert expected in refusal
     assert "1:1" in refusal or "1K" in refusal  # the valid choices are listed
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a boat")))
+    await telegram.answer(text_message(CHAT, "a boat"))
     assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "3:2", "image_size": "2K"}
 
 
@@ -217,7 +214,7 @@ async def test_values_the_model_cannot_do_are_refused(
     assert "can't make the size 2K" in await _ask(telegram, "/size 2K")
     shown = await _ask(telegram, "/ratio")
     assert "8:1" not in shown and "21:9" in shown
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a boat")))
+    await telegram.answer(text_message(CHAT, "a boat"))
     assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "1:1"}
 
 
@@ -231,7 +228,7 @@ async def test_settings_survive_a_restart(
     assert "Application.stop() complete" in first.output
 
     await start_bot()
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a canyon")))
+    await telegram.answer(text_message(CHAT, "a canyon"))
     assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "21:9", "image_size": "512"}
 
 
@@ -242,8 +239,8 @@ async def test_auto_mode_switches_to_the_images_api(
     eden.chat_unsupported = True
     await start_bot()
     await _ask(telegram, "/ratio 16:9")
-    first = await telegram.reply_to(await telegram.send(text_message(CHAT, "a fox")))
-    second = await telegram.reply_to(await telegram.send(text_message(CHAT, "a wolf")))
+    first = await telegram.answer(text_message(CHAT, "a fox"))
+    second = await telegram.answer(text_message(CHAT, "a wolf"))
     assert first.method == second.method == "sendPhoto"
     assert first.files["photo"] == eden.image
     assert [c.path for c in eden.calls] == [
@@ -306,7 +303,7 @@ async def test_upstream_errors_say_whether_to_retry(
     assert expected in await _ask(telegram, "a fox")
     assert bot.running
     # The bot carries on: the next request works.
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a fox again")))
+    reply = await telegram.answer(text_message(CHAT, "a fox again"))
     assert reply.method == "sendPhoto"
 
 
@@ -340,7 +337,7 @@ async def test_images_telegram_refuses_as_photos_arrive_as_documents(
 ) -> None:
     eden.image = make()  # type: ignore[operator]
     await start_bot()
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a long banner")))
+    reply = await telegram.answer(text_message(CHAT, "a long banner"))
     assert reply.method == "sendDocument", why
     assert reply.files["document"] == eden.image
     assert reply.filenames["document"] == "image.png"
@@ -352,7 +349,7 @@ async def test_a_photo_telegram_refuses_is_sent_again_as_a_document(
 ) -> None:
     telegram.fail_next("sendPhoto", 400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
     await start_bot()
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a fox")))
+    reply = await telegram.answer(text_message(CHAT, "a fox"))
     assert reply.method == "sendPhoto"  # the refused attempt
     [document] = await telegram.wait_for("sendDocument", CHAT)
     assert document.files["document"] == eden.image
@@ -382,9 +379,9 @@ async def test_secrets_never_reach_the_log(
     eden.then_json({"error": {"message": "internal"}}, status=500)
     bot = await start_bot(LOG_LEVEL="DEBUG")
     await _ask(telegram, "a failing fox")
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a fox")))
+    await telegram.answer(text_message(CHAT, "a fox"))
     message = photo_message(CHAT, [(telegram.add_file(photo), 64, 64, len(photo))], caption="edit")
-    await telegram.reply_to(await telegram.send(message))
+    await telegram.answer(message)
     await bot.stop()
     assert "sendPhoto" in bot.output  # the log did record the traffic ...
     assert BOT_TOKEN not in bot.output  # ... but never the secrets

@@ -37,12 +37,6 @@ def _prompt_sent_upstream(body: dict[str, Any]) -> str:
     return content if isinstance(content, str) else content[0]["text"]
 
 
-async def _ask(telegram: FakeTelegram, message: dict[str, Any]) -> str:
-    reply = await telegram.reply_to(await telegram.send(message))
-    assert reply.method == "sendMessage", reply
-    return str(reply.params["text"])
-
-
 def _photo(telegram: FakeTelegram, chat_id: int, data: bytes, **kw: Any) -> dict[str, Any]:
     return photo_message(chat_id, [(telegram.add_file(data), 800, 600, len(data))], **kw)
 
@@ -57,9 +51,7 @@ async def test_group_messages_not_meant_for_the_bot_are_ignored(
     await telegram.send(text_message(GROUP, "/ratio@OtherBot 16:9", user_id=ADMIN))
     await telegram.send(text_message(GROUP, "/help@OtherBot", user_id=ADMIN))
     # Something meant for the bot, as a marker that the earlier updates were handled.
-    reply = await telegram.reply_to(
-        await telegram.send(text_message(GROUP, f"@{BOT_USERNAME} a red fox", user_id=MEMBER))
-    )
+    reply = await telegram.answer(text_message(GROUP, f"@{BOT_USERNAME} a red fox", user_id=MEMBER))
     assert reply.method == "sendPhoto"
     assert [_prompt_sent_upstream(c.body) for c in eden.calls] == ["a red fox"]
     answered = [c for c in telegram.calls if c.method in ("sendMessage", "sendPhoto")]
@@ -72,7 +64,7 @@ async def test_a_mention_in_a_photo_caption_edits_the_photo(
     photo = jpeg(640, 480)
     await start_bot()
     message = _photo(telegram, GROUP, photo, caption=f"@{BOT_USERNAME} make it snow")
-    reply = await telegram.reply_to(await telegram.send(message))
+    reply = await telegram.answer(message)
     assert reply.method == "sendPhoto"
     [call] = eden.calls
     assert _prompt_sent_upstream(call.body) == "make it snow"
@@ -84,11 +76,11 @@ async def test_group_commands_addressed_to_the_bot_or_bare(
 ) -> None:
     telegram.admins[GROUP] = {ADMIN}
     await start_bot()
-    assert "is now 16:9" in await _ask(
-        telegram, text_message(GROUP, f"/ratio@{BOT_USERNAME} 16:9", user_id=ADMIN)
+    assert "is now 16:9" in await telegram.ask(
+        text_message(GROUP, f"/ratio@{BOT_USERNAME} 16:9", user_id=ADMIN)
     )
-    assert "is now 2K" in await _ask(telegram, text_message(GROUP, "/size 2K", user_id=ADMIN))
-    shown = await _ask(telegram, text_message(GROUP, "/settings", user_id=MEMBER))
+    assert "is now 2K" in await telegram.ask(text_message(GROUP, "/size 2K", user_id=ADMIN))
+    shown = await telegram.ask(text_message(GROUP, "/settings", user_id=MEMBER))
     assert "Aspect ratio: 16:9" in shown
     assert "Size: 2K" in shown
 
@@ -98,11 +90,9 @@ async def test_a_non_admin_cannot_change_group_settings(
 ) -> None:
     telegram.admins[GROUP] = {ADMIN}
     await start_bot()
-    refusal = await _ask(telegram, text_message(GROUP, "/ratio 9:16", user_id=MEMBER))
+    refusal = await telegram.ask(text_message(GROUP, "/ratio 9:16", user_id=MEMBER))
     assert refusal == "Only this group's administrators can change its settings."
-    await telegram.reply_to(
-        await telegram.send(text_message(GROUP, f"@{BOT_USERNAME} a tower", user_id=MEMBER))
-    )
+    await telegram.answer(text_message(GROUP, f"@{BOT_USERNAME} a tower", user_id=MEMBER))
     assert eden.calls[-1].body["image_config"]["aspect_ratio"] == "1:1"
 
 
@@ -110,7 +100,7 @@ async def test_everyone_may_change_group_settings_when_configured(
     start_bot: StartBot, telegram: FakeTelegram
 ) -> None:
     await start_bot(GROUP_SETTINGS="everyone")
-    assert "is now 9:16" in await _ask(telegram, text_message(GROUP, "/ratio 9:16", user_id=MEMBER))
+    assert "is now 9:16" in await telegram.ask(text_message(GROUP, "/ratio 9:16", user_id=MEMBER))
 
 
 # ---- replies and refinement ------------------------------------------------------------------
@@ -122,7 +112,7 @@ async def test_replying_to_a_photo_edits_that_photo(
     # The photo alone (no caption) gets the hint; the text reply to it is the edit.
     await telegram.reply_to(someones_photo)
     message = text_message(CHAT, "make it black and white", reply_to=someones_photo)
-    reply = await telegram.reply_to(await telegram.send(message))
+    reply = await telegram.answer(message)
     assert reply.method == "sendPhoto"
     [call] = eden.calls
     assert _images_sent_upstream(call.body) == [jpeg(500, 400, (5, 50, 150))]
@@ -135,13 +125,9 @@ async def test_two_turn_refinement_of_the_bots_own_image(
     for image in (first, second, third):
         eden.then_json(chat_reply(data_url(image)))
     await start_bot()
-    turn1 = await telegram.reply_to(await telegram.send(text_message(CHAT, "a castle")))
-    turn2 = await telegram.reply_to(
-        await telegram.send(text_message(CHAT, "make the sky pink", reply_to=turn1.result))
-    )
-    turn3 = await telegram.reply_to(
-        await telegram.send(text_message(CHAT, "add a moon", reply_to=turn2.result))
-    )
+    turn1 = await telegram.answer(text_message(CHAT, "a castle"))
+    turn2 = await telegram.answer(text_message(CHAT, "make the sky pink", reply_to=turn1.result))
+    turn3 = await telegram.answer(text_message(CHAT, "add a moon", reply_to=turn2.result))
     assert [t.files["photo"] for t in (turn1, turn2, turn3)] == [first, second, third]
     assert _images_sent_upstream(eden.calls[1].body) == [first]
     assert _images_sent_upstream(eden.calls[2].body) == [second]
@@ -152,11 +138,9 @@ async def test_a_reply_to_the_bot_in_a_group_needs_no_mention(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     await start_bot(GROUP_COOLDOWN_SECONDS="0")
-    first = await telegram.reply_to(
-        await telegram.send(text_message(GROUP, f"@{BOT_USERNAME} a ship", user_id=MEMBER))
-    )
+    first = await telegram.answer(text_message(GROUP, f"@{BOT_USERNAME} a ship", user_id=MEMBER))
     message = text_message(GROUP, "now at night", user_id=MEMBER, reply_to=first.result)
-    second = await telegram.reply_to(await telegram.send(message))
+    second = await telegram.answer(message)
     assert second.method == "sendPhoto"
     assert _images_sent_upstream(eden.calls[1].body) == [first.files["photo"]]
 
@@ -169,7 +153,7 @@ async def test_a_photo_replying_to_a_photo_sends_both(
     await start_bot()
     await telegram.reply_to(original)  # the caption hint
     message = _photo(telegram, CHAT, hat, caption="put this hat on him", reply_to_message=original)
-    assert (await telegram.reply_to(await telegram.send(message))).method == "sendPhoto"
+    assert (await telegram.answer(message)).method == "sendPhoto"
     assert _images_sent_upstream(eden.calls[0].body) == [person, hat]
 
 
@@ -223,7 +207,7 @@ async def test_a_png_file_is_an_input_at_full_resolution(
     file_id = telegram.add_file(original, "png")
     await start_bot()
     message = document_message(CHAT, file_id, "image/png", len(original), caption="add a frame")
-    reply = await telegram.reply_to(await telegram.send(message))
+    reply = await telegram.answer(message)
     assert reply.method == "sendPhoto"
     [call] = eden.calls
     url = call.body["messages"][0]["content"][1]["image_url"]["url"]
@@ -244,7 +228,7 @@ async def test_a_pdf_is_refused(
         caption="edit",
         file_name="a.pdf",
     )
-    text = await _ask(telegram, message)
+    text = await telegram.ask(message)
     assert text.startswith("That file isn't an image.")
     assert eden.calls == []
     assert telegram.downloads == []
@@ -256,7 +240,7 @@ async def test_an_image_file_over_20_mb_is_refused(
     await start_bot()
     file_id = telegram.add_file(png(10, 10), "png")
     message = document_message(CHAT, file_id, "image/png", 21 * 1024 * 1024, caption="edit")
-    assert "too large" in await _ask(telegram, message)
+    assert "too large" in await telegram.ask(message)
     assert eden.calls == []
 
 
@@ -265,8 +249,8 @@ async def test_format_file_sends_the_original_bytes_as_a_document(
 ) -> None:
     eden.image = png(256, 256, (7, 7, 7))
     await start_bot()
-    assert "is now file" in await _ask(telegram, text_message(CHAT, "/format file"))
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a lamp")))
+    assert "is now file" in await telegram.ask(text_message(CHAT, "/format file"))
+    reply = await telegram.answer(text_message(CHAT, "a lamp"))
     assert reply.method == "sendDocument"
     assert reply.files["document"] == eden.image
 
@@ -276,7 +260,7 @@ async def test_buttons_set_a_value_and_confirm_in_place(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     await start_bot()
-    menu = await telegram.reply_to(await telegram.send(text_message(CHAT, "/size")))
+    menu = await telegram.answer(text_message(CHAT, "/size"))
     buttons = [b for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
     assert [b["text"] for b in buttons] == ["512", "✓ 1K", "2K", "4K"]
     await telegram.press(menu.result, buttons[2]["callback_data"], user_id=CHAT)
@@ -284,7 +268,7 @@ async def test_buttons_set_a_value_and_confirm_in_place(
     assert edit.params["message_id"] == str(menu.result["message_id"])
     assert "is now 2K" in edit.params["text"]
     assert (await telegram.wait_for("answerCallbackQuery"))[0].params["callback_query_id"]
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a tree")))
+    await telegram.answer(text_message(CHAT, "a tree"))
     assert eden.calls[-1].body["image_config"]["image_size"] == "2K"
 
 
@@ -293,14 +277,12 @@ async def test_a_non_admins_button_tap_is_refused(
 ) -> None:
     telegram.admins[GROUP] = {ADMIN}
     await start_bot()
-    menu = await telegram.reply_to(
-        await telegram.send(text_message(GROUP, "/ratio", user_id=MEMBER))
-    )
+    menu = await telegram.answer(text_message(GROUP, "/ratio", user_id=MEMBER))
     await telegram.press(menu.result, "set|ratio|9:16", user_id=MEMBER)
     [answer] = await telegram.wait_for("answerCallbackQuery")
     assert answer.params["text"] == "Only this group's administrators can change its settings."
     assert telegram.sent("editMessageText") == []
-    shown = await _ask(telegram, text_message(GROUP, "/settings", user_id=MEMBER))
+    shown = await telegram.ask(text_message(GROUP, "/settings", user_id=MEMBER))
     assert "Aspect ratio: 1:1" in shown
 
 
@@ -308,20 +290,20 @@ async def test_switching_model_drops_a_size_it_cannot_make(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     await start_bot(ALLOWED_MODELS="google/gemini-2.5-flash-image, google/gemini-3-pro-image")
-    shown = await _ask(telegram, text_message(CHAT, "/model"))
+    shown = await telegram.ask(text_message(CHAT, "/model"))
     assert "Current model: google/gemini-3.1-flash-image-preview" in shown
     assert "google/gemini-2.5-flash-image" in shown
-    await _ask(telegram, text_message(CHAT, "/size 4K"))
-    await _ask(telegram, text_message(CHAT, "/ratio 8:1"))
-    switched = await _ask(telegram, text_message(CHAT, "/model gemini-2.5-flash-image"))
+    await telegram.ask(text_message(CHAT, "/size 4K"))
+    await telegram.ask(text_message(CHAT, "/ratio 8:1"))
+    switched = await telegram.ask(text_message(CHAT, "/model gemini-2.5-flash-image"))
     assert "the model is now google/gemini-2.5-flash-image" in switched
     assert "can't do the aspect ratio 8:1, so this chat now uses 1:1" in switched
     assert "can't do the size 4K, so this chat now uses 1K" in switched
-    await telegram.reply_to(await telegram.send(text_message(CHAT, "a kite")))
+    await telegram.answer(text_message(CHAT, "a kite"))
     body = eden.calls[-1].body
     assert body["model"] == "google/gemini-2.5-flash-image"
     assert body["image_config"] == {"aspect_ratio": "1:1"}
-    assert "not a valid model" in await _ask(telegram, text_message(CHAT, "/model dall-e-3"))
+    assert "not a valid model" in await telegram.ask(text_message(CHAT, "/model dall-e-3"))
 
 
 async def test_results_carry_a_caption_with_prompt_settings_and_cost(
@@ -329,11 +311,11 @@ async def test_results_carry_a_caption_with_prompt_settings_and_cost(
 ) -> None:
     long_prompt = "a very detailed scene " * 80
     await start_bot()
-    await _ask(telegram, text_message(CHAT, "/ratio 3:2"))
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, "a small boat")))
+    await telegram.ask(text_message(CHAT, "/ratio 3:2"))
+    reply = await telegram.answer(text_message(CHAT, "a small boat"))
     assert reply.params["caption"] == "a small boat\n\n3:2 · 1K · $0.067"
     eden.then_json(chat_reply(data_url(eden.image)))  # no cost reported
-    reply = await telegram.reply_to(await telegram.send(text_message(CHAT, long_prompt)))
+    reply = await telegram.answer(text_message(CHAT, long_prompt))
     caption = reply.params["caption"]
     assert len(caption) <= 1024
     assert caption.endswith("…\n\n3:2 · 1K")

@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,14 +100,14 @@ async def test_cancel_a_queued_and_a_running_request(
     await telegram.send(text_message(B, "queued"))
     [note] = await telegram.wait_for("sendMessage", B)
 
-    reply = await telegram.reply_to(await telegram.send(text_message(B, "/cancel")))
+    reply = await telegram.answer(text_message(B, "/cancel"))
     assert reply.params["text"] == "Cancelled."
     [deleted] = await telegram.wait_for("deleteMessage", B)
     assert deleted.params["message_id"] == str(note.result["message_id"])
 
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "/cancel")))
+    reply = await telegram.answer(text_message(A, "/cancel"))
     assert reply.params["text"] == "Cancelled."
-    nothing = await telegram.reply_to(await telegram.send(text_message(A, "/cancel")))
+    nothing = await telegram.answer(text_message(A, "/cancel"))
     assert nothing.params["text"] == "You have no picture in progress here."
     await asyncio.sleep(0.3)
     assert telegram.sent("sendPhoto") == []
@@ -117,25 +118,25 @@ async def test_cancel_a_queued_and_a_running_request(
 
 
 # ---- retries and the breaker -----------------------------------------------------------------
-@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-async def test_transient_statuses_are_retried(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, status: int
-) -> None:
-    eden.then_json({"error": {"message": "try later"}}, status=status)
-    eden.then_json({"error": {"message": "try later"}}, status=status)
-    await start_bot(UPSTREAM_RETRIES="2")
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "a fox")))
-    assert reply.method == "sendPhoto"
-    assert len(eden.calls) == 3
+def _fail_with(status: int) -> Callable[[FakeEden], None]:
+    return lambda eden: eden.then_json({"error": {"message": "try later"}}, status=status)
 
 
-async def test_dropped_connections_and_malformed_bodies_are_retried(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+TRANSIENT: dict[str, Callable[[FakeEden], None]] = {
+    **{str(status): _fail_with(status) for status in (429, 500, 502, 503, 504)},
+    "dropped-connection": FakeEden.then_drop,
+    "malformed-body": lambda eden: eden.then_text("<html>not json</html>"),
+}
+
+
+@pytest.mark.parametrize("fail", TRANSIENT.values(), ids=TRANSIENT.keys())
+async def test_transient_failures_are_retried(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, fail: Callable[[FakeEden], None]
 ) -> None:
-    eden.then_drop()
-    eden.then_text("<html>not json</html>")
+    fail(eden)
+    fail(eden)
     await start_bot(UPSTREAM_RETRIES="2")
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "a fox")))
+    reply = await telegram.answer(text_message(A, "a fox"))
     assert reply.method == "sendPhoto"
     assert len(eden.calls) == 3
 
@@ -146,7 +147,7 @@ async def test_retries_are_bounded_and_the_user_is_told(
     for _ in range(5):
         eden.then_json({"error": {"message": "down"}}, status=503)
     await start_bot(UPSTREAM_RETRIES="2")
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "a fox")))
+    reply = await telegram.answer(text_message(A, "a fox"))
     assert reply.params["text"] == (
         "The image service had a problem making this image (I tried 3 times). "
         "Please try again in a minute."
@@ -160,7 +161,7 @@ async def test_permanent_statuses_are_not_retried(
 ) -> None:
     eden.then_json({"detail": "no"}, status=status)
     await start_bot(UPSTREAM_RETRIES="3")
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "a fox")))
+    reply = await telegram.answer(text_message(A, "a fox"))
     assert reply.method == "sendMessage"
     assert "tried" not in reply.params["text"]
     assert len(eden.calls) == 1
@@ -173,7 +174,7 @@ async def test_retry_after_is_honoured(
         {"detail": "slow down", "error_code": "RATE_LIMITED", "retry_after": 1.5}, status=429
     )
     await start_bot(UPSTREAM_RETRIES="1")
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "a fox")))
+    reply = await telegram.answer(text_message(A, "a fox"))
     assert reply.method == "sendPhoto"
     first, second = eden.calls
     assert second.at - first.at >= 1.5
@@ -186,17 +187,17 @@ async def test_the_breaker_opens_then_a_probe_closes_it(
         eden.then_json({"error": {"message": "down"}}, status=500)
     bot = await start_bot(BREAKER_THRESHOLD="2", BREAKER_COOLOFF_SECONDS="1.5")
     for prompt in ("one", "two"):
-        reply = await telegram.reply_to(await telegram.send(text_message(A, prompt)))
+        reply = await telegram.answer(text_message(A, prompt))
         assert "had a problem" in reply.params["text"]
     started = time.monotonic()
-    reply = await telegram.reply_to(await telegram.send(text_message(B, "three")))
+    reply = await telegram.answer(text_message(B, "three"))
     assert reply.params["text"].startswith("The image service is down right now")
     assert time.monotonic() - started < 1.0  # no waiting for a timeout
     assert len(eden.calls) == 2
     await asyncio.sleep(1.6)
-    reply = await telegram.reply_to(await telegram.send(text_message(B, "four")))
+    reply = await telegram.answer(text_message(B, "four"))
     assert reply.method == "sendPhoto"
-    reply = await telegram.reply_to(await telegram.send(text_message(C, "five")))
+    reply = await telegram.answer(text_message(C, "five"))
     assert reply.method == "sendPhoto"
     assert len(eden.calls) == 4
     assert "failing fast" in bot.output
@@ -236,7 +237,7 @@ async def test_a_polling_outage_is_survived_and_logged_once(
     for _ in range(3):
         telegram.fail_next("getUpdates", 502, "Bad Gateway")
     await asyncio.sleep(4)
-    reply = await telegram.reply_to(await telegram.send(text_message(A, "after the outage")))
+    reply = await telegram.answer(text_message(A, "after the outage"))
     assert reply.method == "sendPhoto"
     await bot.stop()
     assert bot.output.count("cannot reach Telegram") == 1

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.images import png
+from tests.fakes.server import serve
 
 API_KEY = "eden-test-key-0123456789"
 
@@ -77,11 +78,7 @@ class FakeEden:
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/v3/{path:.*}", self._api)
         app.router.add_get("/hosted/{name}", self._hosted_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.root = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._runner, self.root = await serve(app)
         self.base_url = f"{self.root}/v3"
 
     async def stop(self) -> None:

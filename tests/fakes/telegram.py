@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakes.server import serve
+
 BOT_ID = 777000
 BOT_USERNAME = "EdenImageTestBot"
 
@@ -69,12 +71,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
         if self._runner:
@@ -143,6 +140,16 @@ class FakeTelegram:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(matching()) >= count)
         return matching()[:count]
+
+    async def answer(self, message: dict[str, Any]) -> Call:
+        """Send a user's message and wait for the bot's answer to it."""
+        return await self.reply_to(await self.send(message))
+
+    async def ask(self, message: dict[str, Any]) -> str:
+        """Send a user's message and return the text the bot answers it with."""
+        reply = await self.answer(message)
+        assert reply.method == "sendMessage", reply
+        return str(reply.params["text"])
 
     async def reply_to(self, message: dict[str, Any], timeout: float = 15.0) -> Call:
         """The bot's first message, photo or document sent in answer to `message`."""
