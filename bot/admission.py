@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from bot.catalog import estimated_price
 from bot.config import AccessSettings
 from bot.domain import ImageRequest
+from bot.metrics import Metrics
 from bot.storage import INTERRUPTED, OK, LedgerEntry, Spend, Storage
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,11 @@ class Admission:
         self,
         access: AccessSettings,
         storage: Storage,
+        metrics: Metrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._access = access
+        self._metrics = metrics
         self._storage = storage
         self._clock = clock
         self._in_flight: Counter[int] = Counter()
@@ -195,20 +198,30 @@ class Admission:
                 ok and ticket.cost_usd is None,
                 int(latency * 1000),
             )
-            log.info(
-                "request chat=%s user=%s kind=%s model=%s ratio=%s size=%s images=%d outcome=%s "
-                "latency=%.2fs cost=%s",
-                who.chat_id,
-                who.user_id,
-                request.kind.value,
-                request.model,
-                request.aspect_ratio,
-                request.image_size,
-                len(request.images),
-                ticket.outcome,
-                latency,
-                ticket.cost_usd,
-            )
+            self._report(who, request, ticket, latency)
+
+    def _report(
+        self, who: Requester, request: ImageRequest, ticket: Ticket, latency: float
+    ) -> None:
+        """The request's one log line, and its metrics."""
+        fields = {
+            "event": "request",
+            "chat": who.chat_id,
+            "user": who.user_id,
+            "kind": request.kind.value,
+            "model": request.model,
+            "ratio": request.aspect_ratio,
+            "size": request.image_size,
+            "images": len(request.images),
+            "outcome": ticket.outcome,
+            "latency_s": round(latency, 3),
+            "cost_usd": ticket.cost_usd,
+        }
+        text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "event")
+        log.info("request %s", text, extra={"fields": fields})
+        if self._metrics:
+            self._metrics.requests.labels(ticket.outcome).inc()
+            self._metrics.latency.observe(latency)
 
     def _check_flood(self, who: Requester) -> None:
         assert who.user_id is not None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import texts
@@ -16,6 +20,8 @@ from bot.handlers.access import Doorkeeper
 from bot.handlers.albums import AlbumCollector
 from bot.handlers.context import BotContext, Services
 from bot.handlers.lifecycle import answer_unfinished, stop_gracefully_on_signals
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.scheduler import FairScheduler
 from bot.storage import SqliteStorage
 from bot.upstream import CircuitBreaker, EdenClient, ImageService, RetryingService
@@ -23,6 +29,9 @@ from bot.upstream import CircuitBreaker, EdenClient, ImageService, RetryingServi
 log = logging.getLogger(__name__)
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+# Polling errors this recent make /healthz report Telegram as unreachable.
+POLLING_ERROR_WINDOW = 60.0
 
 
 def image_service(settings: Settings) -> ImageService:
@@ -50,17 +59,38 @@ def image_service(settings: Settings) -> ImageService:
 def build_application(settings: Settings) -> BotApplication:
     api = settings.telegram.api_url.rstrip("/")
 
+    health: list[HealthServer] = []
+
     async def start(application: BotApplication) -> None:
         storage = await SqliteStorage.open(settings.database_path)
-        Services(
+        metrics = Metrics()
+        scheduler = FairScheduler(settings.load.max_concurrent_generations)
+        metrics.watch_queue(lambda: scheduler.waiting, lambda: scheduler.running)
+        services = Services(
             settings=settings,
             storage=storage,
             images=image_service(settings),
             albums=AlbumCollector(),
-            admission=Admission(settings.access, storage),
+            admission=Admission(settings.access, storage, metrics),
             doorkeeper=Doorkeeper(settings.access),
-            scheduler=FairScheduler(settings.load.max_concurrent_generations),
-        ).attach(application)
+            scheduler=scheduler,
+            metrics=metrics,
+        )
+        services.attach(application)
+        if settings.server.health_port:
+            server = HealthServer(
+                lambda: health_checks(application, services),
+                required=("updates", "database", "webhook"),
+                metrics=metrics,
+                listen=settings.server.health_listen,
+                port=settings.server.health_port,
+            )
+            try:
+                await server.start()
+                health.append(server)
+            except OSError as exc:
+                # The bot still works; the failing health check will say that this did not.
+                log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
         if settings.access.is_open:
             log.warning(
                 "Neither ALLOWED_USER_IDS nor ALLOWED_CHAT_IDS is set: anyone who finds this bot "
@@ -71,6 +101,8 @@ def build_application(settings: Settings) -> BotApplication:
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
     async def stop(application: BotApplication) -> None:
+        for server in health:
+            await server.stop()
         services = Services.of(application)
         await services.images.aclose()
         await services.storage.close()
@@ -95,3 +127,53 @@ def build_application(settings: Settings) -> BotApplication:
     application: BotApplication = builder.build()
     register(application)
     return application
+
+
+async def health_checks(application: BotApplication, services: Services) -> dict[str, str]:
+    """The bot's real state: updates arriving (polling loop or webhook server), the database
+    taking writes, and, for information, whether polling Telegram has failed lately."""
+    checks: dict[str, str] = {}
+    updater = application.updater
+    checks["updates"] = "ok" if application.running and updater and updater.running else "stopped"
+    server = services.settings.server
+    if server.webhook_url:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", server.webhook_port), timeout=2
+            )
+            writer.close()
+            checks["webhook"] = "ok"
+        except (OSError, TimeoutError) as exc:
+            checks["webhook"] = f"not answering: {exc}"
+    else:
+        checks["webhook"] = "ok"  # not in use
+    try:
+        await services.storage.ping()
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"not writable: {exc}"
+    failed_at = services.metrics.polling_failed_at
+    recent = failed_at and time.time() - failed_at < POLLING_ERROR_WINDOW
+    checks["telegram"] = "polling failed in the last minute" if recent else "ok"
+    return checks
+
+
+def run(settings: Settings) -> None:
+    """Runs the bot until SIGTERM or SIGINT: with a webhook if WEBHOOK_URL is set, else polling."""
+    application = build_application(settings)
+    server = settings.server
+    # The bot installs its own SIGINT/SIGTERM handling (a graceful stop with a grace period for
+    # requests in flight); PTB's would stop at once.
+    if server.webhook_url:
+        secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+        application.run_webhook(
+            listen=server.webhook_listen,
+            port=server.webhook_port,
+            url_path=urlsplit(server.webhook_url).path.lstrip("/"),
+            webhook_url=server.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+            stop_signals=None,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import (
@@ -101,6 +109,31 @@ class LoadSettings(BaseSettings):
     telegram_rate_limit: bool = True
 
 
+class ServerSettings(BaseSettings):
+    """How the bot listens: long polling, or a webhook; and its health and metrics endpoint."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Set: webhook mode, Telegram posts updates to this public https URL.
+    webhook_url: str = ""
+    # Telegram sends it back in every webhook request; anything without it is refused.
+    # Unset: a random one is made at each start.
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    # /healthz and /metrics; port 0 turns them off.
+    health_listen: str = "127.0.0.1"
+    health_port: int = Field(default=8080, ge=0, lt=65536)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret_alphabet(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("use 1-256 characters from A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+
 class BotSettings(BaseSettings):
     """Everything else: per-chat defaults, storage and logging."""
 
@@ -112,6 +145,7 @@ class BotSettings(BaseSettings):
     group_settings: Literal["admins", "everyone"] = "admins"
     data_dir: Path = Path("./data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("default_aspect_ratio")
     @classmethod
@@ -127,10 +161,12 @@ class BotSettings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(IMAGE_SIZES)}")
         return size
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def _case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +175,7 @@ class Settings:
     eden: EdenSettings
     access: AccessSettings
     load: LoadSettings
+    server: ServerSettings
     bot: BotSettings
 
     @property
@@ -148,7 +185,22 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line or a reply."""
-        return (self.telegram.bot_token.get_secret_value(), self.eden.api_key.get_secret_value())
+        return (
+            self.telegram.bot_token.get_secret_value(),
+            self.eden.api_key.get_secret_value(),
+            self.server.webhook_secret.get_secret_value(),
+        )
+
+
+Area = TypeVar("Area", bound=BaseSettings)
+
+
+def load_area(cls: type[Area], env_file: Path | str | None = ".env") -> Area:
+    """One area's settings (for a command that needs no others), or a ConfigError."""
+    try:
+        return cls(_env_file=env_file)
+    except ValidationError as exc:
+        raise ConfigError(_describe(cls, exc)) from None
 
 
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
@@ -159,13 +211,11 @@ def load_settings(env_file: Path | str | None = ".env") -> Settings:
         ("eden", EdenSettings),
         ("access", AccessSettings),
         ("load", LoadSettings),
+        ("server", ServerSettings),
         ("bot", BotSettings),
     )
     for name, cls in areas:
-        try:
-            parts[name] = cls(_env_file=env_file)
-        except ValidationError as exc:
-            raise ConfigError(_describe(cls, exc)) from None
+        parts[name] = load_area(cls, env_file)
     settings = Settings(**parts)  # type: ignore[arg-type]
     check_defaults(settings)
     return settings

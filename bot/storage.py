@@ -93,6 +93,8 @@ class Storage(Protocol):
 
     async def unfinished_requests(self) -> list[Unfinished]: ...
 
+    async def ping(self) -> None: ...
+
     async def daily_totals(self, since: datetime) -> list[DayTotals]: ...
 
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]: ...
@@ -140,6 +142,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX requests_by_user ON requests (user_id, created_at)",
         "CREATE INDEX requests_by_time ON requests (created_at)",
+    ),
+    (
+        # One row, rewritten by each health check: proof that the database takes writes.
+        "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
     ),
 )
 
@@ -283,6 +289,10 @@ class SqliteStorage:
             _timestamp(since),
         )
         return [(kind, count) for kind, count in rows]
+
+    async def ping(self) -> None:
+        """Raises unless the database takes a write."""
+        await self._write("INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, datetime('now'))")
 
     async def close(self) -> None:
         await self._db.close()

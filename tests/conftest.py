@@ -51,6 +51,7 @@ async def start_bot(
             # One upstream call per request unless a test is about retries, and quick ones then.
             "UPSTREAM_RETRIES": "0",
             "UPSTREAM_RETRY_BASE_SECONDS": "0.05",
+            "HEALTH_PORT": "0",
             **settings,
         }
         process = BotProcess({k: v for k, v in env.items() if v is not None}, cwd=tmp_path)

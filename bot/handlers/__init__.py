@@ -85,6 +85,7 @@ class ErrorReporter:
     async def __call__(self, update: object, context: BotContext) -> None:
         if update is None and isinstance(context.error, NetworkError):
             self._polling_failed(context.error)
+            context.services.metrics.polling_failed()
             return
         log.error("unhandled error while handling an update", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message:

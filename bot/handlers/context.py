@@ -11,6 +11,7 @@ from bot.admission import Admission
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import Settings
 from bot.handlers.albums import AlbumCollector
+from bot.metrics import Metrics
 from bot.scheduler import FairScheduler
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class Services:
     admission: Admission
     doorkeeper: Doorkeeper
     scheduler: FairScheduler
+    metrics: Metrics
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self

@@ -123,6 +123,7 @@ async def _generate_and_send(
             result = await services.images.generate(request)
     except UpstreamError as exc:
         ticket.failed(exc.kind)
+        services.metrics.upstream_errors.labels(exc.kind).inc()
         log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
         await message.reply_text(texts.upstream_failure(exc))
         return
@@ -131,4 +132,7 @@ async def _generate_and_send(
         request.prompt, request.aspect_ratio, request.image_size, result.cost_usd
     )
     async with uploading_photo(context.bot, message.chat_id):
-        await send_picture(message, result.picture, caption, as_file=chat.output_format == "file")
+        sent = await send_picture(
+            message, result.picture, caption, as_file=chat.output_format == "file"
+        )
+    services.metrics.images_sent.labels("photo" if sent.photo else "document").inc()

@@ -84,7 +84,7 @@ class EdenClient:
 
     async def _call(self, protocol: WireProtocol, request: ImageRequest) -> ImageResult:
         reply = protocol.parse(
-            await self._post_json(protocol.path(request), protocol.body(request))
+            await self._json("POST", protocol.path(request), protocol.body(request))
         )
         if reply.image is None:
             raise e.NoImageReturned(reply.text, reply.finish_reason)
@@ -97,9 +97,20 @@ class EdenClient:
             picture=picture, text=reply.text, cost_usd=reply.cost_usd, usage=reply.usage
         )
 
-    async def _post_json(self, path: str, body: dict[str, Any]) -> Any:
+    async def list_models(self) -> list[str]:
+        """The image models Eden offers this account: `/images/models`, else `/models`."""
+        try:
+            reply = await self._json("GET", "/images/models")
+        except e.ModelNotFound:  # a 404: this deployment has no images listing
+            reply = await self._json("GET", "/models")
+        items = reply.get("data", reply.get("models", [])) if isinstance(reply, dict) else reply
+        if not isinstance(items, list):
+            raise e.MalformedResponse("the model list is not a list")
+        return [name for item in items if (name := _model_name(item))]
+
+    async def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = await self._send(
-            self._http.build_request("POST", self._base_url + path, json=body, headers=self._auth)
+            self._http.build_request(method, self._base_url + path, json=body, headers=self._auth)
         )
         try:
             return response.json()
@@ -154,3 +165,13 @@ def _retry_after(response: httpx.Response, body: Any) -> float | None:
         return float(raw) if raw is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _model_name(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        for key in ("id", "model", "name"):
+            if isinstance(item.get(key), str):
+                return str(item[key])
+    return None

@@ -219,6 +219,9 @@ class FakeTelegram:
     async def _m_deleteWebhook(self, call: Call) -> Any:
         return True
 
+    async def _m_setWebhook(self, call: Call) -> Any:
+        return True
+
     async def _m_setMyCommands(self, call: Call) -> Any:
         return True
 

@@ -1,0 +1,216 @@
+"""Operator commands: `check` the set-up, `generate` one image from the terminal, probe `health`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+
+from bot import imaging, texts
+from bot.app import run
+from bot.catalog import capabilities_for, normalize_ratio, normalize_size
+from bot.config import (
+    BotSettings,
+    ConfigError,
+    EdenSettings,
+    ServerSettings,
+    Settings,
+    load_area,
+    load_settings,
+)
+from bot.domain import ImageRequest, ImageResult
+from bot.logs import configure_logging
+from bot.storage import SqliteStorage
+from bot.upstream import EdenClient, UpstreamError
+
+# ---- check -----------------------------------------------------------------------------------
+
+
+class Report:
+    """One line per check; the exit status is 0 only if every check passed."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def ok(self, what: str, detail: str = "") -> None:
+        print(f"[ok]   {what}{': ' + detail if detail else ''}")
+
+    def fail(self, what: str, problem: str, fix: str) -> None:
+        self.failed = True
+        print(f"[FAIL] {what}: {problem}\n       fix: {fix}")
+
+
+async def check(settings: Settings) -> int:
+    report = Report()
+    report.ok("configuration", f"model {settings.eden.model}, {settings.eden.api_mode} mode")
+    await _check_telegram(settings, report)
+    await _check_eden(settings, report)
+    await _check_database(settings, report)
+    return 1 if report.failed else 0
+
+
+async def _check_telegram(settings: Settings, report: Report) -> None:
+    api = settings.telegram.api_url.rstrip("/")
+    bot = Bot(
+        settings.telegram.bot_token.get_secret_value(),
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+    )
+    try:
+        async with bot:
+            me = bot.bot
+        report.ok("telegram", f"@{me.username} (id {me.id})")
+    except InvalidToken:
+        report.fail("telegram", "the token was refused", "check TELEGRAM_BOT_TOKEN with @BotFather")
+    except TelegramError as exc:
+        report.fail(
+            "telegram", f"no answer from {api}: {exc}", "check TELEGRAM_API_URL and the network"
+        )
+
+
+async def _check_eden(settings: Settings, report: Report) -> None:
+    eden = settings.eden
+    client = EdenClient(base_url=eden.base_url, api_key=eden.api_key.get_secret_value())
+    try:
+        listed = await client.list_models()
+    except UpstreamError as exc:
+        fix = "check EDENAI_API_KEY" if exc.kind == "auth_failed" else "check EDENAI_BASE_URL"
+        report.fail("eden", f"the model list failed ({exc.kind}): {exc}", fix)
+        return
+    finally:
+        await client.aclose()
+    report.ok("eden", f"{len(listed)} models listed")
+    known = {name.lower() for name in listed}
+    for model in eden.models:
+        if model.lower() in known:
+            report.ok(f"model {model}", "listed")
+        else:
+            report.fail(
+                f"model {model}",
+                "not in Eden's model list (retired, renamed, or not in your region)",
+                "pick one that `check` lists as available, in EDENAI_MODEL / ALLOWED_MODELS",
+            )
+
+
+async def _check_database(settings: Settings, report: Report) -> None:
+    try:
+        storage = await SqliteStorage.open(settings.database_path)
+        await storage.ping()
+        await storage.close()
+        report.ok("database", str(settings.database_path))
+    except Exception as exc:
+        report.fail("database", f"{settings.database_path}: {exc}", "make DATA_DIR writable")
+
+
+# ---- generate --------------------------------------------------------------------------------
+
+
+def generate(args: argparse.Namespace) -> int:
+    eden, defaults = load_area(EdenSettings), load_area(BotSettings)
+    model = args.model or eden.model
+    caps = capabilities_for(model)
+    ratio = normalize_ratio(args.ratio or defaults.default_aspect_ratio)
+    size = normalize_size(args.size or defaults.default_image_size)
+    if ratio not in caps.aspect_ratios or size not in caps.image_sizes:
+        ratios, sizes = " ".join(caps.aspect_ratios), " ".join(caps.image_sizes)
+        print(f"{model} makes ratios {ratios} and sizes {sizes}", file=sys.stderr)
+        return 2
+    try:
+        pictures = tuple(
+            imaging.fit_for_model(imaging.inspect(Path(p).read_bytes()), caps.input_mimes)
+            for p in args.image
+        )
+    except (OSError, imaging.NotAnImage) as exc:
+        print(f"cannot use that input image: {exc}", file=sys.stderr)
+        return 2
+    client = EdenClient(
+        base_url=eden.base_url,
+        api_key=eden.api_key.get_secret_value(),
+        mode=eden.api_mode,
+        timeout=eden.timeout_seconds,
+    )
+    try:
+        result = asyncio.run(
+            _generate(client, ImageRequest(args.prompt, model, ratio, size, pictures))
+        )
+    except UpstreamError as exc:
+        print(f"{texts.upstream_failure(exc)}\n({exc.kind}: {exc})", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    output.write_bytes(result.picture.data)
+    cost = f", ${result.cost_usd:.3f}" if result.cost_usd is not None else ""
+    picture = result.picture
+    shape = f"{picture.width}x{picture.height} {picture.mime}"
+    print(f"wrote {output}: {shape}{cost} via {client.protocol}")
+    if output.suffix.lstrip(".").lower() not in (picture.extension, "jpeg"):
+        print(f"note: the image is {picture.mime}, whatever {output.name} suggests")
+    return 0
+
+
+async def _generate(client: EdenClient, request: ImageRequest) -> ImageResult:
+    try:
+        return await client.generate(request)
+    finally:
+        await client.aclose()
+
+
+# ---- health ----------------------------------------------------------------------------------
+
+
+def health() -> int:
+    """For the container's HEALTHCHECK: 0 if the running bot says it is healthy."""
+    server = load_area(ServerSettings)
+    if not server.health_port:
+        print("HEALTH_PORT is 0: the health endpoint is off", file=sys.stderr)
+        return 1
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.health_port}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        print(f"no answer from the bot: {exc}", file=sys.stderr)
+        return 1
+    print(response.text)
+    return 0 if response.status_code == 200 else 1
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bot", description="The Eden image bot.")
+    commands = root.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("check", help="check the configuration, Telegram, Eden and the database")
+    commands.add_parser("health", help="ask the running bot whether it is healthy")
+    gen = commands.add_parser("generate", help="generate or edit one image, without Telegram")
+    gen.add_argument("prompt")
+    gen.add_argument("--ratio", help="aspect ratio, e.g. 16:9 (default: DEFAULT_ASPECT_RATIO)")
+    gen.add_argument("--size", help="512, 1K, 2K or 4K (default: DEFAULT_IMAGE_SIZE)")
+    gen.add_argument("--model", help="model (default: EDENAI_MODEL)")
+    gen.add_argument("--image", action="append", default=[], help="an input image to edit")
+    gen.add_argument("-o", "--output", required=True, help="where to write the image")
+    return root
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "health":
+            return health()
+        if args.command == "generate":
+            return generate(args)
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        # The report is the output; library chatter would only bury it.
+        configure_logging("WARNING", settings.secrets, settings.bot.log_format)
+        return asyncio.run(check(settings))
+    configure_logging(settings.bot.log_level, settings.secrets, settings.bot.log_format)
+    run(settings)
+    return 0
