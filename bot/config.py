@@ -203,18 +203,28 @@ def load_area(cls: type[Area], env_file: Path | str | None = ".env") -> Area:
         raise ConfigError(_describe(cls, exc)) from None
 
 
+# Settings' fields, in order, and the class that reads each.
+AREAS: dict[str, type[BaseSettings]] = {
+    "telegram": TelegramSettings,
+    "eden": EdenSettings,
+    "access": AccessSettings,
+    "load": LoadSettings,
+    "server": ServerSettings,
+    "bot": BotSettings,
+}
+
+
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field` of `cls`."""
+    alias = cls.model_fields[field].validation_alias
+    prefix = str(cls.model_config.get("env_prefix") or "")
+    return alias if isinstance(alias, str) else (prefix + field).upper()
+
+
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
     """Settings from the environment (and `env_file`), or a ConfigError naming what is wrong."""
     parts: dict[str, BaseSettings] = {}
-    areas: tuple[tuple[str, type[BaseSettings]], ...] = (
-        ("telegram", TelegramSettings),
-        ("eden", EdenSettings),
-        ("access", AccessSettings),
-        ("load", LoadSettings),
-        ("server", ServerSettings),
-        ("bot", BotSettings),
-    )
-    for name, cls in areas:
+    for name, cls in AREAS.items():
         parts[name] = load_area(cls, env_file)
     settings = Settings(**parts)  # type: ignore[arg-type]
     check_defaults(settings)
@@ -244,12 +254,11 @@ def check_defaults(settings: Settings) -> None:
 
 
 def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
-    prefix = str(cls.model_config.get("env_prefix") or "")
     lines = []
     for error in exc.errors():
-        field = cls.model_fields.get(str(error["loc"][0]))
-        alias = field.validation_alias if field else None
-        variable = alias if isinstance(alias, str) else (prefix + str(error["loc"][0])).upper()
+        loc = str(error["loc"][0])
+        # A field read through an alias reports the alias itself.
+        variable = env_name(cls, loc) if loc in cls.model_fields else loc.upper()
         if error["type"] == "missing":
             lines.append(f"Missing setting {variable}: set it in the environment or in .env")
         else:

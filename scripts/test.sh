@@ -7,4 +7,5 @@ scripts/setup-venv.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/pytest "$@"
+# The end-to-end tests mostly wait on loopback HTTP, so a few workers per core pay off.
+.venv/bin/pytest -n 3 "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -37,10 +38,11 @@ StartBot = Callable[..., Awaitable[BotProcess]]
 async def start_bot(
     telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> AsyncIterator[StartBot]:
-    """Starts `python -m bot` with the fakes' URLs; keyword arguments add settings (None removes)."""
+    """Starts `python -m bot ARGS` with the fakes' URLs; keyword arguments add settings (None
+    removes one)."""
     processes: list[BotProcess] = []
 
-    async def start(**settings: str | None) -> BotProcess:
+    async def start(*args: str, **settings: str | None) -> BotProcess:
         env: dict[str, str | None] = {
             "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
             "TELEGRAM_API_URL": telegram.url,
@@ -54,7 +56,7 @@ async def start_bot(
             "HEALTH_PORT": "0",
             **settings,
         }
-        process = BotProcess({k: v for k, v in env.items() if v is not None}, cwd=tmp_path)
+        process = BotProcess({k: v for k, v in env.items() if v is not None}, tmp_path, args)
         await process.start()
         processes.append(process)
         return process
@@ -63,3 +65,9 @@ async def start_bot(
     for process in processes:
         if process.running:
             await process.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

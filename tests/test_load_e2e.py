@@ -185,16 +185,14 @@ async def test_the_breaker_opens_then_a_probe_closes_it(
 ) -> None:
     for _ in range(2):
         eden.then_json({"error": {"message": "down"}}, status=500)
-    bot = await start_bot(BREAKER_THRESHOLD="2", BREAKER_COOLOFF_SECONDS="1.5")
+    bot = await start_bot(BREAKER_THRESHOLD="2", BREAKER_COOLOFF_SECONDS="3")
     for prompt in ("one", "two"):
         reply = await telegram.answer(text_message(A, prompt))
         assert "had a problem" in reply.params["text"]
-    started = time.monotonic()
     reply = await telegram.answer(text_message(B, "three"))
     assert reply.params["text"].startswith("The image service is down right now")
-    assert time.monotonic() - started < 1.0  # no waiting for a timeout
-    assert len(eden.calls) == 2
-    await asyncio.sleep(1.6)
+    assert len(eden.calls) == 2  # answered without calling the service
+    await asyncio.sleep(3.1)
     reply = await telegram.answer(text_message(B, "four"))
     assert reply.method == "sendPhoto"
     reply = await telegram.answer(text_message(C, "five"))

@@ -64,6 +64,8 @@ class FakeEden:
         self.image = png(64, 36)
         self.cost = 0.067
         self.models = ["google/gemini-3.1-flash-image-preview", "google/gemini-2.5-flash-image"]
+        # Where the model list is served: Eden's /images/models, or only the older /models.
+        self.models_path = "/images/models"
         # When set, /chat/completions answers as Eden does for models moved to /images.
         self.chat_unsupported = False
         self._script: deque[Responder] = deque()
@@ -169,7 +171,7 @@ class FakeEden:
                     status=400,
                 )
             return web.json_response(chat_reply(data_url(self.image), cost=self.cost))
-        if path == "/images/models":
+        if path == self.models_path:
             return web.json_response({"data": [{"id": m, "object": "model"} for m in self.models]})
         if path in ("/images/generations", "/images/edits"):
             return web.json_response(images_reply(self.image, cost=self.cost))

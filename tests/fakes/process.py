@@ -14,9 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 class BotProcess:
     """One `python -m bot` process; its combined output is kept in `output`."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
         self.cwd = cwd
+        self.args = args
         self.output = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -33,6 +34,7 @@ class BotProcess:
             sys.executable,
             "-m",
             "bot",
+            *self.args,
             cwd=self.cwd,
             env=env,
             stdout=asyncio.subprocess.PIPE,
