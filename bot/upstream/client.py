@@ -7,6 +7,7 @@ import logging
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 from bot import imaging
 from bot.domain import ImageRequest, ImageResult
@@ -113,8 +114,9 @@ class EdenClient:
             self._http.build_request(method, self._base_url + path, json=body, headers=self._auth)
         )
         try:
-            return response.json()
-        except ValueError as exc:
+            # orjson: twice as fast as json on the megabytes of base64 an image reply carries.
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
 
     async def _fetch(self, image: str) -> bytes:

@@ -1,0 +1,220 @@
+"""Benchmark: the real bot (`python -m bot`) against the fake Telegram and Eden servers on
+loopback. Prints the bot's own overhead per request (1K and 4K images), how close N concurrent
+chats come to one upstream latency, and the bot's peak memory and CPU time per request.
+
+    .venv/bin/python bench/run.py [--chats 200] [--latency 3] [--samples 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.eden import API_KEY, FakeEden
+from tests.fakes.process import BotProcess
+from tests.fakes.telegram import FakeTelegram, text_message
+
+TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstuvwxyz"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def photo_like_png(width: int, height: int) -> bytes:
+    """A PNG about as compressible as a generated picture: smooth shapes plus grain."""
+    gradient = Image.linear_gradient("L").resize((width, height))
+    channels = [
+        Image.blend(gradient.rotate(angle), Image.effect_noise((width, height), 24), 0.35)
+        for angle in (0, 90, 180)
+    ]
+    out = io.BytesIO()
+    Image.merge("RGB", channels).save(out, "PNG", compress_level=6)
+    return out.getvalue()
+
+
+class TimedEden:
+    """Answers every image request after exactly `latency` seconds with a prepared body, and
+    notes how long each request spent inside the fake (to subtract it from the bot's time)."""
+
+    def __init__(self, eden: FakeEden) -> None:
+        self.eden = eden
+        self.latency = 0.0
+        self.body = b""
+        self.spent: list[float] = []
+
+    def serve(self, image: bytes, latency: float, count: int) -> None:
+        self.latency = latency
+        reply = {
+            "choices": [{"message": {"content": "data:image/png;base64,"
+                                     + base64.b64encode(image).decode()}, "finish_reason": "stop"}],
+            "cost": 0.067,
+        }  # fmt: skip
+        self.body = json.dumps(reply).encode()
+        for _ in range(count):
+            self.eden.then(self._respond)
+
+    async def _respond(self, request: web.Request, _: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        await asyncio.sleep(self.latency)
+        response = web.Response(body=self.body, content_type="application/json")
+        self.spent.append(time.perf_counter() - started)
+        return response
+
+
+def _proc(pid: int) -> tuple[float, int]:
+    """(CPU seconds so far, peak RSS in KiB) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return cpu, peak
+
+
+async def start_bot(telegram: FakeTelegram, eden: FakeEden, data: Path, chats: int) -> BotProcess:
+    bot = BotProcess(
+        {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": telegram.url,
+            "EDENAI_API_KEY": API_KEY,
+            "EDENAI_BASE_URL": eden.base_url,
+            "DATA_DIR": str(data),
+            "LOG_LEVEL": "WARNING",
+            "HEALTH_PORT": "0",
+            "UPSTREAM_RETRIES": "0",
+            # The fake has no flood limits; Telegram's own would cap any bot at ~30 messages/s.
+            "TELEGRAM_RATE_LIMIT": "false",
+            "MAX_CONCURRENT_GENERATIONS": str(chats),
+        },
+        cwd=data,
+    )
+    await bot.start()
+    await telegram.wait_for("setMyCommands", count=1, timeout=30)
+    return bot
+
+
+async def overhead(
+    telegram: FakeTelegram, timed: TimedEden, image: bytes, samples: int, first_chat: int
+) -> list[float]:
+    """Per request: update served -> image received at the fake Telegram, minus the fake
+    upstream's time."""
+    timed.spent.clear()
+    timed.serve(image, latency=0.05, count=samples + 3)
+    results = []
+    for i in range(samples + 3):
+        chat = first_chat + i
+        message = await telegram.send(text_message(chat, f"overhead sample {i}"))
+        [sent] = await telegram.wait_for(("sendPhoto", "sendDocument"), chat, timeout=120)
+        served = telegram.served_at[message["message_id"]]
+        if i >= 3:  # the first requests warm up connections and caches
+            results.append(sent.at - served - timed.spent[-1])
+    return results
+
+
+async def concurrency(
+    telegram: FakeTelegram, timed: TimedEden, image: bytes, chats: int, latency: float
+) -> float:
+    """All `chats` send at once; the wall time from the first update served to the last image."""
+    timed.serve(image, latency=latency, count=chats)
+    messages = [
+        await telegram.send(text_message(100_000 + i, f"concurrent {i}")) for i in range(chats)
+    ]
+    chat_ids = {m["chat"]["id"] for m in messages}
+
+    def delivered() -> list[float]:
+        return [
+            c.at
+            for c in telegram.calls
+            if c.method in ("sendPhoto", "sendDocument") and c.chat_id in chat_ids
+        ]
+
+    await telegram.wait_until(lambda: len(delivered()) == chats, timeout=600)
+    served = min(telegram.served_at[m["message_id"]] for m in messages)
+    return max(delivered()) - served
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown CPU",
+    )  # fmt: skip
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def ms(values: list[float], q: float) -> str:
+    return f"{statistics.quantiles(values, n=100)[int(q) - 1] * 1000:7.1f} ms"
+
+
+async def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--chats", type=int, default=200)
+    args.add_argument("--latency", type=float, default=3.0)
+    args.add_argument("--samples", type=int, default=40)
+    args.add_argument(
+        "--profile", metavar="FILE", help="record the bot with py-spy during 2 (collapsed stacks)"
+    )
+    options = args.parse_args()
+
+    print(f"machine: {machine()}")
+    images = {"1K": photo_like_png(1024, 1024), "4K": photo_like_png(4096, 4096)}
+    for size, data in images.items():
+        print(f"{size} image: {len(data) / 1e6:.1f} MB PNG")
+
+    telegram, eden = FakeTelegram(TOKEN), FakeEden()
+    await telegram.start()
+    await eden.start()
+    timed = TimedEden(eden)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("a", "b"):
+            (Path(tmp) / name).mkdir()
+        bot = await start_bot(telegram, eden, Path(tmp) / "a", options.chats)
+        print("\n1. overhead per request (update served -> image at Telegram, minus upstream)")
+        for phase, (size, data) in enumerate(images.items()):
+            values = await overhead(telegram, timed, data, options.samples, 10_000 * (phase + 1))
+            print(f"   {size}: p50 {ms(values, 50)}   p95 {ms(values, 95)}   ({len(values)} runs)")
+        await bot.stop()
+
+        bot = await start_bot(telegram, eden, Path(tmp) / "b", options.chats)
+        assert bot._proc is not None
+        pid = bot._proc.pid
+        cpu_before, rss_idle = _proc(pid)
+        spy = None
+        if options.profile:
+            spy = await asyncio.create_subprocess_exec(
+                "py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                "--output", options.profile, "--nonblocking",
+            )  # fmt: skip
+        wall = await concurrency(telegram, timed, images["1K"], options.chats, options.latency)
+        if spy:
+            spy.send_signal(2)
+            await spy.wait()
+        cpu_after, rss_peak = _proc(pid)
+        await bot.stop()
+    await telegram.stop()
+    await eden.stop()
+
+    print(f"\n2. concurrency: {options.chats} chats at once, upstream latency {options.latency} s")
+    print(
+        f"   wall {wall:.2f} s, ratio to one latency {wall / options.latency:.2f} (1.00 is ideal)"
+    )
+    print("\n3. resources during 2 (1K images)")
+    print(f"   peak RSS {rss_peak / 1024:.0f} MB (idle after start {rss_idle / 1024:.0f} MB)")
+    print(f"   CPU {(cpu_after - cpu_before) / options.chats * 1000:.1f} ms per request")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
