@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -126,9 +127,12 @@ class Admission:
         self._clock = clock
         self._in_flight: Counter[int] = Counter()
         self._last_in_group: dict[tuple[int, int], float] = {}
-        # Checking a quota and recording the request happen as one step, so that two requests
-        # arriving together cannot both take the last image of the day.
-        self._ledger_lock = asyncio.Lock()
+        # Checking a user's quota and recording their request happen as one step, so that two
+        # requests arriving together cannot both take the last image of the day. One lock per
+        # user: other users' requests do not wait on it.
+        self._quota_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._active: set[Ticket] = set()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -149,7 +153,7 @@ class Admission:
         # Claimed before the first await, so that the in-flight count is never overtaken.
         self._in_flight[who.user_id or 0] += 1
         try:
-            async with self._ledger_lock:
+            async with self._quota_lock(who.user_id):
                 if limited:
                     assert who.user_id is not None
                     await self._check_quota(who.user_id, now)
@@ -199,6 +203,13 @@ class Admission:
                 int(latency * 1000),
             )
             self._report(who, request, ticket, latency)
+
+    def _quota_lock(self, user_id: int | None) -> asyncio.Lock:
+        key = user_id or 0
+        lock = self._quota_locks.get(key)
+        if lock is None:
+            lock = self._quota_locks[key] = asyncio.Lock()
+        return lock
 
     def _report(
         self, who: Requester, request: ImageRequest, ticket: Ticket, latency: float

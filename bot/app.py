@@ -43,6 +43,8 @@ def image_service(settings: Settings) -> ImageService:
         api_key=eden.api_key.get_secret_value(),
         mode=eden.api_mode,
         timeout=eden.timeout_seconds,
+        # Hosted images are downloaded on the same client, hence a few more than the cap.
+        max_connections=load.max_concurrent_generations + 8,
     )
     retrying = RetryingService(
         client,
@@ -121,6 +123,10 @@ def build_application(settings: Settings) -> BotApplication:
         # A generation takes up to a minute: one chat's request must not hold up the others.
         .concurrent_updates(True)
         .media_write_timeout(120)
+        # httpcore's pool bookkeeping grows with the square of its connections, and Telegram
+        # takes ~30 messages a second anyway: a smaller pool, and patience when it is busy.
+        .connection_pool_size(32)
+        .pool_timeout(30)
         .post_init(start)
         .post_shutdown(stop)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -114,24 +115,25 @@ async def _generate_and_send(
     note: QueueNote,
 ) -> None:
     services = context.services
-    try:
-        # The cap covers the upstream call only, not the upload to Telegram.
-        async with (
-            services.scheduler.turn(message.chat_id, note.show),
-            uploading_photo(context.bot, message.chat_id),
-        ):
-            result = await services.images.generate(request)
-    except UpstreamError as exc:
-        ticket.failed(exc.kind)
-        services.metrics.upstream_errors.labels(exc.kind).inc()
-        log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
-        await message.reply_text(texts.upstream_failure(exc))
-        return
-    ticket.succeeded(result.cost_usd)
-    caption = texts.result_caption(
-        request.prompt, request.aspect_ratio, request.image_size, result.cost_usd
-    )
-    async with uploading_photo(context.bot, message.chat_id):
+    async with contextlib.AsyncExitStack() as indicator:
+        try:
+            # The cap covers the upstream call only, not the upload to Telegram.
+            async with services.scheduler.turn(message.chat_id, note.show):
+                # From its turn on, "uploading photo…" shows until the picture is sent.
+                await indicator.enter_async_context(uploading_photo(context.bot, message.chat_id))
+                result = await services.images.generate(request)
+        except UpstreamError as exc:
+            ticket.failed(exc.kind)
+            services.metrics.upstream_errors.labels(exc.kind).inc()
+            log.warning(
+                "upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc
+            )
+            await message.reply_text(texts.upstream_failure(exc))
+            return
+        ticket.succeeded(result.cost_usd)
+        caption = texts.result_caption(
+            request.prompt, request.aspect_ratio, request.image_size, result.cost_usd
+        )
         sent = await send_picture(
             message, result.picture, caption, as_file=chat.output_format == "file"
         )

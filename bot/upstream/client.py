@@ -43,6 +43,7 @@ class EdenClient:
         api_key: str,
         mode: ApiMode = "auto",
         timeout: float = 180.0,
+        max_connections: int = 100,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -50,7 +51,11 @@ class EdenClient:
         self._mode = mode
         self._protocol: WireProtocol = images if mode == "images" else chat
         self._timeout = timeout
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=15.0))
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=15.0),
+            # One connection per generation in flight: a request must never queue for a socket.
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        )
 
     @property
     def protocol(self) -> str:
