@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
@@ -44,6 +46,7 @@ class EdenClient:
         mode: ApiMode = "auto",
         timeout: float = 180.0,
         max_connections: int = 100,
+        reading: int = 8,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -51,6 +54,7 @@ class EdenClient:
         self._mode = mode
         self._protocol: WireProtocol = images if mode == "images" else chat
         self._timeout = timeout
+        self._reading = asyncio.Semaphore(reading)
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=15.0),
             # One connection per generation in flight: a request must never queue for a socket.
@@ -89,16 +93,19 @@ class EdenClient:
             return await self._call(images, request)
 
     async def _call(self, protocol: WireProtocol, request: ImageRequest) -> ImageResult:
-        reply = protocol.parse(
-            await self._json("POST", protocol.path(request), protocol.body(request))
-        )
-        if reply.image is None:
-            raise e.NoImageReturned(reply.text, reply.finish_reason)
-        data = await self._fetch(reply.image)
-        try:
-            picture = imaging.inspect(data)
-        except imaging.NotAnImage as exc:
-            raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
+        path = protocol.path(request)
+        response = await self._send(self._request("POST", path, protocol.body(request)))
+        # A reply carries megabytes of base64. Only a few are read and decoded at once, so a burst
+        # of finished generations cannot fill the memory: the rest wait in socket buffers.
+        async with self._reading:
+            reply = protocol.parse(await self._read_json(response, path))
+            if reply.image is None:
+                raise e.NoImageReturned(reply.text, reply.finish_reason)
+            data = await self._fetch(reply.image)
+            try:
+                picture = imaging.inspect(data)
+            except imaging.NotAnImage as exc:
+                raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
         return ImageResult(
             picture=picture, text=reply.text, cost_usd=reply.cost_usd, usage=reply.usage
         )
@@ -106,21 +113,31 @@ class EdenClient:
     async def list_models(self) -> list[str]:
         """The image models Eden offers this account: `/images/models`, else `/models`."""
         try:
-            reply = await self._json("GET", "/images/models")
+            reply = await self._json("/images/models")
         except e.ModelNotFound:  # a 404: this deployment has no images listing
-            reply = await self._json("GET", "/models")
+            reply = await self._json("/models")
         items = reply.get("data", reply.get("models", [])) if isinstance(reply, dict) else reply
         if not isinstance(items, list):
             raise e.MalformedResponse("the model list is not a list")
         return [name for item in items if (name := _model_name(item))]
 
-    async def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = await self._send(
-            self._http.build_request(method, self._base_url + path, json=body, headers=self._auth)
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Request:
+        return self._http.build_request(
+            method, self._base_url + path, json=body, headers=self._auth
         )
+
+    async def _json(self, path: str) -> Any:
+        return await self._read_json(await self._send(self._request("GET", path)), path)
+
+    async def _read_json(self, response: httpx.Response, path: str) -> Any:
+        try:
+            with _mapped_errors(path):
+                raw = await response.aread()
+        finally:
+            await response.aclose()
         try:
             # orjson: twice as fast as json on the megabytes of base64 an image reply carries.
-            return orjson.loads(response.content)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
 
@@ -129,18 +146,33 @@ class EdenClient:
         if not image.startswith(("http://", "https://")):
             return decode_data_url(image)
         # No Authorization header: the image may be hosted by someone other than Eden.
-        return (await self._send(self._http.build_request("GET", image))).content
+        response = await self._send(self._http.build_request("GET", image))
+        try:
+            with _mapped_errors("a hosted image"):
+                return await response.aread()
+        finally:
+            await response.aclose()
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = await self._http.send(request)
-        except httpx.TimeoutException as exc:
-            raise e.UpstreamTimeout(f"{type(exc).__name__} on {request.url.path}") from exc
-        except httpx.TransportError as exc:
-            raise e.TransportError(f"{type(exc).__name__} on {request.url.path}: {exc}") from exc
-        if response.is_error:
-            raise error_from_response(response)
+        """The response with its headers read; the body is left to the caller (streaming)."""
+        with _mapped_errors(request.url.path):
+            response = await self._http.send(request, stream=True)
+            if response.is_error:
+                await response.aread()
+                await response.aclose()
+                raise error_from_response(response)
         return response
+
+
+@contextlib.contextmanager
+def _mapped_errors(where: str) -> Iterator[None]:
+    """httpx's exceptions as UpstreamErrors."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise e.UpstreamTimeout(f"{type(exc).__name__} on {where}") from exc
+    except httpx.TransportError as exc:
+        raise e.TransportError(f"{type(exc).__name__} on {where}: {exc}") from exc
 
 
 def error_from_response(response: httpx.Response) -> e.StatusError:
