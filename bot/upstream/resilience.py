@@ -100,10 +100,6 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probing = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
-
     async def generate(self, request: ImageRequest) -> ImageResult:
         probe = False
         if self._opened_at is not None:
