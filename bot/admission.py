@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cachetools import TTLCache
+
 from bot.catalog import estimated_price
 from bot.config import AccessSettings
 from bot.domain import ImageRequest
@@ -126,7 +128,11 @@ class Admission:
         self._storage = storage
         self._clock = clock
         self._in_flight: Counter[int] = Counter()
-        self._last_in_group: dict[tuple[int, int], float] = {}
+        # When each (chat, user) last had a request accepted in a group; entries expire with the
+        # cooldown, so the table stays as small as the set of users cooling down.
+        self._last_in_group: TTLCache[tuple[int, int], float] = TTLCache(
+            maxsize=100_000, ttl=max(access.group_cooldown_seconds, 1.0)
+        )
         # Checking a user's quota and recording their request happen as one step, so that two
         # requests arriving together cannot both take the last image of the day. One lock per
         # user: other users' requests do not wait on it.
@@ -172,7 +178,7 @@ class Admission:
                     )
                 )
         except BaseException:
-            self._in_flight[who.user_id or 0] -= 1
+            self._release(who)
             raise
         if who.in_group and who.user_id is not None:
             self._last_in_group[(who.chat_id, who.user_id)] = time.monotonic()
@@ -191,7 +197,7 @@ class Admission:
             self._active.discard(ticket)
             if not self._active:
                 self._idle.set()
-            self._in_flight[who.user_id or 0] -= 1
+            self._release(who)
             latency = time.monotonic() - started
             ok = ticket.outcome == OK
             cost = (ticket.cost_usd if ticket.cost_usd is not None else estimate) if ok else 0.0
@@ -203,6 +209,12 @@ class Admission:
                 int(latency * 1000),
             )
             self._report(who, request, ticket, latency)
+
+    def _release(self, who: Requester) -> None:
+        key = who.user_id or 0
+        self._in_flight[key] -= 1
+        if not self._in_flight[key]:
+            del self._in_flight[key]  # users come and go over months; their zeros need not stay
 
     def _quota_lock(self, user_id: int | None) -> asyncio.Lock:
         key = user_id or 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import time
 
+from cachetools import TTLCache
 from telegram import Bot, Chat, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
@@ -34,8 +34,9 @@ class Doorkeeper:
 
     def __init__(self, access: AccessSettings) -> None:
         self._access = access
-        self._told: dict[int, float] = {}
-        self._members: dict[int, tuple[bool, float]] = {}
+        # Bounded and self-expiring: a bot runs for months, and strangers keep coming.
+        self._told: TTLCache[int, bool] = TTLCache(maxsize=100_000, ttl=REFUSAL_INTERVAL)
+        self._members: TTLCache[int, bool] = TTLCache(maxsize=100_000, ttl=MEMBERSHIP_TTL)
 
     async def allows(self, bot: Bot, user_id: int, chat: Chat | None) -> bool:
         access = self._access
@@ -49,8 +50,8 @@ class Doorkeeper:
 
     async def _member_of_an_allowed_chat(self, bot: Bot, user_id: int) -> bool:
         cached = self._members.get(user_id)
-        if cached and time.monotonic() - cached[1] < MEMBERSHIP_TTL:
-            return cached[0]
+        if cached is not None:
+            return cached
         member = False
         for chat_id in self._access.allowed_chat_ids:
             try:
@@ -61,14 +62,13 @@ class Doorkeeper:
             if status in _MEMBER_STATUSES:
                 member = True
                 break
-        self._members[user_id] = (member, time.monotonic())
+        self._members[user_id] = member
         return member
 
     def should_tell(self, user_id: int) -> bool:
-        last = self._told.get(user_id)
-        if last is not None and time.monotonic() - last < REFUSAL_INTERVAL:
+        if user_id in self._told:
             return False
-        self._told[user_id] = time.monotonic()
+        self._told[user_id] = True
         return True
 
 
