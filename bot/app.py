@@ -105,9 +105,10 @@ def build_application(settings: Settings) -> BotApplication:
     async def stop(application: BotApplication) -> None:
         for server in health:
             await server.stop()
-        services = Services.of(application)
-        await services.images.aclose()
-        await services.storage.close()
+        # Nothing was opened if start-up failed before `start` (a refused token, no network).
+        if opened := Services.find(application):
+            await opened.images.aclose()
+            await opened.storage.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
     if settings.load.telegram_rate_limit:

@@ -212,5 +212,13 @@ def main(argv: list[str]) -> int:
         configure_logging("WARNING", settings.secrets, settings.bot.log_format)
         return asyncio.run(check(settings))
     configure_logging(settings.bot.log_level, settings.secrets, settings.bot.log_format)
-    run(settings)
+    try:
+        run(settings)
+    except InvalidToken:
+        print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        api = settings.telegram.api_url
+        print(f"Cannot start: no answer from Telegram at {api} ({exc})", file=sys.stderr)
+        return 1
     return 0

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from bot import texts
-from tests.conftest import BOT_TOKEN, StartBot
+from tests.conftest import BOT_TOKEN, StartBot, free_port
 from tests.fakes.eden import API_KEY, FakeEden, chat_reply
 from tests.fakes.images import jpeg, png
 from tests.fakes.telegram import FakeTelegram, photo_message, text_message
@@ -411,3 +411,21 @@ async def test_bad_configuration_stops_start_up_with_one_line(
     assert await bot.wait() == 2
     assert bot.output.strip() == line
     assert telegram.calls == []
+
+
+async def test_a_refused_token_stops_start_up_with_one_line(
+    start_bot: StartBot, telegram: FakeTelegram
+) -> None:
+    bot = await start_bot(TELEGRAM_BOT_TOKEN="42:not-the-right-token-xxxxxxxxxxxxxxxxxxxx")
+    assert await bot.wait() == 2
+    # PTB logs its own account above; the last line says what to do.
+    last = bot.output.strip().splitlines()[-1]
+    assert last == "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
+    assert "not-the-right-token" not in bot.output
+
+
+async def test_an_unreachable_telegram_stops_start_up_with_one_line(start_bot: StartBot) -> None:
+    bot = await start_bot(TELEGRAM_API_URL=f"http://127.0.0.1:{free_port()}")
+    assert await bot.wait() == 1
+    last = bot.output.strip().splitlines()[-1]
+    assert last.startswith("Cannot start: no answer from Telegram at http://127.0.0.1:")

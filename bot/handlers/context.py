@@ -66,6 +66,12 @@ class Services:
         services: Services = application.bot_data[_KEY]
         return services
 
+    @staticmethod
+    def find(application: Application[Any, Any, Any, Any, Any, Any]) -> Services | None:
+        """The services, if start-up got as far as opening them."""
+        found: Services | None = application.bot_data.get(_KEY)
+        return found
+
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         stored = await self.storage.preferences(chat_id)
         models = self.settings.eden.models
