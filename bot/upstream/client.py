@@ -46,7 +46,7 @@ class EdenClient:
         mode: ApiMode = "auto",
         timeout: float = 180.0,
         max_connections: int = 100,
-        reading: int = 8,
+        reading: int = 4,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
