@@ -154,8 +154,7 @@ def generate(args: argparse.Namespace) -> int:
 
 async def _generate(client: EdenClient, request: ImageRequest) -> ImageResult:
     try:
-        async with client.generate(request) as result:
-            return result
+        return await client.generate(request)
     finally:
         await client.aclose()
 
