@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
 
-from bot import texts
+from bot import texts, transport
 from bot.admission import Admission
 from bot.config import Settings
 from bot.handlers import register
@@ -55,6 +56,14 @@ def image_service(settings: Settings) -> ImageService:
         retrying,
         threshold=load.breaker_threshold,
         cooloff=load.breaker_cooloff_seconds,
+    )
+
+
+def telegram_request(connections: int) -> HTTPXRequest:
+    return HTTPXRequest(
+        connection_pool_size=connections,
+        media_write_timeout=120,
+        httpx_kwargs={"transport": transport.pooled(connections)},
     )
 
 
@@ -123,11 +132,8 @@ def build_application(settings: Settings) -> BotApplication:
         .defaults(Defaults(do_quote=True, allow_sending_without_reply=True))
         # A generation takes up to a minute: one chat's request must not hold up the others.
         .concurrent_updates(True)
-        .media_write_timeout(120)
-        # httpcore's pool bookkeeping grows with the square of its connections, and Telegram
-        # takes ~30 messages a second anyway: a smaller pool, and patience when it is busy.
-        .connection_pool_size(32)
-        .pool_timeout(30)
+        .request(telegram_request(256))
+        .get_updates_request(telegram_request(1))
         .post_init(start)
         .post_shutdown(stop)
     )
@@ -171,16 +177,26 @@ def run(settings: Settings) -> None:
     server = settings.server
     # The bot installs its own SIGINT/SIGTERM handling (a graceful stop with a grace period for
     # requests in flight); PTB's would stop at once.
-    if server.webhook_url:
-        secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
-        application.run_webhook(
-            listen=server.webhook_listen,
-            port=server.webhook_port,
-            url_path=urlsplit(server.webhook_url).path.lstrip("/"),
-            webhook_url=server.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-            stop_signals=None,
-        )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=None)
+    try:
+        if server.webhook_url:
+            secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+            application.run_webhook(
+                listen=server.webhook_listen,
+                port=server.webhook_port,
+                url_path=urlsplit(server.webhook_url).path.lstrip("/"),
+                webhook_url=server.webhook_url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                stop_signals=None,
+                close_loop=False,
+            )
+        else:
+            application.run_polling(
+                allowed_updates=Update.ALL_TYPES, stop_signals=None, close_loop=False
+            )
+    finally:
+        # PTB closes its HTTP client only after a successful start: after a refused token the
+        # client's aiohttp session would be left open (and reported so at exit).
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(application.bot.request.shutdown())
+        loop.close()

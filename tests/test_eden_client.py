@@ -147,6 +147,18 @@ async def test_connection_refused() -> None:
     with pytest.raises(e.TransportError) as caught:
         await client.generate(GENERATE)
     await client.aclose()
+    assert type(caught.value) is e.TransportError  # not a timeout
+    assert "ConnectError" in str(caught.value)
+    assert caught.value.retryable
+
+
+async def test_a_dropped_connection_is_no_timeout(eden: FakeEden) -> None:
+    eden.then_drop()
+    client = _client(eden)
+    with pytest.raises(e.TransportError) as caught:
+        await client.generate(GENERATE)
+    await client.aclose()
+    assert type(caught.value) is e.TransportError
     assert caught.value.retryable
 
 

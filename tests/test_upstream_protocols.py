@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
+import orjson
 import pytest
 
 from bot.catalog import IMAGE_SIZES, capabilities_for
 from bot.domain import ImageRequest, Picture
 from bot.upstream import chat, images
 from bot.upstream.errors import MalformedResponse
-from bot.upstream.payload import decode_data_url, error_detail
+from bot.upstream.payload import LIFTED, WireProtocol, decode_data_url, error_detail, lift_image
 from tests.fakes.eden import chat_reply, data_url, images_reply
 from tests.fakes.images import jpeg, png
 
@@ -92,9 +94,7 @@ IMG = png(8, 8)
 URL = data_url(IMG)
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [
+CHAT_SHAPES = [
         pytest.param(chat_reply(URL), id="content-data-url"),
         pytest.param(chat_reply(f"Here you go!\n![image]({URL})"), id="markdown-data-url"),
         pytest.param(chat_reply(f"  {URL}\n"), id="padded-data-url"),
@@ -106,12 +106,54 @@ URL = data_url(IMG)
             chat_reply([{"type": "text", "text": "Here"}, {"type": "image_url", "image_url": {"url": URL}}]),
             id="content-parts",
         ),
-    ],
-)  # fmt: skip
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("reply", CHAT_SHAPES)
 def test_chat_image_found_in_every_shape(reply: dict[str, Any]) -> None:
     parsed = chat.parse(reply)
     assert parsed.image is not None
     assert decode_data_url(parsed.image) == IMG
+
+
+@pytest.mark.parametrize(
+    ("protocol", "reply"),
+    [pytest.param(chat, *shape.values, id=f"chat-{shape.id}") for shape in CHAT_SHAPES]
+    + [
+        pytest.param(images, images_reply(IMG), id="images-b64"),
+        pytest.param(images, {"data": [{"b64_json": URL}]}, id="images-data-url"),
+    ]
+    + [
+        pytest.param(chat, chat_reply(f"Look: {URL}{end}and more"), id=f"chat-ends-at-{end!r}")
+        for end in ")\t\n\"' "
+    ],
+)
+def test_a_lifted_image_reads_as_the_whole_parse_does(protocol: WireProtocol, reply: Any) -> None:
+    raw = json.dumps(reply).encode()
+    document, lifted = lift_image(raw)
+    assert lifted is not None
+    assert bytes(lifted) == URL.split(",", 1)[1].encode()
+    assert LIFTED.encode() in document and len(document) == len(raw) - len(lifted) + len(LIFTED)
+    whole, light = protocol.parse(reply), protocol.parse(orjson.loads(document))
+    assert (light.text, light.finish_reason, light.cost_usd) == (
+        whole.text,
+        whole.finish_reason,
+        whole.cost_usd,
+    )
+    assert light.image and decode_data_url(light.image, lifted) == IMG
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Escaped slashes (as PHP writes JSON): only a full parse reads the base64 right.
+        json.dumps(chat_reply(URL)).replace("/", "\\/").encode(),
+        b'{"data": [{"b64_json": "' + URL.split(",", 1)[1].encode()[:8] + b'\\u0041"}]}',
+        json.dumps(chat_reply("no picture, only base64, and data:image/ in words")).encode(),
+    ],
+)
+def test_a_reply_that_cannot_be_lifted_is_left_whole(raw: bytes) -> None:
+    assert lift_image(raw) == (raw, None)
 
 
 def test_chat_markdown_text_survives_next_to_the_image() -> None:

@@ -11,11 +11,11 @@ from typing import Any, Literal
 import httpx
 import orjson
 
-from bot import imaging
+from bot import imaging, transport
 from bot.domain import ImageRequest, ImageResult
 from bot.upstream import chat, images
 from bot.upstream import errors as e
-from bot.upstream.payload import WireProtocol, decode_data_url, error_detail
+from bot.upstream.payload import WireProtocol, decode_data_url, error_detail, lift_image
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class EdenClient:
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=15.0),
             # One connection per generation in flight: a request must never queue for a socket.
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            transport=transport.pooled(max_connections),
         )
 
     @property
@@ -98,10 +98,11 @@ class EdenClient:
         # A reply carries megabytes of base64. Only a few are read and decoded at once, so a burst
         # of finished generations cannot fill the memory: the rest wait in socket buffers.
         async with self._reading:
-            reply = protocol.parse(await self._read_json(response, path))
+            document, lifted = lift_image(await _body(response, path))
+            reply = protocol.parse(_parse_json(document, path))
             if reply.image is None:
                 raise e.NoImageReturned(reply.text, reply.finish_reason)
-            data = await self._fetch(reply.image)
+            data = await self._fetch(reply.image, lifted)
             try:
                 picture = imaging.inspect(data)
             except imaging.NotAnImage as exc:
@@ -127,19 +128,12 @@ class EdenClient:
         )
 
     async def _json(self, path: str) -> Any:
-        return await self._read_json(await self._send(self._request("GET", path)), path)
+        return _parse_json(await _body(await self._send(self._request("GET", path)), path), path)
 
-    async def _read_json(self, response: httpx.Response, path: str) -> Any:
-        try:
-            # orjson: twice as fast as json on the megabytes of base64 an image reply carries.
-            return orjson.loads(await _body(response, path))
-        except orjson.JSONDecodeError as exc:
-            raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
-
-    async def _fetch(self, image: str) -> bytes:
+    async def _fetch(self, image: str, lifted: memoryview | None) -> bytes:
         """The bytes behind a data URL, or downloaded at once from a hosted URL (they expire)."""
         if not image.startswith(("http://", "https://")):
-            return decode_data_url(image)
+            return decode_data_url(image, lifted)
         # No Authorization header: the image may be hosted by someone other than Eden.
         return await _body(await self._send(self._http.build_request("GET", image)), "an image")
 
@@ -152,6 +146,13 @@ class EdenClient:
                 await response.aclose()
                 raise error_from_response(response)
         return response
+
+
+def _parse_json(body: bytes, path: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
 
 
 async def _body(response: httpx.Response, where: str) -> bytes:

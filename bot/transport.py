@@ -1,0 +1,33 @@
+"""The HTTP transport under both clients (Telegram's and Eden's): httpx's API on aiohttp's pool."""
+
+from __future__ import annotations
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+
+def pooled(max_connections: int) -> httpx.AsyncBaseTransport:
+    """A transport holding up to `max_connections` open connections.
+
+    httpcore, httpx's own transport, re-examines every connection and every waiting request on
+    each request and response: with a few hundred requests in flight that bookkeeping took a
+    quarter of the bot's CPU. aiohttp's pool hands out connections in constant time, and its
+    HTTP parser is compiled."""
+    return _Transport(limits=httpx.Limits(max_connections=max_connections))
+
+
+class _Transport(AiohttpTransport):
+    """httpx-aiohttp 0.2 reports every failed connection (refused, reset, dropped) as a
+    ConnectTimeout; here only a timeout is one, so that callers tell the two apart."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            cause = exc.__cause__
+            if isinstance(cause, TimeoutError):
+                raise
+            if isinstance(cause, aiohttp.ClientConnectorError):
+                raise httpx.ConnectError(str(exc), request=request) from cause
+            raise httpx.RemoteProtocolError(str(exc), request=request) from cause
