@@ -154,7 +154,8 @@ def generate(args: argparse.Namespace) -> int:
 
 async def _generate(client: EdenClient, request: ImageRequest) -> ImageResult:
     try:
-        return await client.generate(request)
+        async with client.generate(request) as result:
+            return result
     finally:
         await client.aclose()
 

@@ -23,7 +23,7 @@ class _Transport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         except httpx.ConnectTimeout as exc:
             cause = exc.__cause__
             if isinstance(cause, TimeoutError):
@@ -31,3 +31,9 @@ class _Transport(AiohttpTransport):
             if isinstance(cause, aiohttp.ClientConnectorError):
                 raise httpx.ConnectError(str(exc), request=request) from cause
             raise httpx.RemoteProtocolError(str(exc), request=request) from cause
+        # The answer has begun, so the body has been sent: it is forgotten here. httpx keeps a
+        # request in a reference cycle with its response, so an upload's megabytes of image
+        # would otherwise stay in memory until the cyclic garbage collector's rare full pass.
+        request.stream = httpx.ByteStream(b"")
+        request._content = b""
+        return response

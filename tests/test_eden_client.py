@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
 import pytest
 
-from bot.domain import ImageRequest, Picture
+from bot.domain import ImageRequest, ImageResult, Picture
 from bot.upstream import EdenClient
 from bot.upstream import errors as e
 from bot.upstream.client import ApiMode
@@ -18,6 +19,11 @@ MODEL = "google/gemini-3.1-flash-image-preview"
 GENERATE = ImageRequest(prompt="a red fox", model=MODEL, aspect_ratio="16:9", image_size="2K")
 
 
+async def _generate(client: EdenClient, request: ImageRequest) -> ImageResult:
+    async with client.generate(request) as result:
+        return result
+
+
 def _client(eden: FakeEden, mode: ApiMode = "auto", **kw: Any) -> EdenClient:
     return EdenClient(base_url=eden.base_url, api_key=kw.pop("api_key", API_KEY), mode=mode, **kw)
 
@@ -25,7 +31,7 @@ def _client(eden: FakeEden, mode: ApiMode = "auto", **kw: Any) -> EdenClient:
 async def test_chat_generation_returns_the_decoded_image(eden: FakeEden) -> None:
     eden.image = png(300, 200)
     client = _client(eden)
-    result = await client.generate(GENERATE)
+    result = await _generate(client, GENERATE)
     await client.aclose()
     assert result.picture.data == eden.image
     assert (result.picture.width, result.picture.height, result.picture.mime) == (
@@ -43,8 +49,8 @@ async def test_chat_generation_returns_the_decoded_image(eden: FakeEden) -> None
 async def test_auto_mode_switches_to_images_once_and_for_all(eden: FakeEden) -> None:
     eden.chat_unsupported = True
     client = _client(eden)
-    first = await client.generate(GENERATE)
-    second = await client.generate(GENERATE)
+    first = await _generate(client, GENERATE)
+    second = await _generate(client, GENERATE)
     await client.aclose()
     assert first.picture.data == second.picture.data == eden.image
     assert [c.path for c in eden.calls] == [
@@ -60,7 +66,7 @@ async def test_forced_chat_mode_reports_the_unsupported_model(eden: FakeEden) ->
     eden.chat_unsupported = True
     client = _client(eden, mode="chat")
     with pytest.raises(e.ChatCompletionsUnsupported):
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert [c.path for c in eden.calls] == ["/chat/completions"]
 
@@ -72,7 +78,7 @@ async def test_images_mode_edit_sends_the_photo(eden: FakeEden) -> None:
         images=(Picture(photo, "image/jpeg", 50, 40),),
     )  # fmt: skip
     client = _client(eden, mode="images")
-    await client.generate(request)
+    await _generate(client, request)
     await client.aclose()
     [call] = eden.calls
     assert call.path == "/images/edits"
@@ -83,7 +89,7 @@ async def test_hosted_url_is_downloaded_without_the_api_key(eden: FakeEden) -> N
     hosted = png(20, 10, (1, 2, 3))
     eden.then_json(images_reply(url=eden.host(hosted)))
     client = _client(eden, mode="images")
-    result = await client.generate(GENERATE)
+    result = await _generate(client, GENERATE)
     await client.aclose()
     assert result.picture.data == hosted
     assert eden.hosted_requests and "Authorization" not in eden.hosted_requests[0]
@@ -114,7 +120,7 @@ async def test_error_statuses(
         eden.then_json(body, status=status)
     client = _client(eden)
     with pytest.raises(error) as caught:
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert type(caught.value) is error
     assert caught.value.status == status
@@ -126,7 +132,7 @@ async def test_retry_after_header_is_read(eden: FakeEden) -> None:
     eden.then_json({"detail": "slow down"}, status=429, headers={"Retry-After": "12"})
     client = _client(eden)
     with pytest.raises(e.RateLimited) as caught:
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert caught.value.retry_after == 12
 
@@ -135,7 +141,7 @@ async def test_timeout(eden: FakeEden) -> None:
     eden.then_hang(5)
     client = _client(eden, timeout=0.5)
     with pytest.raises(e.UpstreamTimeout):
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
 
 
@@ -145,7 +151,7 @@ async def test_connection_refused() -> None:
         port = sock.getsockname()[1]
     client = EdenClient(base_url=f"http://127.0.0.1:{port}/v3", api_key=API_KEY)
     with pytest.raises(e.TransportError) as caught:
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert type(caught.value) is e.TransportError  # not a timeout
     assert "ConnectError" in str(caught.value)
@@ -156,7 +162,7 @@ async def test_a_dropped_connection_is_no_timeout(eden: FakeEden) -> None:
     eden.then_drop()
     client = _client(eden)
     with pytest.raises(e.TransportError) as caught:
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert type(caught.value) is e.TransportError
     assert caught.value.retryable
@@ -166,7 +172,7 @@ async def test_refusal_is_no_image_returned(eden: FakeEden) -> None:
     eden.then_json(chat_reply("I can't draw that.", finish_reason="stop"))
     client = _client(eden)
     with pytest.raises(e.NoImageReturned) as caught:
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
     await client.aclose()
     assert caught.value.model_text == "I can't draw that."
 
@@ -181,5 +187,18 @@ async def test_unreadable_answers_are_malformed(eden: FakeEden, reply: Any) -> N
         eden.then_json(reply)
     client = _client(eden)
     with pytest.raises(e.MalformedResponse):
-        await client.generate(GENERATE)
+        await _generate(client, GENERATE)
+    await client.aclose()
+
+
+async def test_only_so_many_results_are_held_at_once(eden: FakeEden) -> None:
+    """A result is the caller's until it leaves `generate`; the next reply waits unread."""
+    client = _client(eden, reading=1)
+    async with client.generate(GENERATE) as first:
+        second = asyncio.create_task(_generate(client, GENERATE))
+        await eden.wait_for_calls(2)
+        await asyncio.sleep(0.3)
+        assert not second.done()
+        assert first.picture.data == eden.image
+    assert (await second).picture.data == eden.image
     await client.aclose()

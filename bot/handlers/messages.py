@@ -115,13 +115,13 @@ async def _generate_and_send(
     note: QueueNote,
 ) -> None:
     services = context.services
-    async with contextlib.AsyncExitStack() as indicator:
+    # Until the picture is sent: "uploading photo…" (from the request's turn on), and the image.
+    async with contextlib.AsyncExitStack() as until_sent:
         try:
             # The cap covers the upstream call only, not the upload to Telegram.
             async with services.scheduler.turn(message.chat_id, note.show):
-                # From its turn on, "uploading photo…" shows until the picture is sent.
-                await indicator.enter_async_context(uploading_photo(context.bot, message.chat_id))
-                result = await services.images.generate(request)
+                await until_sent.enter_async_context(uploading_photo(context.bot, message.chat_id))
+                result = await until_sent.enter_async_context(services.images.generate(request))
         except UpstreamError as exc:
             ticket.failed(exc.kind)
             services.metrics.upstream_errors.labels(exc.kind).inc()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 import httpx
@@ -69,18 +69,23 @@ class EdenClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def generate(self, request: ImageRequest) -> ImageResult:
+    @contextlib.asynccontextmanager
+    async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
         """The image for `request`, or an UpstreamError saying why there is none."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await self._generate(request)
-        except TimeoutError as exc:
-            raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
+        async with contextlib.AsyncExitStack() as lease:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    result = await self._generate(request, lease)
+            except TimeoutError as exc:
+                raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
+            yield result
 
-    async def _generate(self, request: ImageRequest) -> ImageResult:
+    async def _generate(
+        self, request: ImageRequest, lease: contextlib.AsyncExitStack
+    ) -> ImageResult:
         protocol = self._protocol
         try:
-            return await self._call(protocol, request)
+            return await self._call(protocol, request, lease)
         except e.ChatCompletionsUnsupported:
             if self._mode != "auto":
                 raise
@@ -90,23 +95,26 @@ class EdenClient:
                     request.model,
                 )
                 self._protocol = images
-            return await self._call(images, request)
+            return await self._call(images, request, lease)
 
-    async def _call(self, protocol: WireProtocol, request: ImageRequest) -> ImageResult:
+    async def _call(
+        self, protocol: WireProtocol, request: ImageRequest, lease: contextlib.AsyncExitStack
+    ) -> ImageResult:
         path = protocol.path(request)
         response = await self._send(self._request("POST", path, protocol.body(request)))
-        # A reply carries megabytes of base64. Only a few are read and decoded at once, so a burst
-        # of finished generations cannot fill the memory: the rest wait in socket buffers.
-        async with self._reading:
-            document, lifted = lift_image(await _body(response, path))
-            reply = protocol.parse(_parse_json(document, path))
-            if reply.image is None:
-                raise e.NoImageReturned(reply.text, reply.finish_reason)
-            data = await self._fetch(reply.image, lifted)
-            try:
-                picture = imaging.inspect(data)
-            except imaging.NotAnImage as exc:
-                raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
+        # A reply carries megabytes of base64. Only a few are read, decoded and held by callers
+        # at once (the slot is the caller's until it leaves `generate`), so a burst of finished
+        # generations cannot fill the memory: the rest wait, unread, in socket buffers.
+        await lease.enter_async_context(self._reading)
+        document, lifted = lift_image(await _body(response, path))
+        reply = protocol.parse(_parse_json(document, path))
+        if reply.image is None:
+            raise e.NoImageReturned(reply.text, reply.finish_reason)
+        data = await self._fetch(reply.image, lifted)
+        try:
+            picture = imaging.inspect(data)
+        except imaging.NotAnImage as exc:
+            raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
         return ImageResult(
             picture=picture, text=reply.text, cost_usd=reply.cost_usd, usage=reply.usage
         )

@@ -3,9 +3,10 @@ breaker that fails fast while the service is down."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from tenacity import (
     AsyncRetrying,
@@ -41,7 +42,8 @@ class RetryingService:
             initial=base_delay, max=max_delay, jitter=base_delay
         )
 
-    async def generate(self, request: ImageRequest) -> ImageResult:
+    @contextlib.asynccontextmanager
+    async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._retries + 1),
             wait=self._wait,
@@ -49,14 +51,16 @@ class RetryingService:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._inner.generate(request)
-        except e.UpstreamError as exc:
-            exc.attempts = retrying.statistics.get("attempt_number", 1)
-            raise
-        raise AssertionError("tenacity ends with a result or an exception")
+        async with contextlib.AsyncExitStack() as lease:
+            try:
+                # Only getting the result is retried; the caller's use of it is not.
+                async for attempt in retrying:
+                    with attempt:
+                        result = await lease.enter_async_context(self._inner.generate(request))
+            except e.UpstreamError as exc:
+                exc.attempts = retrying.statistics.get("attempt_number", 1)
+                raise
+            yield result
 
     def _worth_retrying(self, exc: BaseException) -> bool:
         if not isinstance(exc, e.UpstreamError) or not exc.retryable:
@@ -100,27 +104,29 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probing = False
 
-    async def generate(self, request: ImageRequest) -> ImageResult:
+    @contextlib.asynccontextmanager
+    async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
         probe = False
         if self._opened_at is not None:
             left = self._cooloff - (self._clock() - self._opened_at)
             if left > 0 or self._probing:
                 raise e.ServiceUnavailable(max(left, 0.0))
             probe = self._probing = True
-        try:
-            result = await self._inner.generate(request)
-        except e.UpstreamError as exc:
-            # Only trouble with the service counts; a refusal or a bad request means it is up.
-            if exc.retryable:
-                self._failed(probe)
-            else:
-                self._recovered()
-            raise
-        finally:
-            if probe:
-                self._probing = False
-        self._recovered()
-        return result
+        async with contextlib.AsyncExitStack() as lease:
+            try:
+                result = await lease.enter_async_context(self._inner.generate(request))
+            except e.UpstreamError as exc:
+                # Only trouble with the service counts; a refusal or a bad request means it is up.
+                if exc.retryable:
+                    self._failed(probe)
+                else:
+                    self._recovered()
+                raise
+            finally:
+                if probe:
+                    self._probing = False
+            self._recovered()
+            yield result
 
     def _failed(self, probe: bool) -> None:
         self._failures += 1

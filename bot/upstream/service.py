@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from bot.domain import ImageRequest, ImageResult
 
 
 class ImageService(Protocol):
-    """Anything that turns an ImageRequest into an ImageResult or raises an UpstreamError."""
+    """Turns an ImageRequest into an ImageResult, or raises an UpstreamError.
 
-    async def generate(self, request: ImageRequest) -> ImageResult: ...
+    `async with service.generate(request) as result:` the result (megabytes of image) is the
+    caller's inside the block; leaving it frees the service to read the next one. That bounds
+    how many images sit in memory when many generations finish at once.
+    """
+
+    def generate(self, request: ImageRequest) -> AbstractAsyncContextManager[ImageResult]: ...
 
     async def aclose(self) -> None: ...
