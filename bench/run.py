@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.eden import API_KEY, FakeEden
 from tests.fakes.process import BotProcess
-from tests.fakes.telegram import FakeTelegram, text_message
+from tests.fakes.telegram import Call, FakeTelegram, text_message
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstuvwxyz"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -129,6 +129,7 @@ async def overhead(
         message = await telegram.send(text_message(chat, f"overhead sample {i}"))
         [sent] = await telegram.wait_for(("sendPhoto", "sendDocument"), chat, timeout=120)
         served = telegram.served_at[message["message_id"]]
+        assert list(sent.sizes.values()) == [len(image)], "the image arrived altered"
         if i >= 3:  # the first requests warm up connections and caches
             results.append(sent.at - served - timed.spent[-1])
     return results
@@ -144,17 +145,18 @@ async def concurrency(
     ]
     chat_ids = {m["chat"]["id"] for m in messages}
 
-    def delivered() -> list[float]:
+    def delivered() -> list[Call]:
         return [
-            c.at
+            c
             for c in telegram.calls
             if c.method in ("sendPhoto", "sendDocument") and c.chat_id in chat_ids
         ]
 
     await telegram.wait_until(lambda: len(delivered()) == chats, timeout=600)
+    assert all(list(c.sizes.values()) == [len(image)] for c in delivered()), "an image altered"
     served = min(telegram.served_at[m["message_id"]] for m in messages)
     calls = [c.at - served for c in timed.eden.calls[-chats:]]
-    images = [at - served for at in delivered()]
+    images = [c.at - served for c in delivered()]
     print(f"   upstream calls began {min(calls):.2f}-{max(calls):.2f} s after the updates")
     print(f"   images arrived {min(images):.2f}-{max(images):.2f} s after")
     return max(images)
@@ -194,7 +196,7 @@ async def main() -> None:
     for size, data in images.items():
         print(f"{size} image ({options.image}): {len(data) / 1e6:.3f} MB PNG")
 
-    telegram, eden = FakeTelegram(TOKEN), FakeEden()
+    telegram, eden = FakeTelegram(TOKEN, keep_uploads=False), FakeEden()
     await telegram.start()
     await eden.start()
     timed = TimedEden(eden)
