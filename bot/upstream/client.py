@@ -138,7 +138,7 @@ class EdenClient:
     async def _json(self, path: str) -> Any:
         return _parse_json(await _body(await self._send(self._request("GET", path)), path), path)
 
-    async def _fetch(self, image: str, lifted: memoryview | None) -> bytes:
+    async def _fetch(self, image: str, lifted: bytes | None) -> bytes:
         """The bytes behind a data URL, or downloaded at once from a hosted URL (they expire)."""
         if not image.startswith(("http://", "https://")):
             return decode_data_url(image, lifted)
