@@ -193,7 +193,7 @@ async def test_unreadable_answers_are_malformed(eden: FakeEden, reply: Any) -> N
 
 async def test_only_so_many_results_are_held_at_once(eden: FakeEden) -> None:
     """A result is the caller's until it leaves `generate`; the next reply waits unread."""
-    client = _client(eden, reading=1)
+    client = _client(eden, reading_bytes=len(eden.image))
     async with client.generate(GENERATE) as first:
         second = asyncio.create_task(_generate(client, GENERATE))
         await eden.wait_for_calls(2)

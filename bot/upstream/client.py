@@ -15,6 +15,7 @@ from bot import imaging, transport
 from bot.domain import ImageRequest, ImageResult
 from bot.upstream import chat, images
 from bot.upstream import errors as e
+from bot.upstream.budget import ByteBudget
 from bot.upstream.payload import WireProtocol, decode_data_url, error_detail, lift_image
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ _BY_STATUS: dict[int, type[e.StatusError]] = {
 }
 
 
+# What a reply of unknown length (chunked) counts against the reading budget: a 2K image's.
+UNKNOWN_REPLY_BYTES = 16 * 1024 * 1024
+
+
 class EdenClient:
     """One client per process: it reuses its HTTP connections and remembers which protocol works."""
 
@@ -46,7 +51,7 @@ class EdenClient:
         mode: ApiMode = "auto",
         timeout: float = 180.0,
         max_connections: int = 100,
-        reading: int = 4,
+        reading_bytes: int = 32 * 1024 * 1024,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -54,7 +59,7 @@ class EdenClient:
         self._mode = mode
         self._protocol: WireProtocol = images if mode == "images" else chat
         self._timeout = timeout
-        self._reading = asyncio.Semaphore(reading)
+        self._reading = ByteBudget(reading_bytes)
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=15.0),
             # One connection per generation in flight: a request must never queue for a socket.
@@ -102,10 +107,12 @@ class EdenClient:
     ) -> ImageResult:
         path = protocol.path(request)
         response = await self._send(self._request("POST", path, protocol.body(request)))
-        # A reply carries megabytes of base64. Only a few are read, decoded and held by callers
-        # at once (the slot is the caller's until it leaves `generate`), so a burst of finished
-        # generations cannot fill the memory: the rest wait, unread, in socket buffers.
-        await lease.enter_async_context(self._reading)
+        # A reply carries megabytes of base64. Only so many bytes of them are read, decoded and
+        # held by callers at once (until they leave `generate`), so a burst of finished
+        # generations cannot fill the memory: the rest wait, unread, in socket buffers. Small
+        # replies all pass at once; a 4K image's ~50 MB goes one or two at a time.
+        size = int(response.headers.get("Content-Length") or UNKNOWN_REPLY_BYTES)
+        await lease.enter_async_context(self._reading.hold(size))
         document, lifted = lift_image(await _body(response, path))
         reply = protocol.parse(_parse_json(document, path))
         if reply.image is None:
