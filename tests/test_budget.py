@@ -7,46 +7,56 @@ import asyncio
 from bot.upstream.budget import ByteBudget
 
 
-def _fresh(capacity: int) -> tuple[ByteBudget, list[int], asyncio.Event]:
-    return ByteBudget(capacity), [], asyncio.Event()
+class Holders:
+    """Tasks that each hold a size of one budget until `leave` is set, noting who was inside
+    with them when they entered."""
 
+    def __init__(self, capacity: int) -> None:
+        self.budget = ByteBudget(capacity)
+        self.inside: list[int] = []
+        self.entries: list[list[int]] = []
+        self.leave = asyncio.Event()
 
-async def _enter(budget: ByteBudget, size: int, inside: list[int], leave: asyncio.Event) -> None:
-    async with budget.hold(size):
-        inside.append(size)
-        await leave.wait()
-    inside.remove(size)
+    def start(self, size: int) -> asyncio.Task[None]:
+        return asyncio.create_task(self._hold(size))
+
+    async def _hold(self, size: int) -> None:
+        async with self.budget.hold(size):
+            self.inside.append(size)
+            self.entries.append(list(self.inside))
+            await self.leave.wait()
+            self.inside.remove(size)
 
 
 async def test_holders_share_the_capacity_and_the_rest_wait() -> None:
-    budget, inside, leave = _fresh(100)
-    tasks = [asyncio.create_task(_enter(budget, size, inside, leave)) for size in (40, 40, 40)]
+    holders = Holders(100)
+    tasks = [holders.start(40) for _ in range(3)]
     await asyncio.sleep(0.05)
-    assert inside == [40, 40] and budget.held == 80  # the third would pass 100
-    leave.set()
+    assert holders.inside == [40, 40]  # the third would pass 100
+    holders.leave.set()
     await asyncio.gather(*tasks)
-    assert inside == [] and budget.held == 0
+    assert holders.entries[-1] == [40] and holders.budget.held == 0
 
 
 async def test_a_holder_larger_than_the_capacity_enters_alone() -> None:
-    budget, inside, leave = _fresh(100)
-    small = asyncio.create_task(_enter(budget, 10, inside, leave))
+    holders = Holders(100)
+    small = holders.start(10)
     await asyncio.sleep(0.01)
-    huge = asyncio.create_task(_enter(budget, 500, inside, leave))
+    huge = holders.start(500)
     await asyncio.sleep(0.05)
-    assert inside == [10]
-    leave.set()
+    assert holders.inside == [10]
+    holders.leave.set()
     await asyncio.gather(small, huge)
-    assert budget.held == 0
+    assert holders.entries == [[10], [500]] and holders.budget.held == 0
 
 
 async def test_a_cancelled_waiter_takes_nothing() -> None:
-    budget, inside, leave = _fresh(100)
-    first = asyncio.create_task(_enter(budget, 100, inside, leave))
+    holders = Holders(100)
+    first = holders.start(100)
     await asyncio.sleep(0.01)
-    waiting = asyncio.create_task(_enter(budget, 50, inside, leave))
+    waiting = holders.start(50)
     await asyncio.sleep(0.01)
     waiting.cancel()
-    leave.set()
+    holders.leave.set()
     await first
-    assert budget.held == 0 and inside == []
+    assert holders.entries == [[100]] and holders.budget.held == 0
