@@ -60,8 +60,10 @@ def image_service(settings: Settings) -> ImageService:
 
 
 def telegram_request(connections: int) -> HTTPXRequest:
+    """PTB's request object on the shared transport (which, not PTB, sizes the pool)."""
     return HTTPXRequest(
-        connection_pool_size=connections,
+        # In a burst, patience for a free connection rather than a TimedOut.
+        pool_timeout=30,
         media_write_timeout=120,
         httpx_kwargs={"transport": transport.pooled(connections)},
     )
