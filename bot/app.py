@@ -134,7 +134,9 @@ def build_application(settings: Settings) -> BotApplication:
         .defaults(Defaults(do_quote=True, allow_sending_without_reply=True))
         # A generation takes up to a minute: one chat's request must not hold up the others.
         .concurrent_updates(True)
-        .request(telegram_request(256))
+        # Telegram takes ~30 messages a second anyway; every new connection costs a TLS
+        # handshake, and in a burst 200 of them cost more than waiting for one of 32.
+        .request(telegram_request(32))
         .get_updates_request(telegram_request(1))
         .post_init(start)
         .post_shutdown(stop)
