@@ -9,6 +9,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvloop
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
@@ -177,6 +178,8 @@ async def health_checks(application: BotApplication, services: Services) -> dict
 
 def run(settings: Settings) -> None:
     """Runs the bot until SIGTERM or SIGINT: with a webhook if WEBHOOK_URL is set, else polling."""
+    # uvloop: the event loop and its sockets in C; every update, upload and reply passes there.
+    asyncio.set_event_loop(uvloop.new_event_loop())
     application = build_application(settings)
     server = settings.server
     # The bot installs its own SIGINT/SIGTERM handling (a graceful stop with a grace period for
