@@ -202,3 +202,14 @@ async def test_only_so_many_results_are_held_at_once(eden: FakeEden) -> None:
         assert first.picture.data == eden.image
     assert (await second).picture.data == eden.image
     await client.aclose()
+
+
+async def test_waiting_to_read_is_not_the_upstreams_time(eden: FakeEden) -> None:
+    """An image already made (and paid for) is not thrown away as a timeout while it waits."""
+    client = _client(eden, reading_bytes=len(eden.image), timeout=0.5)
+    async with client.generate(GENERATE):
+        second = asyncio.create_task(_generate(client, GENERATE))
+        await eden.wait_for_calls(2)
+        await asyncio.sleep(1.0)  # twice the timeout, holding the budget
+    assert (await second).picture.data == eden.image
+    await client.aclose()

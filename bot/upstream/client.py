@@ -78,41 +78,44 @@ class EdenClient:
     async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
         """The image for `request`, or an UpstreamError saying why there is none."""
         async with contextlib.AsyncExitStack() as lease:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    result = await self._generate(request, lease)
-            except TimeoutError as exc:
-                raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
-            yield result
+            protocol, response = await self._answer(request)
+            lease.push_async_callback(response.aclose)
+            # A reply carries megabytes of base64. Only so many bytes of them are read, decoded
+            # and held by callers at once (until they leave `generate`), so a burst of finished
+            # generations cannot fill the memory: the rest wait, unread, in socket buffers.
+            # Small replies all pass at once; a 4K image's ~50 MB goes alone. The wait is not
+            # the upstream's time: the image is made (and paid for) by then.
+            size = int(response.headers.get("Content-Length") or UNKNOWN_REPLY_BYTES)
+            await lease.enter_async_context(self._reading.hold(size))
+            yield await self._read(protocol, response)
 
-    async def _generate(
-        self, request: ImageRequest, lease: contextlib.AsyncExitStack
-    ) -> ImageResult:
-        protocol = self._protocol
+    async def _answer(self, request: ImageRequest) -> tuple[WireProtocol, httpx.Response]:
+        """The upstream's answer to `request`, its body still unread, and the protocol used."""
         try:
-            return await self._call(protocol, request, lease)
-        except e.ChatCompletionsUnsupported:
-            if self._mode != "auto":
-                raise
-            if self._protocol is chat:
-                log.warning(
-                    "Eden refused /chat/completions for %s; using /images from now on",
-                    request.model,
-                )
-                self._protocol = images
-            return await self._call(images, request, lease)
+            async with asyncio.timeout(self._timeout):
+                try:
+                    return self._protocol, await self._post(self._protocol, request)
+                except e.ChatCompletionsUnsupported:
+                    if self._mode != "auto":
+                        raise
+                    if self._protocol is chat:
+                        log.warning(
+                            "Eden refused /chat/completions for %s; using /images from now on",
+                            request.model,
+                        )
+                        self._protocol = images
+                    return images, await self._post(images, request)
+        except TimeoutError as exc:
+            raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
 
-    async def _call(
-        self, protocol: WireProtocol, request: ImageRequest, lease: contextlib.AsyncExitStack
-    ) -> ImageResult:
-        path = protocol.path(request)
-        response = await self._send(self._request("POST", path, protocol.body(request)))
-        # A reply carries megabytes of base64. Only so many bytes of them are read, decoded and
-        # held by callers at once (until they leave `generate`), so a burst of finished
-        # generations cannot fill the memory: the rest wait, unread, in socket buffers. Small
-        # replies all pass at once; a 4K image's ~50 MB goes one or two at a time.
-        size = int(response.headers.get("Content-Length") or UNKNOWN_REPLY_BYTES)
-        await lease.enter_async_context(self._reading.hold(size))
+    async def _post(self, protocol: WireProtocol, request: ImageRequest) -> httpx.Response:
+        return await self._send(
+            self._request("POST", protocol.path(request), protocol.body(request))
+        )
+
+    async def _read(self, protocol: WireProtocol, response: httpx.Response) -> ImageResult:
+        """The image in an answer's body (inline, or downloaded from where it is hosted)."""
+        path = response.request.url.path
         document, lifted = lift_image(await _body(response, path))
         reply = protocol.parse(_parse_json(document, path))
         if reply.image is None:
