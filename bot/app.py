@@ -179,7 +179,8 @@ async def health_checks(application: BotApplication, services: Services) -> dict
 def run(settings: Settings) -> None:
     """Runs the bot until SIGTERM or SIGINT: with a webhook if WEBHOOK_URL is set, else polling."""
     # uvloop: the event loop and its sockets in C; every update, upload and reply passes there.
-    asyncio.set_event_loop(uvloop.new_event_loop())
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
     application = build_application(settings)
     server = settings.server
     # The bot installs its own SIGINT/SIGTERM handling (a graceful stop with a grace period for
@@ -204,6 +205,5 @@ def run(settings: Settings) -> None:
     finally:
         # PTB closes its HTTP client only after a successful start: after a refused token the
         # client's aiohttp session would be left open (and reported so at exit).
-        loop = asyncio.get_event_loop()
         loop.run_until_complete(application.bot.request.shutdown())
         loop.close()

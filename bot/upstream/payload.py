@@ -77,7 +77,7 @@ def decode_data_url(url: str, lifted: bytes | None = None) -> bytes:
 
 # What ends a data URL inside prose or Markdown. Base64 wrapped over several lines is only
 # understood when it is the whole content.
-_DATA_URL_ENDS: tuple[str, ...] = (")", " ", "\t", "\n", '"', "'")
+_DATA_URL_ENDS = (")", " ", "\t", "\n", '"', "'")
 
 
 def find_data_url(text: str) -> tuple[int, int] | None:
