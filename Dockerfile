@@ -10,7 +10,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DATA_DIR=/data \
     HEALTH_LISTEN=0.0.0.0 \
-    HEALTH_PORT=8080
+    HEALTH_PORT=8080 \
+    WEBHOOK_LISTEN=0.0.0.0
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl \
     && rm -rf /wheels \

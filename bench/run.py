@@ -108,6 +108,9 @@ async def start_bot(telegram: FakeTelegram, eden: FakeEden, data: Path, chats: i
             # The fake has no flood limits; Telegram's own would cap any bot at ~30 messages/s.
             "TELEGRAM_RATE_LIMIT": "false",
             "MAX_CONCURRENT_GENERATIONS": str(chats),
+            # Every chat is a stranger, and the samples would pass an open bot's daily limit.
+            "ALLOW_EVERYONE": "true",
+            "USER_DAILY_IMAGES": "0",
         },
         cwd=data,
     )

@@ -17,7 +17,7 @@ from cachetools import TTLCache
 
 from bot.catalog import estimated_price
 from bot.config import AccessSettings
-from bot.domain import ImageRequest
+from bot.domain import Order
 from bot.metrics import Metrics
 from bot.storage import INTERRUPTED, OK, LedgerEntry, Spend, Storage
 
@@ -29,7 +29,8 @@ CANCELLED = "cancelled"
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asks, and where."""
+    """Who asks, and where. `user_id` is the chat a message was sent on behalf of, if it was (an
+    anonymous group admin, a channel): its `from` is then a service account shared by all."""
 
     user_id: int | None
     chat_id: int
@@ -66,6 +67,17 @@ class MonthlyBudgetReached(LimitReached):
         self.budget_usd = budget_usd
         self.spent_usd = spent_usd
         self.resets_at = resets_at
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How a request ended, as its ledger line is to record it."""
+
+    request_id: int
+    outcome: str
+    cost_usd: float
+    estimated: bool
+    latency_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +154,14 @@ class Admission:
         self._active: set[Ticket] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        # Outcomes the ledger refused to take (a full disk), by request id, to write again.
+        self._unrecorded: dict[int, Closing] = {}
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._access.admin_user_ids
 
     @contextlib.asynccontextmanager
-    async def admit(self, who: Requester, request: ImageRequest) -> AsyncIterator[Ticket]:
+    async def admit(self, who: Requester, request: Order) -> AsyncIterator[Ticket]:
         """Raise LimitReached, or record the request and yield its ticket; the exit records how
         it ended. A failed request costs the user nothing. A request stopped by `cancel` or
         `drain` ends the block quietly, with the reason as the ticket's outcome."""
@@ -201,14 +215,43 @@ class Admission:
             latency = time.monotonic() - started
             ok = ticket.outcome == OK
             cost = (ticket.cost_usd if ticket.cost_usd is not None else estimate) if ok else 0.0
-            await self._storage.close_request(
-                request_id,
-                ticket.outcome,
-                cost,
-                ok and ticket.cost_usd is None,
-                int(latency * 1000),
+            estimated = ok and ticket.cost_usd is None
+            await self._record(
+                Closing(request_id, ticket.outcome, cost, estimated, int(latency * 1000))
             )
             self._report(who, request, ticket, latency)
+
+    async def _record(self, closing: Closing) -> None:
+        """Write how a request ended to the ledger, with any outcomes it refused before. A
+        refusal (a full disk) is logged and never becomes the user's problem: their answer is
+        given, a picture sent stays sent and charged, and the line is written again with the next
+        request's or at shutdown (`record_unrecorded`)."""
+        self._unrecorded[closing.request_id] = closing
+        await self.record_unrecorded()
+
+    async def record_unrecorded(self) -> None:
+        """Write the outcomes waiting for the ledger; they stay waiting if it still refuses."""
+        for closing in list(self._unrecorded.values()):
+            try:
+                await self._storage.close_request(
+                    closing.request_id,
+                    closing.outcome,
+                    closing.cost_usd,
+                    closing.estimated,
+                    closing.latency_ms,
+                )
+            except Exception as exc:
+                log.error(
+                    "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
+                    "in all; they are written again with the next request and at shutdown: %s",
+                    closing.request_id,
+                    closing.outcome,
+                    closing.cost_usd,
+                    len(self._unrecorded),
+                    exc,
+                )
+                return  # the database refuses writes: the others would fail the same way
+            self._unrecorded.pop(closing.request_id, None)
 
     def _release(self, who: Requester) -> None:
         key = who.user_id or 0
@@ -223,9 +266,7 @@ class Admission:
             lock = self._quota_locks[key] = asyncio.Lock()
         return lock
 
-    def _report(
-        self, who: Requester, request: ImageRequest, ticket: Ticket, latency: float
-    ) -> None:
+    def _report(self, who: Requester, request: Order, ticket: Ticket, latency: float) -> None:
         """The request's one log line, and its metrics."""
         fields = {
             "event": "request",
@@ -235,7 +276,7 @@ class Admission:
             "model": request.model,
             "ratio": request.aspect_ratio,
             "size": request.image_size,
-            "images": len(request.images),
+            "images": request.inputs,
             "outcome": ticket.outcome,
             "latency_s": round(latency, 3),
             "cost_usd": ticket.cost_usd,
@@ -259,7 +300,7 @@ class Admission:
                 raise CoolingDown(wait)
 
     async def _check_quota(self, user_id: int, now: datetime) -> None:
-        daily = self._access.user_daily_images
+        daily = self._access.daily_images
         if daily:
             today = await self._storage.spend(user_id, day_start(now))
             if today.images >= daily:
@@ -296,7 +337,7 @@ class Admission:
         return UsageReport(
             today=await self._storage.spend(user_id, day_start(now)),
             month=await self._storage.spend(user_id, month_start(now)),
-            daily_limit=self._access.user_daily_images,
+            daily_limit=self._access.daily_images,
             monthly_budget_usd=self._access.user_monthly_budget_usd,
             exempt=self.is_admin(user_id),
         )

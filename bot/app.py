@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,20 +14,23 @@ import uvloop
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
+from tornado.httpserver import HTTPServer
 
-from bot import texts, transport
+from bot import logs, texts, transport
 from bot.admission import Admission
-from bot.config import Settings
+from bot.availability import ModelAvailability
+from bot.config import EdenSettings, Settings
+from bot.fidelity import FidelityCheck
 from bot.handlers import register
-from bot.handlers.access import Doorkeeper
+from bot.handlers.access import Doorkeeper, warn_about_access
 from bot.handlers.albums import AlbumCollector
 from bot.handlers.context import BotContext, Services
 from bot.handlers.lifecycle import answer_unfinished, stop_gracefully_on_signals
-from bot.health import HealthServer
+from bot.health import HealthServer, Throttled
 from bot.metrics import Metrics
 from bot.scheduler import FairScheduler
 from bot.storage import SqliteStorage
-from bot.upstream import CircuitBreaker, EdenClient, ImageService, RetryingService
+from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +38,36 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 # Polling errors this recent make /healthz report Telegram as unreachable.
 POLLING_ERROR_WINDOW = 60.0
+# /healthz needs no credentials and its database check writes: at most one write this often.
+DATABASE_CHECK_INTERVAL = 30.0
+# Telegram's updates are a few kilobytes; tornado, under PTB's webhook server, would otherwise
+# read up to 100 MB of a request before PTB checks its secret token.
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 
-def image_service(settings: Settings) -> ImageService:
-    """Eden's client inside its retries, inside the breaker: the breaker counts requests whose
-    retries all failed, and while open it answers at once, with no retries."""
-    eden, load = settings.eden, settings.load
-    client = EdenClient(
+def eden_client(
+    eden: EdenSettings, *, mode: ApiMode | None = None, max_connections: int = 100
+) -> EdenClient:
+    """The Eden client as configured; `mode` overrides EDENAI_API_MODE."""
+    return EdenClient(
         base_url=eden.base_url,
         api_key=eden.api_key.get_secret_value(),
-        mode=eden.api_mode,
+        mode=mode or eden.api_mode,
         timeout=eden.timeout_seconds,
-        # Hosted images are downloaded on the same client, hence a few more than the cap.
-        max_connections=load.max_concurrent_generations + 8,
+        timeout_4k=eden.timeout_4k_seconds,
+        max_connections=max_connections,
     )
+
+
+def image_service(settings: Settings, client: EdenClient) -> ImageService:
+    """Eden's client inside its retries, inside the breaker: the breaker counts requests whose
+    retries all failed, and while open it answers at once, with no retries."""
+    load = settings.load
     retrying = RetryingService(
         client,
         retries=load.upstream_retries,
         base_delay=load.upstream_retry_base_seconds,
+        retry_timeouts=load.upstream_retry_timeouts,
     )
     return CircuitBreaker(
         retrying,
@@ -80,20 +96,32 @@ def build_application(settings: Settings) -> BotApplication:
         metrics = Metrics()
         scheduler = FairScheduler(settings.load.max_concurrent_generations)
         metrics.watch_queue(lambda: scheduler.waiting, lambda: scheduler.running)
+        for notice in settings.eden.model_notices():
+            log.warning("%s", notice)
+        # Images hosted on the API's own host are downloaded on the same client, hence a few
+        # more connections than the cap.
+        client = eden_client(
+            settings.eden, max_connections=settings.load.max_concurrent_generations + 8
+        )
+        availability = ModelAvailability(client.list_models, settings.eden.models)
+        availability.start()
         services = Services(
             settings=settings,
             storage=storage,
-            images=image_service(settings),
+            images=image_service(settings, client),
+            availability=availability,
             albums=AlbumCollector(),
             admission=Admission(settings.access, storage, metrics),
             doorkeeper=Doorkeeper(settings.access),
             scheduler=scheduler,
             metrics=metrics,
+            fidelity=FidelityCheck(metrics),
         )
         services.attach(application)
         if settings.server.health_port:
+            database = Throttled(storage.ping, DATABASE_CHECK_INTERVAL)
             server = HealthServer(
-                lambda: health_checks(application, services),
+                lambda: health_checks(application, services, database),
                 required=("updates", "database", "webhook"),
                 metrics=metrics,
                 listen=settings.server.health_listen,
@@ -105,11 +133,7 @@ def build_application(settings: Settings) -> BotApplication:
             except OSError as exc:
                 # The bot still works; the failing health check will say that this did not.
                 log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
-        if settings.access.is_open:
-            log.warning(
-                "Neither ALLOWED_USER_IDS nor ALLOWED_CHAT_IDS is set: anyone who finds this bot "
-                "can use it, and every image is paid from your Eden AI account"
-            )
+        warn_about_access(settings.access)
         await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
         await answer_unfinished(application.bot, storage)
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
@@ -119,7 +143,10 @@ def build_application(settings: Settings) -> BotApplication:
             await server.stop()
         # Nothing was opened if start-up failed before `start` (a refused token, no network).
         if opened := Services.find(application):
+            await opened.availability.stop()
             await opened.images.aclose()
+            # Outcomes the ledger refused during the run (a full disk) get a last try.
+            await opened.admission.record_unrecorded()
             await opened.storage.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
@@ -147,7 +174,9 @@ def build_application(settings: Settings) -> BotApplication:
     return application
 
 
-async def health_checks(application: BotApplication, services: Services) -> dict[str, str]:
+async def health_checks(
+    application: BotApplication, services: Services, database: Callable[[], Awaitable[None]]
+) -> dict[str, str]:
     """The bot's real state: updates arriving (polling loop or webhook server), the database
     taking writes, and, for information, whether polling Telegram has failed lately."""
     checks: dict[str, str] = {}
@@ -166,13 +195,15 @@ async def health_checks(application: BotApplication, services: Services) -> dict
     else:
         checks["webhook"] = "ok"  # not in use
     try:
-        await services.storage.ping()
+        await database()
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"not writable: {exc}"
     failed_at = services.metrics.polling_failed_at
     recent = failed_at and time.time() - failed_at < POLLING_ERROR_WINDOW
     checks["telegram"] = "polling failed in the last minute" if recent else "ok"
+    # Informational, like "telegram": the bot still answers, with the models Eden lists.
+    checks["models"] = services.availability.status()
     return checks
 
 
@@ -188,6 +219,8 @@ def run(settings: Settings) -> None:
     try:
         if server.webhook_url:
             secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+            logs.mask(secret)  # PTB logs it at DEBUG, in setWebhook's parameters
+            cap_webhook_bodies(WEBHOOK_MAX_BODY_BYTES)
             application.run_webhook(
                 listen=server.webhook_listen,
                 port=server.webhook_port,
@@ -207,3 +240,12 @@ def run(settings: Settings) -> None:
         # client's aiohttp session would be left open (and reported so at exit).
         loop.run_until_complete(application.bot.request.shutdown())
         loop.close()
+
+
+def cap_webhook_bodies(max_bytes: int) -> None:
+    """Refuse webhook requests announcing a body over `max_bytes` (400, from the headers, before
+    any of the body is read). PTB serves webhooks with tornado's HTTPServer and offers no setting
+    for this; tornado's public `Configurable.configure` gives every HTTPServer made from now on
+    this default, and PTB's is the only one in the process. test_webhook_refuses_large_bodies
+    fails if a PTB upgrade stops building its server this way."""
+    HTTPServer.configure(None, max_body_size=max_bytes)

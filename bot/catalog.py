@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ASPECT_RATIOS: tuple[str, ...] = (
@@ -29,6 +30,8 @@ class ModelCapabilities:
     # Gemini 2.5 Flash Image has a single output tier and no `image_size` parameter.
     sends_image_size: bool = True
     input_mimes: frozenset[str] = _COMMON_INPUTS | {"image/heic", "image/heif"}
+    # Google's shutdown date, once it has passed: the id works only while Eden still serves it.
+    retired_by_google: str | None = None
 
 
 GEMINI_25_FLASH = ModelCapabilities(
@@ -38,22 +41,36 @@ GEMINI_25_FLASH = ModelCapabilities(
     3,
     sends_image_size=False,
     input_mimes=_COMMON_INPUTS,
+    retired_by_google="2026-10-02",
 )
 GEMINI_3_PRO = ModelCapabilities("gemini-3-pro-image", _TEN_RATIOS, ("1K", "2K", "4K"), 14)
 GEMINI_31_FLASH = ModelCapabilities("gemini-3.1-flash-image", ASPECT_RATIOS, IMAGE_SIZES, 14)
 # An unknown model gets the widest set; the upstream's own error then tells the user what failed.
 UNKNOWN_MODEL = ModelCapabilities("unknown", ASPECT_RATIOS, IMAGE_SIZES, 14)
 
-_FAMILIES = (GEMINI_25_FLASH, GEMINI_3_PRO, GEMINI_31_FLASH)
+# Keyed by Google's GA ids (since 2026-05-28).
+_FAMILIES = {caps.family: caps for caps in (GEMINI_25_FLASH, GEMINI_3_PRO, GEMINI_31_FLASH)}
+# Ids Google has shut down (the -preview ones on 2026-06-25), and the GA id that replaced each.
+RETIRED_IDS: dict[str, str] = {
+    "gemini-3.1-flash-image-preview": GEMINI_31_FLASH.family,
+    "gemini-3-pro-image-preview": GEMINI_3_PRO.family,
+    "gemini-2.5-flash-image-preview": GEMINI_25_FLASH.family,
+}
+
+
+def successor(model: str) -> str | None:
+    """The GA id replacing a retired `model` id, with the same provider prefix; None if current."""
+    prefix, _, name = model.rpartition("/")
+    replacement = RETIRED_IDS.get(name.lower())
+    if replacement is None:
+        return None
+    return f"{prefix}/{replacement}" if prefix else replacement
 
 
 def capabilities_for(model: str) -> ModelCapabilities:
     """The capabilities of `model` (an Eden model string such as `google/gemini-3-pro-image`)."""
     name = model.rsplit("/", 1)[-1].lower()
-    for caps in _FAMILIES:
-        if name == caps.family or name.startswith(caps.family + "-"):
-            return caps
-    return UNKNOWN_MODEL
+    return _FAMILIES.get(RETIRED_IDS.get(name, name), UNKNOWN_MODEL)
 
 
 def normalize_ratio(text: str) -> str | None:
@@ -113,6 +130,40 @@ def output_pixels(caps: ModelCapabilities, aspect_ratio: str, image_size: str) -
     width, height = _PIXELS_1K[aspect_ratio]
     scale = {"1K": 1, "2K": 2, "4K": 4}[image_size]
     return width * scale, height * scale
+
+
+# Google rounds sides to multiples of 8 or 16 (16:9 at 1K is 1376x768, 1.8% off 16/9); a
+# gateway that dropped the ratio is off by far more (a square for 16:9 is 78% off).
+RATIO_TOLERANCE = 0.03
+# Each tier has about four times the pixels of the one below: 512 ~0.26, 1K ~1, 2K ~4, 4K ~17 Mpx.
+_TIER_PIXELS = {"512": 512 * 512, "1K": 1024 * 1024, "2K": 2048 * 2048, "4K": 4096 * 4096}
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A picture's real shape: the ratio and tier it is nearest to, and its pixels."""
+
+    aspect_ratio: str
+    image_size: str
+    width: int
+    height: int
+
+
+def shape_of(width: int, height: int) -> Shape:
+    """The nearest known ratio (or the reduced `w:h` when none is near) and the nearest tier."""
+    actual = math.log(width / height)
+    nearest = min(ASPECT_RATIOS, key=lambda r: abs(math.log(_ratio_value(r)) - actual))
+    if abs(math.log(_ratio_value(nearest)) - actual) > math.log1p(RATIO_TOLERANCE):
+        divisor = math.gcd(width, height)
+        nearest = f"{width // divisor}:{height // divisor}"
+    area = math.log(width * height)
+    tier = min(_TIER_PIXELS, key=lambda t: abs(math.log(_TIER_PIXELS[t]) - area))
+    return Shape(nearest, tier, width, height)
+
+
+def _ratio_value(ratio: str) -> float:
+    num, den = ratio.split(":")
+    return int(num) / int(den)
 
 
 # Google's list price per output image in USD: the estimate used when Eden reports no cost.

@@ -12,8 +12,8 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot import imaging, texts
-from bot.app import run
-from bot.catalog import capabilities_for, normalize_ratio, normalize_size
+from bot.app import eden_client, run
+from bot.catalog import capabilities_for, normalize_ratio, normalize_size, successor
 from bot.config import (
     BotSettings,
     ConfigError,
@@ -24,8 +24,10 @@ from bot.config import (
     load_settings,
 )
 from bot.domain import ImageRequest, ImageResult
-from bot.logs import configure_logging
-from bot.storage import SqliteStorage
+from bot.fidelity import compare
+from bot.live_check import live_check
+from bot.logs import RedactingFormatter, configure_logging
+from bot.storage import SqliteStorage, StorageError
 from bot.upstream import EdenClient, UpstreamError
 
 # ---- check -----------------------------------------------------------------------------------
@@ -40,17 +42,25 @@ class Report:
     def ok(self, what: str, detail: str = "") -> None:
         print(f"[ok]   {what}{': ' + detail if detail else ''}")
 
+    def note(self, what: str, detail: str) -> None:
+        """Worth knowing, but not a failure."""
+        print(f"[note] {what}: {detail}")
+
     def fail(self, what: str, problem: str, fix: str) -> None:
         self.failed = True
         print(f"[FAIL] {what}: {problem}\n       fix: {fix}")
 
 
-async def check(settings: Settings) -> int:
+async def check(settings: Settings, live: bool = False) -> int:
     report = Report()
     report.ok("configuration", f"model {settings.eden.model}, {settings.eden.api_mode} mode")
+    for notice in settings.eden.model_notices():
+        report.note("model", notice)
     await _check_telegram(settings, report)
     await _check_eden(settings, report)
     await _check_database(settings, report)
+    if live:
+        await live_check(settings.eden, report)
     return 1 if report.failed else 0
 
 
@@ -112,7 +122,7 @@ async def _check_database(settings: Settings, report: Report) -> None:
 
 def generate(args: argparse.Namespace) -> int:
     eden, defaults = load_area(EdenSettings), load_area(BotSettings)
-    model = args.model or eden.model
+    model = successor(args.model or "") or args.model or eden.model
     caps = capabilities_for(model)
     ratio = normalize_ratio(args.ratio or defaults.default_aspect_ratio)
     size = normalize_size(args.size or defaults.default_image_size)
@@ -128,16 +138,10 @@ def generate(args: argparse.Namespace) -> int:
     except (OSError, imaging.NotAnImage) as exc:
         print(f"cannot use that input image: {exc}", file=sys.stderr)
         return 2
-    client = EdenClient(
-        base_url=eden.base_url,
-        api_key=eden.api_key.get_secret_value(),
-        mode=eden.api_mode,
-        timeout=eden.timeout_seconds,
-    )
+    client = eden_client(eden)
+    request = ImageRequest(args.prompt, model, ratio, size, pictures)
     try:
-        result = asyncio.run(
-            _generate(client, ImageRequest(args.prompt, model, ratio, size, pictures))
-        )
+        result = asyncio.run(_generate(client, request))
     except UpstreamError as exc:
         print(f"{texts.upstream_failure(exc)}\n({exc.kind}: {exc})", file=sys.stderr)
         return 1
@@ -147,6 +151,10 @@ def generate(args: argparse.Namespace) -> int:
     picture = result.picture
     shape = f"{picture.width}x{picture.height} {picture.mime}"
     print(f"wrote {output}: {shape}{cost} via {client.protocol}")
+    delivered = compare(request, picture)
+    if not delivered.as_asked:
+        got = f"{delivered.shape.aspect_ratio} {delivered.shape.image_size}"
+        print(f"note: asked {ratio} {size} but received {got}: try `check --live`")
     if output.suffix.lstrip(".").lower() not in (picture.extension, "jpeg"):
         print(f"note: the image is {picture.mime}, whatever {output.name} suggests")
     return 0
@@ -185,7 +193,14 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bot", description="The Eden image bot.")
     commands = root.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
-    commands.add_parser("check", help="check the configuration, Telegram, Eden and the database")
+    check_command = commands.add_parser(
+        "check", help="check the configuration, Telegram, Eden and the database (free)"
+    )
+    check_command.add_argument(
+        "--live",
+        action="store_true",
+        help="also make one small paid image per protocol: do the ratio and size reach Gemini?",
+    )
     commands.add_parser("health", help="ask the running bot whether it is healthy")
     gen = commands.add_parser("generate", help="generate or edit one image, without Telegram")
     gen.add_argument("prompt")
@@ -211,8 +226,9 @@ def main(argv: list[str]) -> int:
     if args.command == "check":
         # The report is the output; library chatter would only bury it.
         configure_logging("WARNING", settings.secrets, settings.bot.log_format)
-        return asyncio.run(check(settings))
-    configure_logging(settings.bot.log_level, settings.secrets, settings.bot.log_format)
+        return asyncio.run(check(settings, live=args.live))
+    bot = settings.bot
+    configure_logging(bot.log_level, settings.secrets, bot.log_format, settings.access.log_prompts)
     try:
         run(settings)
     except InvalidToken:
@@ -220,6 +236,13 @@ def main(argv: list[str]) -> int:
         return 2
     except TelegramError as exc:
         api = settings.telegram.api_url
-        print(f"Cannot start: no answer from Telegram at {api} ({exc})", file=sys.stderr)
-        return 1
+        return _cannot_start(settings, f"no answer from Telegram at {api} ({exc})")
+    except StorageError as exc:
+        return _cannot_start(settings, str(exc))
     return 0
+
+
+def _cannot_start(settings: Settings, reason: str) -> int:
+    """One line, with the secrets masked: an error's text may quote a URL with the token in it."""
+    print(RedactingFormatter(settings.secrets).redact(f"Cannot start: {reason}"), file=sys.stderr)
+    return 1

@@ -10,11 +10,14 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     BeforeValidator,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import (
@@ -23,6 +26,7 @@ from bot.catalog import (
     capabilities_for,
     normalize_ratio,
     normalize_size,
+    successor,
 )
 from bot.upstream import ApiMode
 
@@ -42,12 +46,22 @@ CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_com
 CommaSeparatedIds = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_split_commas)]
 
 
+def _blank_is_missing(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("missing", "Field required")
+    return value
+
+
+# A secret left empty (as .env.example has them) is as missing as one never set.
+RequiredSecret = Annotated[SecretStr, BeforeValidator(_blank_is_missing)]
+
+
 class TelegramSettings(BaseSettings):
     """TELEGRAM_*: how to reach the Bot API."""
 
     model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", extra="ignore")
 
-    bot_token: SecretStr
+    bot_token: RequiredSecret
     # A self-hosted Bot API server (or a test server) is used by pointing this at it.
     api_url: str = "https://api.telegram.org"
 
@@ -57,18 +71,59 @@ class EdenSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EDENAI_", env_file=".env", extra="ignore")
 
-    api_key: SecretStr
+    api_key: RequiredSecret
     base_url: str = "https://api.edenai.run/v3"
-    model: str = "google/gemini-3.1-flash-image-preview"
+    model: str = "google/gemini-3.1-flash-image"
     # Models a chat may pick with /model, besides EDENAI_MODEL.
     allowed_models: CommaSeparated = Field(default=(), validation_alias="ALLOWED_MODELS")
     api_mode: ApiMode = "auto"
+    # The longest wait for one image up to 2K; Gemini 3 Pro at 4K can take minutes.
     timeout_seconds: float = Field(default=180.0, gt=0)
+    timeout_4k_seconds: float = Field(default=360.0, gt=0)
+    # Retired ids that were configured, and the GA id used for each instead.
+    _renamed: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _current_ids(self) -> EdenSettings:
+        """Retired ids become their successors, so that a stale .env still works."""
+
+        def current(model: str) -> str:
+            if (new := successor(model)) is None:
+                return model
+            self._renamed[model] = new
+            return new
+
+        self.model = current(self.model)
+        self.allowed_models = tuple(dict.fromkeys(current(m) for m in self.allowed_models))
+        return self
 
     @property
     def models(self) -> tuple[str, ...]:
         """The models a chat may use, the default first."""
         return (self.model, *(m for m in self.allowed_models if m != self.model))
+
+    def model_notices(self) -> list[str]:
+        """What the operator should know about the configured ids: renamed or retired ones."""
+        notices = [
+            f"{old} was shut down by Google on 2026-06-25; using its successor {new} "
+            f"(write {new} in EDENAI_MODEL / ALLOWED_MODELS to silence this)"
+            for old, new in self._renamed.items()
+        ]
+        for model in self.models:
+            if retired := capabilities_for(model).retired_by_google:
+                notices.append(
+                    f"{model} had Google's shutdown date {retired}: it works only while Eden "
+                    "still serves it"
+                )
+        return notices
+
+
+def _blank_is_unset(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# USER_DAILY_IMAGES when unset on a bot open to everyone.
+OPEN_BOT_DAILY_IMAGES = 20
 
 
 class AccessSettings(BaseSettings):
@@ -79,17 +134,34 @@ class AccessSettings(BaseSettings):
     allowed_user_ids: CommaSeparatedIds = ()
     allowed_chat_ids: CommaSeparatedIds = ()
     admin_user_ids: CommaSeparatedIds = ()
-    # 0 means unlimited.
-    user_daily_images: int = Field(default=0, ge=0)
+    # Every image is paid by the operator: with no allow-list only the admins are served, unless
+    # this opens the bot to everyone. An allow-list, once set, always wins.
+    allow_everyone: bool = False
+    # 0 means unlimited; unset (or empty), see `daily_images`.
+    user_daily_images: Annotated[int | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, ge=0
+    )
     user_monthly_budget_usd: float = Field(default=0.0, ge=0)
     user_max_in_flight: int = Field(default=2, ge=1)
     group_cooldown_seconds: float = Field(default=5.0, ge=0)
     log_prompts: bool = False
 
     @property
+    def has_allow_list(self) -> bool:
+        return bool(self.allowed_user_ids or self.allowed_chat_ids)
+
+    @property
     def is_open(self) -> bool:
-        """No allow-list: anyone who finds the bot may use it."""
-        return not self.allowed_user_ids and not self.allowed_chat_ids
+        """Anyone who finds the bot may use it: ALLOW_EVERYONE=true and no allow-list."""
+        return self.allow_everyone and not self.has_allow_list
+
+    @property
+    def daily_images(self) -> int:
+        """Images per non-admin per UTC day (0: unlimited). Unset, a bot open to everyone gets a
+        limit, so that a stranger cannot spend the operator's credit in one afternoon."""
+        if self.user_daily_images is not None:
+            return self.user_daily_images
+        return OPEN_BOT_DAILY_IMAGES if self.is_open else 0
 
 
 class LoadSettings(BaseSettings):
@@ -98,8 +170,11 @@ class LoadSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     max_concurrent_generations: int = Field(default=16, ge=1)
-    # Extra attempts for transient upstream failures (429, 5xx, timeouts, connection errors).
+    # Extra attempts for transient upstream failures (429, 5xx, connection errors).
     upstream_retries: int = Field(default=2, ge=0)
+    # A generation that timed out on our side may still be finished and billed upstream: trying
+    # again could pay for the same picture twice, so a timeout is not retried unless asked.
+    upstream_retry_timeouts: bool = False
     upstream_retry_base_seconds: float = Field(default=2.0, gt=0)
     # Consecutive failures that open the breaker, and how long it then fails fast.
     breaker_threshold: int = Field(default=5, ge=1)
@@ -119,7 +194,8 @@ class ServerSettings(BaseSettings):
     # Telegram sends it back in every webhook request; anything without it is refused.
     # Unset: a random one is made at each start.
     webhook_secret: SecretStr = SecretStr("")
-    webhook_listen: str = "0.0.0.0"
+    # Only the TLS proxy in front should reach it; in a container, 0.0.0.0 (set by the image).
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     # /healthz and /metrics; port 0 turns them off.
     health_listen: str = "127.0.0.1"
@@ -222,10 +298,17 @@ def env_name(cls: type[BaseSettings], field: str) -> str:
 
 
 def load_settings(env_file: Path | str | None = ".env") -> Settings:
-    """Settings from the environment (and `env_file`), or a ConfigError naming what is wrong."""
+    """Settings from the environment (and `env_file`), or a ConfigError naming all that is
+    wrong, in every area."""
     parts: dict[str, BaseSettings] = {}
+    problems: list[str] = []
     for name, cls in AREAS.items():
-        parts[name] = load_area(cls, env_file)
+        try:
+            parts[name] = load_area(cls, env_file)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
     settings = Settings(**parts)  # type: ignore[arg-type]
     check_defaults(settings)
     return settings

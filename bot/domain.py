@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -21,6 +22,8 @@ class Picture:
     mime: str
     width: int
     height: int
+    # More than one frame (an animated GIF, WEBP or PNG): a model gets only the first.
+    animated: bool = False
 
     @property
     def extension(self) -> str:
@@ -43,6 +46,25 @@ class ImageRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Order:
+    """A request as it is admitted: its input images are counted, not yet downloaded (a user
+    over a limit costs no download and no decoding)."""
+
+    prompt: str
+    model: str
+    aspect_ratio: str
+    image_size: str
+    inputs: int = 0
+
+    @property
+    def kind(self) -> Kind:
+        return Kind.EDIT if self.inputs else Kind.GENERATE
+
+    def with_images(self, images: tuple[Picture, ...]) -> ImageRequest:
+        return ImageRequest(self.prompt, self.model, self.aspect_ratio, self.image_size, images)
+
+
+@dataclass(frozen=True, slots=True)
 class ImageResult:
     """What the image service produced, with the upstream's accounting when it sent any."""
 
@@ -50,3 +72,6 @@ class ImageResult:
     text: str | None = None
     cost_usd: float | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    # How the ratio and tier were asked for: the protocol, and the body fields that carried them.
+    protocol: str = ""
+    shape_sent: dict[str, Any] = field(default_factory=dict)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,6 +16,24 @@ log = logging.getLogger(__name__)
 
 # Each check says "ok" or what is wrong; `required` ones decide the status code.
 Checks = Callable[[], Awaitable[dict[str, str]]]
+
+
+class Throttled:
+    """A check that writes (the database's), run at most once per `interval` seconds: /healthz
+    needs no credentials, so whoever reaches it must not be able to make the bot write at will.
+    A pass holds for the interval; a failure is checked again on the next call."""
+
+    def __init__(self, probe: Callable[[], Awaitable[None]], interval: float) -> None:
+        self._probe = probe
+        self._interval = interval
+        self._passed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        async with self._lock:
+            if self._passed_at is None or time.monotonic() - self._passed_at >= self._interval:
+                await self._probe()
+                self._passed_at = time.monotonic()
 
 
 class HealthServer:

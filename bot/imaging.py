@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -13,10 +14,28 @@ pillow_heif.register_heif_opener()
 
 # Gemini takes about 7 MB per inline image.
 MAX_INPUT_BYTES = 7 * 1024 * 1024
+# Decoding costs memory in proportion to pixels (40 Mpx: 120-160 MB), and a few kilobytes of GIF
+# or PNG can declare hundreds of megapixels. Checked from the header, before anything is decoded;
+# phone cameras stay under it (a 200 Mpx sensor saves 50 Mpx photos by default, at most).
+MAX_PIXELS = 40_000_000
+# Pillow warns of its own, higher bound (~89 Mpx) as it opens a file; MAX_PIXELS refuses such
+# files before any decoding, so the warning would only repeat it in the log.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+# What Pillow raises for bytes it cannot decode (truncated or damaged files).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError)
 
 
 class NotAnImage(ValueError):
     """The bytes are not an image Pillow can identify."""
+
+
+class TooManyPixels(NotAnImage):
+    """An image over MAX_PIXELS: a decompression bomb, or simply too big to decode."""
+
+
+class BrokenImage(NotAnImage):
+    """The header reads but the pixels do not decode: a truncated or damaged file."""
 
 
 def inspect(data: bytes) -> Picture:
@@ -27,22 +46,36 @@ def inspect(data: bytes) -> Picture:
             fmt = "JPEG" if image.format == "MPO" else image.format or ""
             mime = Image.MIME.get(fmt, "")
             width, height = image.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+            # MPO's pictures are views of one photo; a GIF's, WEBP's or PNG's are an animation.
+            animated = fmt != "JPEG" and bool(getattr(image, "is_animated", False))
+    except Image.DecompressionBombError as exc:
+        # Pillow's own bound (twice its warning level) is far over ours.
+        raise TooManyPixels(str(exc)) from exc
+    except (UnidentifiedImageError, *_DECODE_ERRORS) as exc:
         raise NotAnImage(str(exc)) from exc
     if not mime.startswith("image/"):
         raise NotAnImage(f"unsupported image format {mime or 'unknown'}")
-    return Picture(data=data, mime=mime, width=width, height=height)
+    if width * height > MAX_PIXELS:
+        raise TooManyPixels(f"{width}x{height} is over {MAX_PIXELS:,} pixels")
+    return Picture(data=data, mime=mime, width=width, height=height, animated=animated)
 
 
 def fit_for_model(
     picture: Picture, accepted: frozenset[str], max_bytes: int = MAX_INPUT_BYTES
 ) -> Picture:
-    """`picture` itself when the model reads it as is, else re-encoded (and shrunk) until it is."""
-    if picture.mime in accepted and len(picture.data) <= max_bytes:
-        return picture
-    with Image.open(io.BytesIO(picture.data)) as opened:
-        image = ImageOps.exif_transpose(opened)
-        image.load()
+    """`picture` itself when the model reads it as is, else its first frame re-encoded (and
+    shrunk) until it does. Either way its pixels are decoded first: a truncated file raises
+    BrokenImage here rather than fail upstream, where it may be paid for."""
+    try:
+        with Image.open(io.BytesIO(picture.data)) as opened:
+            if picture.mime in accepted and len(picture.data) <= max_bytes and not picture.animated:
+                _decode(opened)
+                return picture
+            # The first frame of an animation; upright, as the phone showed it.
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except _DECODE_ERRORS as exc:
+        raise BrokenImage(str(exc)) from exc
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     image = image.convert("RGBA" if has_alpha else "RGB")
     while True:
@@ -56,3 +89,10 @@ def fit_for_model(
         # Shrink by the byte overshoot's square root (bytes grow with area), with some margin.
         scale = (max_bytes / out.tell()) ** 0.5 * 0.9
         image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+
+
+def _decode(image: Image.Image) -> None:
+    """Decode every byte of `image`, keeping few pixels: a JPEG (most photos) decodes at an
+    eighth of its size, which still reads all of its data; other formats ignore the request."""
+    image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+    image.load()

@@ -1,4 +1,5 @@
-"""Logging set-up: plain text or JSON lines, quiet HTTP libraries, and no secret written out."""
+"""Logging set-up: plain text or JSON lines, quiet HTTP libraries, and no secret or prompt
+written out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 REDACTED = "[REDACTED]"
+WITHHELD = "[contents not logged: LOG_PROMPTS=false]"
 
 
 class RedactingFormatter(logging.Formatter):
@@ -17,8 +19,14 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str], fmt: str | None = None) -> None:
         super().__init__(fmt)
+        self._secrets: tuple[str, ...] = ()
+        for secret in secrets:
+            self.add_secret(secret)
+
+    def add_secret(self, secret: str) -> None:
         # Real tokens and keys are long; masking a one-letter test value would mangle every line.
-        self._secrets = tuple(s for s in secrets if len(s) >= 6)
+        if len(secret) >= 6:
+            self._secrets += (secret,)
 
     def format(self, record: logging.LogRecord) -> str:
         return self.redact(super().format(record))
@@ -45,8 +53,43 @@ class JsonFormatter(RedactingFormatter):
         return self.redact(json.dumps(entry, default=str))
 
 
+class WithholdContents(logging.Filter):
+    """python-telegram-bot logs whole updates and API calls, texts and captions included, at
+    DEBUG (and an update it cannot read at CRITICAL). Without LOG_PROMPTS the line stays (which
+    endpoint was called, that an update arrived), and what users wrote is left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("telegram") and isinstance(record.args, tuple):
+            record.args = tuple(a if _cannot_hold_text(a) else WITHHELD for a in record.args)
+        return True
+
+
+def _cannot_hold_text(value: object) -> bool:
+    """A number, a name, a type or an error, but not an update, a message, API parameters or a
+    results list, nor raw JSON."""
+    if value is None or isinstance(value, int | float | type | BaseException):
+        return True
+    if isinstance(value, str):
+        return not value.lstrip().startswith(("{", "["))
+    if isinstance(value, list | tuple):
+        return all(isinstance(item, int) for item in value)  # update ids
+    return False
+
+
+class QuietFailedStart(logging.Filter):
+    """PTB logs a failed start (no network, a refused token) with its whole traceback, then
+    raises it; the command line reports the reason in one line, which the traceback would bury."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
+
+
 def configure_logging(
-    level: str, secrets: Iterable[str], log_format: Literal["text", "json"] = "text"
+    level: str,
+    secrets: Iterable[str],
+    log_format: Literal["text", "json"] = "text",
+    log_prompts: bool = False,
 ) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -54,9 +97,21 @@ def configure_logging(
         if log_format == "json"
         else RedactingFormatter(secrets, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    if not log_prompts:
+        handler.addFilter(WithholdContents())
+    # PTB's retry loops log through the `telegram.ext` logger itself.
+    logging.getLogger("telegram.ext").addFilter(QuietFailedStart())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "tornado.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def mask(secret: str) -> None:
+    """Mask `secret` in every log line from now on: for a value made after logging was set up
+    (the random webhook secret)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.formatter.add_secret(secret)

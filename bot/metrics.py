@@ -35,6 +35,12 @@ class Metrics:
             ["as"],
             registry=self.registry,
         )
+        self.shape_mismatches = Counter(
+            "bot_shape_mismatches",
+            "Results whose real ratio or size tier differs from the one asked for",
+            ["model", "protocol", "what"],
+            registry=self.registry,
+        )
         self.queue_length = Gauge(
             "bot_queue_length", "Requests waiting for a generation slot", registry=self.registry
         )

@@ -3,7 +3,10 @@ kept in SQLite (WAL) by aiosqlite."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,10 @@ PENDING = "pending"
 OK = "ok"
 # Stopped by a restart before it could finish.
 INTERRUPTED = "interrupted"
+
+
+class StorageError(Exception):
+    """The database cannot be used; the message names the file and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class Unfinished:
     request_id: int
     chat_id: int
     message_id: int | None
+    estimated_cost_usd: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +167,14 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file (and its directory) readable by this user only, unless it exists:
+    it holds who used the bot and when. SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SqliteStorage:
     """Storage in one SQLite file; open it with `await SqliteStorage.open(path)`."""
 
@@ -167,21 +183,41 @@ class SqliteStorage:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStorage:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: every write here is one statement, so each is its own transaction, and
-        # a write is one trip to aiosqlite's thread instead of two (execute, then commit).
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        await connection.execute("PRAGMA journal_mode=WAL")
-        # With WAL this stays consistent after a crash and skips an fsync per commit; a power cut
-        # may lose the last moments of the ledger, never the database.
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA busy_timeout=5000")
-        storage = cls(connection)
-        await storage._migrate()
+        """The database at `path`, created if need be; StorageError if it cannot be used (a
+        damaged file, a read-only volume, a schema from a newer version of the bot)."""
+        try:
+            _create_private(path)
+            # Autocommit: every write here is one statement, so each is its own transaction, and
+            # a write is one trip to aiosqlite's thread instead of two (execute, then commit).
+            connection = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open the database {path}: {exc}") from exc
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            # With WAL this stays consistent after a crash and skips an fsync per commit; a power
+            # cut may lose the last moments of the ledger, never the database.
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.execute("PRAGMA busy_timeout=5000")
+            storage = cls(connection)
+            await storage._migrate(path)
+            # A read-only volume or a full disk shows here, not at the first user's request.
+            await storage.ping()
+        except BaseException as exc:
+            # aiosqlite's thread would keep the process alive, failed start and all.
+            await connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"cannot use the database {path}: {exc}") from exc
+            raise
         return storage
 
-    async def _migrate(self) -> None:
+    async def _migrate(self, path: Path) -> None:
         [(version,)] = await self._rows("PRAGMA user_version")
+        if version > len(_MIGRATIONS):
+            raise StorageError(
+                f"the database {path} has schema version {version}, from a newer version of the "
+                f"bot; this one knows up to {len(_MIGRATIONS)}: run the newer version, or restore "
+                "a backup made for this one"
+            )
         for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
             # One transaction per version: a crash mid-migration leaves the previous version whole.
             body = "".join(f"{statement};\n" for statement in statements)
@@ -261,7 +297,8 @@ class SqliteStorage:
 
     async def unfinished_requests(self) -> list[Unfinished]:
         rows = await self._rows(
-            f"SELECT id, chat_id, message_id FROM requests WHERE outcome = '{PENDING}' ORDER BY id"
+            f"SELECT id, chat_id, message_id, cost_usd FROM requests WHERE outcome = '{PENDING}' "
+            "ORDER BY id"
         )
         return [Unfinished(*row) for row in rows]
 

@@ -12,6 +12,7 @@ from bot.admission import (
     TooManyInFlight,
     UsageReport,
 )
+from bot.fidelity import Delivered
 from bot.storage import DayTotals, Spend, UserTotals
 from bot.upstream import errors as e
 
@@ -63,12 +64,24 @@ NOT_AN_IMAGE_FILE = (
     "sent as photos or as files."
 )
 INPUT_TOO_LARGE = "That file is too large for me to download (Telegram's limit for bots is 20 MB)."
+DOWNLOAD_FAILED = "I couldn't download your image from Telegram. Please send it again."
+BROKEN_IMAGE = (
+    "That image seems to be cut off or damaged, so I couldn't read it. "
+    "Please send it again, or another copy of it."
+)
+FIRST_FRAME_ONLY = "Your image is animated: I used its first frame only."
 SETTINGS_ADMINS_ONLY = "Only this group's administrators can change its settings."
 INTERRUPTED = "The bot restarted while working on this. Please send it again."
 CANCELLED = "Cancelled."
 NOTHING_TO_CANCEL = "You have no picture in progress here."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+# Answers to a button tap (Telegram shows at most 200 characters).
+UNKNOWN_BUTTON = "This button isn't one of mine, or is out of date. Send /settings to start again."
+
+
+def button_choice_gone(label: str, command: str) -> str:
+    return f"That {label} can't be chosen now. Send /{command} for the current choices."
 
 
 def queued(ahead: int) -> str:
@@ -100,9 +113,25 @@ def images_left_out(used: int, given: int) -> str:
     return f"This model takes at most {used} images, so I used the first {used} of your {given}."
 
 
-def result_caption(prompt: str, ratio: str, size: str, cost_usd: float | None) -> str:
-    """The prompt, trimmed to fit Telegram's caption limit, then the settings used and the cost."""
-    details = f"{ratio} · {size}" + (f" · ${cost_usd:.3f}" if cost_usd is not None else "")
+def too_many_pixels(limit: int) -> str:
+    return (
+        f"That image has too many pixels for me: I take up to {limit / 1e6:.0f} megapixels. "
+        "Please send a smaller version."
+    )
+
+
+def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) -> str:
+    """The prompt, trimmed to fit Telegram's caption limit, then the ratio, tier and pixels the
+    picture really has, the cost, and what was asked where the picture differs."""
+    shape = delivered.shape
+    # A real multiplication sign: the caption is read by people, not parsed.
+    pixels = f"{shape.width}×{shape.height}"  # noqa: RUF001
+    details = f"{shape.aspect_ratio} · {shape.image_size} · {pixels}"
+    if cost_usd is not None:
+        details += f" · ${cost_usd:.3f}"
+    asked = [a for a in (delivered.asked_ratio, delivered.asked_size) if a]
+    if asked:
+        details += f" (asked {' · '.join(asked)})"
     room = TELEGRAM_CAPTION_LIMIT - _telegram_length(details) - 2
     if _telegram_length(prompt) > room:
         prompt = prompt[: room - 1]
@@ -122,7 +151,15 @@ def setting_changed(label: str, value: str) -> str:
 
 
 def setting_unknown(label: str, given: str, allowed: tuple[str, ...]) -> str:
-    return f"“{given}” is not a valid {label}. Choose one of: {', '.join(allowed)}"
+    return f"“{_echo(given)}” is not a valid {label}. Choose one of: {', '.join(allowed)}"
+
+
+# Of a user's own text quoted back: enough to recognise it, never enough to pass Telegram's limit.
+ECHO_LIMIT = 40
+
+
+def _echo(given: str) -> str:
+    return given if len(given) <= ECHO_LIMIT else given[:ECHO_LIMIT].rstrip() + "…"
 
 
 def setting_unsupported(label: str, value: str, model: str, allowed: tuple[str, ...]) -> str:
@@ -141,6 +178,13 @@ def upstream_failure(error: e.UpstreamError) -> str:
             "The image service is down right now, so I didn't send this. "
             "Please try again in a few minutes."
         )
+    if isinstance(error, e.HostedImageFailed):
+        return (
+            "The image was made, but I couldn't fetch it from where the image service stored "
+            "it. Please try again; if it keeps happening, tell the bot's operator."
+        )
+    if isinstance(error, e.ReplyTooLarge):
+        return "The image service sent more than I can handle. Please try a smaller size."
     if error.retryable:
         # The retrying layer has already tried again: say so, then when the user should.
         tried = f" (I tried {error.attempts} times)" if error.attempts > 1 else ""
@@ -195,6 +239,13 @@ def access_refused(user_id: int) -> str:
     return (
         "Sorry, this bot is private. If you should have access, send the bot's operator "
         f"your Telegram user id: {user_id}"
+    )
+
+
+def access_refused_chat(chat_id: int) -> str:
+    return (
+        "Sorry, this bot is private. Messages sent on behalf of a group or channel count as "
+        f"that chat: if it should have access, send the bot's operator its id: {chat_id}"
     )
 
 

@@ -54,6 +54,9 @@ async def start_bot(
             "UPSTREAM_RETRIES": "0",
             "UPSTREAM_RETRY_BASE_SECONDS": "0.05",
             "HEALTH_PORT": "0",
+            # Open and unlimited, as most tests need; the access tests pass their own.
+            "ALLOW_EVERYONE": "true",
+            "USER_DAILY_IMAGES": "0",
             **settings,
         }
         process = BotProcess({k: v for k, v in env.items() if v is not None}, tmp_path, args)

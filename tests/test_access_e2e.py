@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import StartBot
 from tests.fakes.eden import FakeEden, chat_reply, data_url
+from tests.fakes.images import png
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, text_message
 
 ALICE, BOB, ADMIN = 1001, 1002, 1003
@@ -72,10 +73,11 @@ async def test_members_of_a_listed_chat_are_let_in_there_and_in_private(
 
 
 async def test_an_open_bot_warns_the_operator(start_bot: StartBot, telegram: FakeTelegram) -> None:
-    bot = await start_bot()
+    bot = await start_bot(ALLOW_EVERYONE="true", USER_DAILY_IMAGES=None)
     await telegram.wait_for("setMyCommands")
     await bot.stop()
     assert "anyone who finds this bot can use it" in bot.output
+    assert "non-admins have 20 images a day" in bot.output
 
 
 # ---- quotas ----------------------------------------------------------------------------------
@@ -112,7 +114,8 @@ async def test_the_monthly_budget(
 ) -> None:
     if not reported:
         for _ in range(3):
-            eden.then_json(chat_reply(data_url(eden.image)))  # no `cost`: 1K on 3.1 Flash ~ $0.067
+            # No `cost`: 1K on 3.1 Flash is estimated at $0.067.
+            eden.then_json(chat_reply(data_url(png(1024, 1024))))
     bot = await start_bot(USER_MONTHLY_BUDGET_USD="0.1")
     assert await _draw(telegram, ALICE, "one") == "sendPhoto"
     assert await _draw(telegram, ALICE, "two") == "sendPhoto"

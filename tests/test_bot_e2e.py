@@ -32,11 +32,11 @@ async def test_text_becomes_a_photo(
     reply = await telegram.reply_to(message)
 
     assert reply.method == "sendPhoto"
-    assert reply.files["photo"] == eden.image
+    assert reply.files["photo"] == eden.last_image
     [call] = eden.calls
     assert call.path == "/chat/completions"
     assert call.body == {
-        "model": "google/gemini-3.1-flash-image-preview",
+        "model": "google/gemini-3.1-flash-image",
         "messages": [{"role": "user", "content": "a red fox in the snow"}],
         "image_config": {"aspect_ratio": "1:1", "image_size": "1K"},
     }
@@ -86,7 +86,7 @@ async def test_photo_with_caption_is_an_edit_of_the_largest_size(
     reply = await telegram.reply_to(message)
 
     assert reply.method == "sendPhoto"
-    assert reply.files["photo"] == eden.image
+    assert reply.files["photo"] == eden.last_image
     [call] = eden.calls
     text_part, image_part = call.body["messages"][0]["content"]
     assert text_part == {"type": "text", "text": "make it a watercolor"}
@@ -242,7 +242,7 @@ async def test_auto_mode_switches_to_the_images_api(
     first = await telegram.answer(text_message(CHAT, "a fox"))
     second = await telegram.answer(text_message(CHAT, "a wolf"))
     assert first.method == second.method == "sendPhoto"
-    assert first.files["photo"] == eden.image
+    assert first.files["photo"] == eden.last_image
     assert [c.path for c in eden.calls] == [
         "/chat/completions",
         "/images/generations",
@@ -250,8 +250,9 @@ async def test_auto_mode_switches_to_the_images_api(
     ]
     body = eden.calls[1].body
     assert body["prompt"] == "a fox"
-    assert body["size"] == "1376x768"
+    assert body["size"] == "1792x1024"
     assert body["image_config"] == {"aspect_ratio": "16:9", "image_size": "1K"}
+    assert first.params["caption"] == "a fox\n\n16:9 · 1K · 1376×768 · $0.067"
 
 
 async def test_images_mode_edit(
@@ -339,7 +340,7 @@ async def test_images_telegram_refuses_as_photos_arrive_as_documents(
     await start_bot()
     reply = await telegram.answer(text_message(CHAT, "a long banner"))
     assert reply.method == "sendDocument", why
-    assert reply.files["document"] == eden.image
+    assert reply.files["document"] == eden.last_image
     assert reply.filenames["document"] == "image.png"
     assert telegram.sent("sendPhoto") == []
 
@@ -352,7 +353,7 @@ async def test_a_photo_telegram_refuses_is_sent_again_as_a_document(
     reply = await telegram.answer(text_message(CHAT, "a fox"))
     assert reply.method == "sendPhoto"  # the refused attempt
     [document] = await telegram.wait_for("sendDocument", CHAT)
-    assert document.files["document"] == eden.image
+    assert document.files["document"] == eden.last_image
 
 
 async def test_an_unexpected_telegram_error_gets_an_apology(

@@ -15,7 +15,7 @@ from bot.upstream.client import ApiMode
 from tests.fakes.eden import API_KEY, FakeEden, chat_reply, images_reply
 from tests.fakes.images import jpeg, png
 
-MODEL = "google/gemini-3.1-flash-image-preview"
+MODEL = "google/gemini-3.1-flash-image"
 GENERATE = ImageRequest(prompt="a red fox", model=MODEL, aspect_ratio="16:9", image_size="2K")
 
 
@@ -52,13 +52,17 @@ async def test_auto_mode_switches_to_images_once_and_for_all(eden: FakeEden) -> 
     first = await _generate(client, GENERATE)
     second = await _generate(client, GENERATE)
     await client.aclose()
-    assert first.picture.data == second.picture.data == eden.image
+    assert first.picture.data == second.picture.data == eden.last_image
     assert [c.path for c in eden.calls] == [
         "/chat/completions",
         "/images/generations",
         "/images/generations",
     ]
-    assert eden.calls[1].body["size"] == "2752x1536"
+    sent = eden.calls[1].body
+    assert (sent["size"], sent["aspect_ratio"], sent["image_size"]) == ("1792x1024", "16:9", "2K")
+    # The fake answers like a LiteLLM-style gateway, so this is the proof the ratio got through.
+    assert (first.picture.width, first.picture.height) == (2752, 1536)
+    assert (first.protocol, first.shape_sent["aspect_ratio"]) == ("images", "16:9")
     assert client.protocol == "images"
 
 
@@ -193,6 +197,7 @@ async def test_unreadable_answers_are_malformed(eden: FakeEden, reply: Any) -> N
 
 async def test_only_so_many_results_are_held_at_once(eden: FakeEden) -> None:
     """A result is the caller's until it leaves `generate`; the next reply waits unread."""
+    eden.image = png(64, 36)
     client = _client(eden, reading_bytes=len(eden.image))
     async with client.generate(GENERATE) as first:
         second = asyncio.create_task(_generate(client, GENERATE))
@@ -206,6 +211,7 @@ async def test_only_so_many_results_are_held_at_once(eden: FakeEden) -> None:
 
 async def test_waiting_to_read_is_not_the_upstreams_time(eden: FakeEden) -> None:
     """An image already made (and paid for) is not thrown away as a timeout while it waits."""
+    eden.image = png(64, 36)
     client = _client(eden, reading_bytes=len(eden.image), timeout=0.5)
     async with client.generate(GENERATE):
         second = asyncio.create_task(_generate(client, GENERATE))

@@ -252,7 +252,7 @@ async def test_format_file_sends_the_original_bytes_as_a_document(
     assert "is now file" in await telegram.ask(text_message(CHAT, "/format file"))
     reply = await telegram.answer(text_message(CHAT, "a lamp"))
     assert reply.method == "sendDocument"
-    assert reply.files["document"] == eden.image
+    assert reply.files["document"] == eden.last_image
 
 
 # ---- settings buttons, models, captions ------------------------------------------------------
@@ -291,7 +291,7 @@ async def test_switching_model_drops_a_size_it_cannot_make(
 ) -> None:
     await start_bot(ALLOWED_MODELS="google/gemini-2.5-flash-image, google/gemini-3-pro-image")
     shown = await telegram.ask(text_message(CHAT, "/model"))
-    assert "Current model: google/gemini-3.1-flash-image-preview" in shown
+    assert "Current model: google/gemini-3.1-flash-image" in shown
     assert "google/gemini-2.5-flash-image" in shown
     await telegram.ask(text_message(CHAT, "/size 4K"))
     await telegram.ask(text_message(CHAT, "/ratio 8:1"))
@@ -313,10 +313,10 @@ async def test_results_carry_a_caption_with_prompt_settings_and_cost(
     await start_bot()
     await telegram.ask(text_message(CHAT, "/ratio 3:2"))
     reply = await telegram.answer(text_message(CHAT, "a small boat"))
-    assert reply.params["caption"] == "a small boat\n\n3:2 · 1K · $0.067"
-    eden.then_json(chat_reply(data_url(eden.image)))  # no cost reported
+    assert reply.params["caption"] == "a small boat\n\n3:2 · 1K · 1264×848 · $0.067"
+    eden.then_json(chat_reply(data_url(png(1264, 848))))  # no cost reported
     reply = await telegram.answer(text_message(CHAT, long_prompt))
     caption = reply.params["caption"]
     assert len(caption) <= 1024
-    assert caption.endswith("…\n\n3:2 · 1K")
+    assert caption.endswith("…\n\n3:2 · 1K · 1264×848")
     assert caption.startswith("a very detailed scene a very")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 
 import pytest
 from PIL import Image
 
-from bot.imaging import NotAnImage, fit_for_model, inspect
+from bot.imaging import (
+    MAX_PIXELS,
+    BrokenImage,
+    NotAnImage,
+    TooManyPixels,
+    fit_for_model,
+    inspect,
+)
 from tests.fakes.images import jpeg, png
 
 COMMON = frozenset({"image/png", "image/jpeg", "image/webp"})
@@ -59,3 +67,46 @@ def test_an_oversized_image_is_shrunk_under_the_limit() -> None:
     assert len(small.data) <= 300_000
     assert small.width < 1200
     assert small.width == small.height
+
+
+def _gif_declaring(width: int, height: int) -> bytes:
+    """A GIF whose header declares `width` x `height`, with one pixel of data: what a bomb's
+    header looks like, in 40 bytes."""
+    screen = struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + screen + frame + b";"
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(8000, 5001), (65535, 65535)],  # just over the cap; far over Pillow's own bound
+)
+def test_too_many_pixels_are_refused_from_the_header(width: int, height: int) -> None:
+    assert width * height > MAX_PIXELS
+    with pytest.raises(TooManyPixels):
+        inspect(_gif_declaring(width, height))
+    assert inspect(_gif_declaring(8000, 5000)).width == 8000  # at the cap: fine
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_truncated_image_is_broken_even_in_a_format_the_model_reads(fmt: str) -> None:
+    noise = Image.frombytes("RGB", (200, 150), os.urandom(200 * 150 * 3))
+    whole = _encode(noise, fmt)
+    picture = inspect(whole[: len(whole) * 2 // 3])
+    with pytest.raises(BrokenImage):
+        fit_for_model(picture, COMMON)
+    assert fit_for_model(inspect(whole), COMMON).data == whole
+
+
+def test_an_animation_becomes_its_first_frame() -> None:
+    frames = [Image.new("RGB", (30, 20), color) for color in ((250, 0, 0), (0, 0, 250))]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    animated = inspect(out.getvalue())
+    assert animated.animated
+    assert animated.mime in COMMON  # readable as is, but a model would see one frame anyway
+    still = fit_for_model(animated, COMMON)
+    assert not still.animated
+    red, _, blue = Image.open(io.BytesIO(still.data)).convert("RGB").getpixel((15, 10))  # type: ignore[misc]
+    assert red > 240 and blue < 10  # the first frame, give or take JPEG's rounding
+    assert not inspect(png(30, 20)).animated

@@ -210,7 +210,7 @@ async def test_a_telegram_429_on_send_photo_is_waited_out(
     await start_bot()
     await telegram.send(text_message(A, "a fox"))
     _refused, delivered = await telegram.wait_for("sendPhoto", A, count=2)
-    assert delivered.files["photo"] == eden.image
+    assert delivered.files["photo"] == eden.last_image
     assert telegram.sent("sendDocument") == []
 
 
@@ -223,7 +223,7 @@ async def test_a_reply_to_a_deleted_message_is_sent_without_the_link(
     await eden.wait_for_calls(1)
     telegram.deleted.add((A, message["message_id"]))
     [photo] = await telegram.wait_for("sendPhoto", A)
-    assert photo.files["photo"] == eden.image
+    assert photo.files["photo"] == eden.last_image
     assert photo.reply_to is None
 
 

@@ -32,10 +32,10 @@ async def test_check_passes_when_everything_answers(
     lines = run.output.splitlines()
     assert "[ok]   telegram: @EdenImageTestBot (id 777000)" in lines
     assert "[ok]   eden: 2 models listed" in lines
-    assert "[ok]   model google/gemini-3.1-flash-image-preview: listed" in lines
+    assert "[ok]   model google/gemini-3.1-flash-image: listed" in lines
     assert "[ok]   model google/gemini-2.5-flash-image: listed" in lines
     assert any(line.startswith("[ok]   database: ") for line in lines)
-    assert [c.path for c in eden.calls] == ["/images/models"]
+    assert eden.listings == ["/images/models"]
 
 
 async def test_check_falls_back_to_the_older_model_list(
@@ -44,7 +44,7 @@ async def test_check_falls_back_to_the_older_model_list(
     eden.models_path = "/models"
     run = await start_bot("check")
     assert await run.wait() == 0
-    assert [c.path for c in eden.calls] == ["/images/models", "/models"]
+    assert eden.listings == ["/images/models", "/models"]
 
 
 async def test_check_names_each_problem_and_its_fix(
@@ -71,7 +71,7 @@ async def test_check_reports_a_model_eden_does_not_list(
     run = await start_bot("check", ALLOWED_MODELS="google/gemini-3-pro-image")
     assert await run.wait() == 1
     assert "[FAIL] model google/gemini-3-pro-image: not in Eden's model list" in run.output
-    assert "[ok]   model google/gemini-3.1-flash-image-preview: listed" in run.output
+    assert "[ok]   model google/gemini-3.1-flash-image: listed" in run.output
 
 
 # ---- python -m bot generate ------------------------------------------------------------------
@@ -92,7 +92,7 @@ async def test_generate_writes_the_image(
         TELEGRAM_BOT_TOKEN=None,
     )
     assert await run.wait() == 0
-    assert out.read_bytes() == eden.image
+    assert out.read_bytes() == eden.last_image
     assert f"wrote {out}: 1376x768 image/png, $0.067 via chat" in run.output
     [call] = eden.calls
     assert call.body["image_config"] == {"aspect_ratio": "16:9", "image_size": "2K"}
@@ -141,7 +141,7 @@ async def test_json_logs_carry_one_line_per_request(
     assert request["kind"] == "generate"
     assert request["outcome"] == "ok"
     assert request["cost_usd"] == 0.067
-    assert request["model"] == "google/gemini-3.1-flash-image-preview"
+    assert request["model"] == "google/gemini-3.1-flash-image"
     assert request["latency_s"] >= 0
     assert BOT_TOKEN not in bot.output
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
+import threading
 from pathlib import Path
 
 import pytest
 
-from bot.storage import ChatPreferences, SqliteStorage
+from bot.storage import ChatPreferences, SqliteStorage, StorageError
 
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
@@ -110,3 +112,43 @@ async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> No
     top = await storage.top_users(now - timedelta(days=7), limit=5)
     assert [(u.user_id, u.images) for u in top] == [(2, 1), (1, 2)]
     await storage.close()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "bot.sqlite3"
+    storage = await SqliteStorage.open(path)
+    await storage.update_preferences(1, aspect_ratio="1:1")
+    assert _mode(path.parent) == 0o700
+    assert _mode(path) == 0o600
+    assert _mode(path.with_name("bot.sqlite3-wal")) == 0o600
+    await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"garbage" * 1000, "file is not a database"),
+        (None, "schema version 99, from a newer version of the bot; this one knows up to"),
+    ],
+)
+async def test_an_unusable_database_is_refused_and_closed(
+    tmp_path: Path, content: bytes | None, problem: str
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    if content is None:
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version = 99")
+    else:
+        path.write_bytes(content)
+    before = set(threading.enumerate())
+    with pytest.raises(StorageError, match=problem) as refused:
+        await SqliteStorage.open(path)
+    assert str(path) in str(refused.value)
+    # aiosqlite's thread ends: it would keep a failed process alive.
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=5)
+        assert not thread.is_alive()

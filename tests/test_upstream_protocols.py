@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bot.catalog import IMAGE_SIZES, capabilities_for
+from bot.catalog import capabilities_for
 from bot.domain import ImageRequest, Picture
 from bot.upstream import chat, images
 from bot.upstream.errors import MalformedResponse
@@ -17,7 +17,8 @@ from bot.upstream.payload import LIFTED, WireProtocol, decode_data_url, error_de
 from tests.fakes.eden import chat_reply, data_url, images_reply
 from tests.fakes.images import jpeg, png
 
-MODEL_31 = "google/gemini-3.1-flash-image-preview"
+MODEL_31 = "google/gemini-3.1-flash-image"
+MODEL_PRO = "google/gemini-3-pro-image"
 MODEL_25 = "google/gemini-2.5-flash-image"
 PHOTO = Picture(data=jpeg(40, 30), mime="image/jpeg", width=40, height=30)
 
@@ -26,22 +27,6 @@ def _request(
     ratio: str = "1:1", size: str = "1K", model: str = MODEL_31, **kw: Any
 ) -> ImageRequest:
     return ImageRequest(prompt="a red fox", model=model, aspect_ratio=ratio, image_size=size, **kw)
-
-
-ALL_31 = [
-    (ratio, size) for ratio in capabilities_for(MODEL_31).aspect_ratios for size in IMAGE_SIZES
-]
-
-
-@pytest.mark.parametrize(("ratio", "size"), ALL_31)
-def test_chat_generation_body(ratio: str, size: str) -> None:
-    request = _request(ratio, size)
-    assert chat.path(request) == "/chat/completions"
-    assert chat.body(request) == {
-        "model": MODEL_31,
-        "messages": [{"role": "user", "content": "a red fox"}],
-        "image_config": {"aspect_ratio": ratio, "image_size": size},
-    }
 
 
 def test_chat_edit_body_carries_the_photo_as_a_data_url() -> None:
@@ -56,30 +41,72 @@ def test_chat_edit_body_carries_the_photo_as_a_data_url() -> None:
 
 def test_gemini_25_gets_no_image_size() -> None:
     assert chat.body(_request(model=MODEL_25))["image_config"] == {"aspect_ratio": "1:1"}
-    assert images.body(_request(model=MODEL_25))["image_config"] == {"aspect_ratio": "1:1"}
-    assert images.body(_request("16:9", model=MODEL_25))["size"] == "1344x768"
+    body = images.body(_request("16:9", model=MODEL_25))
+    assert body["image_config"] == {"aspect_ratio": "16:9"}
+    assert body["aspect_ratio"] == "16:9"
+    assert "image_size" not in body
 
 
-@pytest.mark.parametrize(("ratio", "size"), ALL_31)
-def test_images_generation_body(ratio: str, size: str) -> None:
-    request = _request(ratio, size)
+# Every model the catalog knows, with every ratio and size it accepts.
+EVERY_SHAPE = [
+    (model, ratio, size)
+    for model in (MODEL_31, MODEL_PRO, MODEL_25)
+    for ratio in capabilities_for(model).aspect_ratios
+    for size in capabilities_for(model).image_sizes
+]
+# The five `size` values a LiteLLM-style gateway turns into a ratio; any other `size` is 1:1.
+GATEWAY_SIZES = {
+    "1:1": "1024x1024", "16:9": "1792x1024", "9:16": "1024x1792", "4:3": "1280x896",
+    "3:4": "896x1280",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "ratio", "size"), EVERY_SHAPE)
+def test_chat_body_for_every_model_ratio_and_size(model: str, ratio: str, size: str) -> None:
+    request = _request(ratio, size, model=model)
+    assert chat.path(request) == "/chat/completions"
+    body = chat.body(request)
+    config = (
+        {"aspect_ratio": ratio, "image_size": size}
+        if model != MODEL_25
+        else {"aspect_ratio": ratio}
+    )
+    assert body == {
+        "model": model,
+        "messages": [{"role": "user", "content": "a red fox"}],
+        "image_config": config,
+    }
+
+
+@pytest.mark.parametrize(("model", "ratio", "size"), EVERY_SHAPE)
+def test_images_body_for_every_model_ratio_and_size(model: str, ratio: str, size: str) -> None:
+    request = _request(ratio, size, model=model)
     body = images.body(request)
     assert images.path(request) == "/images/generations"
-    width, height = (int(n) for n in body["size"].split("x"))
-    # The size follows the requested shape (within Google's rounding to multiples of 8).
-    num, den = (int(n) for n in ratio.split(":"))
-    assert abs(width / height - num / den) < 0.02 * (num / den)
-    assert body["image_config"] == {"aspect_ratio": ratio, "image_size": size}
-    assert body["model"] == MODEL_31
-    assert body["prompt"] == "a red fox"
-    assert body["n"] == 1
-    assert "images" not in body
+    config = (
+        {"aspect_ratio": ratio, "image_size": size}
+        if model != MODEL_25
+        else {"aspect_ratio": ratio}
+    )
+    expected = {
+        "model": model,
+        "prompt": "a red fox",
+        "n": 1,
+        "response_format": "b64_json",
+        **config,  # flat, as gateways read them
+        "image_config": config,  # as Gemini's own API names it
+    }
+    # `size` only where a gateway's table turns it into this very ratio: never a contradiction.
+    if ratio in GATEWAY_SIZES:
+        expected["size"] = GATEWAY_SIZES[ratio]
+    assert body == expected
 
 
-def test_images_specific_sizes() -> None:
-    assert images.body(_request("16:9", "1K"))["size"] == "1376x768"
-    assert images.body(_request("8:1", "4K"))["size"] == "12288x1536"
-    assert images.body(_request("1:1", "512"))["size"] == "512x512"
+def test_images_size_never_contradicts_the_ratio() -> None:
+    assert images.body(_request("16:9", "4K"))["size"] == "1792x1024"
+    assert "size" not in images.body(_request("21:9", "1K"))
+    assert "size" not in images.body(_request("8:1", "4K"))
+    assert "size" not in images.body(_request("2:3", "512"))
 
 
 def test_images_edit_body() -> None:

@@ -34,6 +34,7 @@ from bot.handlers.settings import (
     setting_button,
     setting_command,
     settings_command,
+    unknown_button,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),
+            CallbackQueryHandler(unknown_button),
             MessageHandler(
                 _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.COMMAND, unknown_command
             ),
@@ -88,11 +90,19 @@ class ErrorReporter:
             context.services.metrics.polling_failed()
             return
         log.error("unhandled error while handling an update", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_message:
-            try:
+        if isinstance(update, Update):
+            await self._apologise(update)
+
+    @staticmethod
+    async def _apologise(update: Update) -> None:
+        try:
+            if update.callback_query:
+                # A button's message is the bot's own: answer the tap, which stops its spinner.
+                await update.callback_query.answer(texts.UNEXPECTED_ERROR)
+            elif update.effective_message:
                 await update.effective_message.reply_text(texts.UNEXPECTED_ERROR)
-            except Exception:
-                log.warning("could not tell the user about the error", exc_info=True)
+        except Exception:
+            log.warning("could not tell the user about the error", exc_info=True)
 
     def _polling_failed(self, error: NetworkError) -> None:
         # PTB keeps polling with a growing pause; saying so every few seconds helps nobody.

@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot import texts
 from bot.admission import day_start
+from bot.handlers.access import requester_id
 from bot.handlers.context import BotContext
 
 
@@ -22,18 +23,18 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def usage_command(update: Update, context: BotContext) -> None:
-    message, user = update.effective_message, update.effective_user
-    if message and user:
-        await message.reply_text(texts.usage(await context.services.admission.usage(user.id)))
+    message = update.effective_message
+    if message and (who := requester_id(message)) is not None:
+        await message.reply_text(texts.usage(await context.services.admission.usage(who)))
 
 
 async def stats_command(update: Update, context: BotContext) -> None:
     """Admins only: the last seven days at a glance."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    message = update.effective_message
+    if message is None:
         return
     services = context.services
-    if not services.admission.is_admin(user.id):
+    if not services.admission.is_admin(requester_id(message)):
         await message.reply_text(texts.ADMINS_ONLY)
         return
     since = day_start(datetime.now(UTC)) - timedelta(days=6)
@@ -49,8 +50,8 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 async def cancel_command(update: Update, context: BotContext) -> None:
     """Stops the user's queued or running request in this chat."""
-    message, user = update.effective_message, update.effective_user
-    if message is None or user is None:
+    message = update.effective_message
+    if message is None or (who := requester_id(message)) is None:
         return
-    stopped = context.services.admission.cancel(message.chat_id, user.id)
+    stopped = context.services.admission.cancel(message.chat_id, who)
     await message.reply_text(texts.CANCELLED if stopped else texts.NOTHING_TO_CANCEL)

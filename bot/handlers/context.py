@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.admission import Admission
+from bot.availability import ModelAvailability
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import Settings
+from bot.fidelity import FidelityCheck
 from bot.handlers.albums import AlbumCollector
 from bot.metrics import Metrics
 from bot.scheduler import FairScheduler
@@ -52,11 +54,13 @@ class Services:
     settings: Settings
     storage: Storage
     images: ImageService
+    availability: ModelAvailability
     albums: AlbumCollector
     admission: Admission
     doorkeeper: Doorkeeper
     scheduler: FairScheduler
     metrics: Metrics
+    fidelity: FidelityCheck
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self
@@ -74,7 +78,7 @@ class Services:
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
         stored = await self.storage.preferences(chat_id)
-        models = self.settings.eden.models
+        models = self.availability.offered()
         defaults = self.settings.bot
         # A stored value that is no longer allowed (the operator changed the models) yields the
         # default, or failing that the first value the model can do.

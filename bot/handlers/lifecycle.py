@@ -33,7 +33,10 @@ async def answer_unfinished(bot: Bot, storage: Storage) -> int:
         except TelegramError as exc:
             log.warning("could not tell chat %s about its lost request: %s", item.chat_id, exc)
         # Marked either way: a chat that cannot be reached must not be retried at every start.
-        await storage.close_request(item.request_id, INTERRUPTED, 0.0, False, 0)
+        # The cost it was opened with stays, marked estimated: the upstream may have been paid
+        # (a picture delivered while the disk was too full to record it is one). It counts
+        # against no user: an interrupted request costs them nothing.
+        await storage.close_request(item.request_id, INTERRUPTED, item.estimated_cost_usd, True, 0)
     if unfinished:
         log.warning("answered %d request(s) left unfinished by the last run", len(unfinished))
     return len(unfinished)

@@ -91,24 +91,45 @@ async def settings_command(update: Update, context: BotContext) -> None:
 
 
 async def setting_button(update: Update, context: BotContext) -> None:
-    """A tap on a settings button: `set|<command>|<value>`."""
+    """A tap on a settings button: `set|<command>|<value>`. Anyone can send any callback data,
+    and a keyboard outlives a model change: a value that is not a current choice changes
+    nothing, and every tap is answered (until then the client shows the button spinning)."""
     query = update.callback_query
-    if query is None or query.data is None or query.message is None:
+    if query is None:
         return
-    _, command, value = query.data.split("|", 2)
-    setting = SETTINGS.get(command)
+    button = _read_button(query.data)
+    if button is None or query.message is None:
+        await query.answer(texts.UNKNOWN_BUTTON)
+        return
+    setting, value = button
     chat = query.message.chat
-    if setting is None:
-        await query.answer()
-        return
     services = context.services
     if not await _may_change(services, context.bot, chat, query.from_user, None):
         await query.answer(texts.SETTINGS_ADMINS_ONLY, show_alert=True)
         return
     current = await services.chat_settings(chat.id)
+    if value not in current.choices(setting.field):
+        await query.answer(texts.button_choice_gone(setting.label, setting.command))
+        return
     reply = await _change(services, chat.id, current, setting, value)
     await query.answer()
     await query.edit_message_text(reply, reply_markup=None)
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """Any other tap: answered, so that the button does not spin."""
+    if update.callback_query:
+        await update.callback_query.answer(texts.UNKNOWN_BUTTON)
+
+
+def _read_button(data: str | None) -> tuple[Setting, str] | None:
+    """The setting and value a button's data names, if it names one."""
+    prefix, _, rest = (data or "").partition("|")
+    command, separator, value = rest.partition("|")
+    setting = SETTINGS.get(command)
+    if prefix != CALLBACK_PREFIX or not separator or setting is None:
+        return None
+    return setting, value
 
 
 async def _change(

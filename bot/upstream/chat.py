@@ -18,7 +18,10 @@ from bot.upstream.payload import (
 
 NAME: Final = "chat"
 
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\((https?://[^)\s]+)\)")
+# Bounded repeats: with `*`, each of many unclosed `![` in a long answer would scan to its end
+# (quadratic time in the model's text).
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]{0,1000}\]\((https?://[^)\s]{1,4096})\)")
+_MARKDOWN_OPENING = re.compile(r"!\[[^\]]{0,1000}\]\($")
 _BARE_URL = re.compile(r"https?://\S+")
 
 
@@ -37,8 +40,13 @@ def body(request: ImageRequest) -> dict[str, Any]:
     return {
         "model": request.model,
         "messages": [{"role": "user", "content": content}],
-        "image_config": image_config(request),
+        **shape_fields(request),
     }
+
+
+def shape_fields(request: ImageRequest) -> dict[str, Any]:
+    """The ratio and tier as the seed protocol sends them: Gemini's own `image_config`."""
+    return {"image_config": image_config(request)}
 
 
 def parse(reply: Any) -> Reply:
@@ -94,7 +102,9 @@ def _image_in_text(content: str) -> tuple[str | None, str]:
         start, end = span
         before, after = content[:start], content[end:]
         # Drop the Markdown wrapper `![alt](` ... `)` around an inline data URL.
-        before = re.sub(r"!\[[^\]]*\]\($", "", before)
+        if before.endswith("]("):
+            # Only the tail can hold the wrapper; searching all of a long text would be slow.
+            before = before[:-1100] + _MARKDOWN_OPENING.sub("", before[-1100:])
         after = after.removeprefix(")")
         return content[start:end], before + after
     if match := _MARKDOWN_IMAGE.search(content):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import httpx
@@ -16,7 +17,9 @@ from bot.domain import ImageRequest, ImageResult
 from bot.upstream import chat, images
 from bot.upstream import errors as e
 from bot.upstream.budget import ByteBudget
+from bot.upstream.hosted import HostedImages
 from bot.upstream.payload import WireProtocol, decode_data_url, error_detail, lift_image
+from bot.upstream.reading import mapped_errors, read_body
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,20 @@ _BY_STATUS: dict[int, type[e.StatusError]] = {
 }
 
 
+# How Eden and the gateways behind it word a 400 for a model they do not serve, e.g. Eden's
+# "google/gemini-3.1-flash-image-preview isn't a registered model".
+_UNKNOWN_MODEL = re.compile(
+    r"(isn't|is not|not) a registered model|model[^.]{0,80}(not found|does not exist|unknown)"
+    r"|unknown model|invalid model",
+    re.IGNORECASE,
+)
+
 # What a reply of unknown length (chunked) counts against the reading budget: a 2K image's.
 UNKNOWN_REPLY_BYTES = 16 * 1024 * 1024
+# The largest reply read: a 4K PNG is up to ~40 MB, ~54 MB as base64 in JSON.
+MAX_REPLY_BYTES = 96 * 1024 * 1024
+# The largest image downloaded from a link (raw bytes, not base64).
+MAX_HOSTED_BYTES = 64 * 1024 * 1024
 
 
 class EdenClient:
@@ -50,21 +65,27 @@ class EdenClient:
         api_key: str,
         mode: ApiMode = "auto",
         timeout: float = 180.0,
+        timeout_4k: float | None = None,
         max_connections: int = 100,
         reading_bytes: int = 32 * 1024 * 1024,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
+        max_hosted_bytes: int = MAX_HOSTED_BYTES,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._mode = mode
         self._protocol: WireProtocol = images if mode == "images" else chat
+        self._timeouts = {"4K": timeout_4k or timeout}
         self._timeout = timeout
         self._reading = ByteBudget(reading_bytes)
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=15.0),
+            timeout=httpx.Timeout(max(timeout, timeout_4k or 0), connect=15.0),
             # One connection per generation in flight: a request must never queue for a socket.
             transport=transport.pooled(max_connections),
         )
+        self._max_reply_bytes = max_reply_bytes
+        self._hosted = HostedImages(self._base_url, self._http, max_bytes=max_hosted_bytes)
 
     @property
     def protocol(self) -> str:
@@ -72,7 +93,12 @@ class EdenClient:
         return self._protocol.NAME
 
     async def aclose(self) -> None:
+        await self._hosted.aclose()
         await self._http.aclose()
+
+    def timeout_for(self, request: ImageRequest) -> float:
+        """The longest wait for `request`'s answer, and again for reading it."""
+        return self._timeouts.get(request.image_size, self._timeout)
 
     @contextlib.asynccontextmanager
     async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
@@ -87,12 +113,13 @@ class EdenClient:
             # the upstream's time: the image is made (and paid for) by then.
             size = int(response.headers.get("Content-Length") or UNKNOWN_REPLY_BYTES)
             await lease.enter_async_context(self._reading.hold(size))
-            yield await self._read(protocol, response)
+            yield await self._read(protocol, request, response)
 
     async def _answer(self, request: ImageRequest) -> tuple[WireProtocol, httpx.Response]:
         """The upstream's answer to `request`, its body still unread, and the protocol used."""
+        timeout = self.timeout_for(request)
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 try:
                     return self._protocol, await self._post(self._protocol, request)
                 except e.ChatCompletionsUnsupported:
@@ -106,27 +133,45 @@ class EdenClient:
                         self._protocol = images
                     return images, await self._post(images, request)
         except TimeoutError as exc:
-            raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
+            raise e.UpstreamTimeout(f"no answer within {timeout:.0f} s") from exc
 
     async def _post(self, protocol: WireProtocol, request: ImageRequest) -> httpx.Response:
         return await self._send(
             self._request("POST", protocol.path(request), protocol.body(request))
         )
 
-    async def _read(self, protocol: WireProtocol, response: httpx.Response) -> ImageResult:
-        """The image in an answer's body (inline, or downloaded from where it is hosted)."""
+    async def _read(
+        self, protocol: WireProtocol, request: ImageRequest, response: httpx.Response
+    ) -> ImageResult:
+        """The image in an answer's body (inline, or downloaded from where it is hosted), all
+        within one more timeout: a reply that trickles in must not hold a slot for ever."""
         path = response.request.url.path
-        document, lifted = lift_image(await _body(response, path))
+        timeout = self.timeout_for(request)
+        try:
+            async with asyncio.timeout(timeout):
+                body = await read_body(response, path, self._max_reply_bytes)
+        except TimeoutError as exc:
+            raise e.UpstreamTimeout(f"the answer took over {timeout:.0f} s to read") from exc
+        document, lifted = lift_image(body)
         reply = protocol.parse(_parse_json(document, path))
         if reply.image is None:
             raise e.NoImageReturned(reply.text, reply.finish_reason)
-        data = await self._fetch(reply.image, lifted)
+        if reply.image.startswith(("http://", "https://")):
+            # Hosted images expire: fetched at once.
+            data = await self._hosted.fetch(reply.image, timeout)
+        else:
+            data = decode_data_url(reply.image, lifted)
         try:
             picture = imaging.inspect(data)
         except imaging.NotAnImage as exc:
             raise e.MalformedResponse(f"upstream image is not readable: {exc}") from exc
         return ImageResult(
-            picture=picture, text=reply.text, cost_usd=reply.cost_usd, usage=reply.usage
+            picture=picture,
+            text=reply.text,
+            cost_usd=reply.cost_usd,
+            usage=reply.usage,
+            protocol=protocol.NAME,
+            shape_sent=protocol.shape_fields(request),
         )
 
     async def list_models(self) -> list[str]:
@@ -141,23 +186,22 @@ class EdenClient:
         return [name for item in items if (name := _model_name(item))]
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Request:
+        headers = dict(self._auth)
+        stream = None
+        if body is not None:
+            stream, length = transport.body_stream(orjson.dumps(body))
+            headers |= length | {"Content-Type": "application/json"}
         return self._http.build_request(
-            method, self._base_url + path, json=body, headers=self._auth
+            method, self._base_url + path, content=stream, headers=headers
         )
 
     async def _json(self, path: str) -> Any:
-        return _parse_json(await _body(await self._send(self._request("GET", path)), path), path)
-
-    async def _fetch(self, image: str, lifted: bytes | None) -> bytes:
-        """The bytes behind a data URL, or downloaded at once from a hosted URL (they expire)."""
-        if not image.startswith(("http://", "https://")):
-            return decode_data_url(image, lifted)
-        # No Authorization header: the image may be hosted by someone other than Eden.
-        return await _body(await self._send(self._http.build_request("GET", image)), "an image")
+        response = await self._send(self._request("GET", path))
+        return _parse_json(await read_body(response, path, self._max_reply_bytes), path)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """The response with its headers read; the body is left to the caller (streaming)."""
-        with _mapped_errors(request.url.path):
+        with mapped_errors(request.url.path):
             response = await self._http.send(request, stream=True)
             if response.is_error:
                 await response.aread()
@@ -173,28 +217,6 @@ def _parse_json(body: bytes, path: str) -> Any:
         raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
 
 
-async def _body(response: httpx.Response, where: str) -> bytes:
-    """The whole body, which the response object does not keep: httpx responses sit in
-    reference cycles, and a body kept there lives until the cyclic garbage collector runs (a
-    burst of 200 replies held ~450 MB that way)."""
-    try:
-        with _mapped_errors(where):
-            return b"".join([chunk async for chunk in response.aiter_bytes()])
-    finally:
-        await response.aclose()
-
-
-@contextlib.contextmanager
-def _mapped_errors(where: str) -> Iterator[None]:
-    """httpx's exceptions as UpstreamErrors."""
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise e.UpstreamTimeout(f"{type(exc).__name__} on {where}") from exc
-    except httpx.TransportError as exc:
-        raise e.TransportError(f"{type(exc).__name__} on {where}: {exc}") from exc
-
-
 def error_from_response(response: httpx.Response) -> e.StatusError:
     """The StatusError for an error answer, read from its status and any known body shape."""
     status = response.status_code
@@ -205,6 +227,8 @@ def error_from_response(response: httpx.Response) -> e.StatusError:
     detail = error_detail(body)
     code = body.get("error_code") if isinstance(body, dict) else None
     cls = _BY_ERROR_CODE.get(str(code)) or _BY_STATUS.get(status)
+    if cls is None and status in (400, 422) and _UNKNOWN_MODEL.search(detail):
+        cls = e.ModelNotFound
     if cls is None:
         if status >= 500:
             cls = e.ProviderError

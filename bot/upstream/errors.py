@@ -2,7 +2,7 @@
 
 UpstreamError
 ├── TransportError ............ the connection failed             (retry)
-│   └── UpstreamTimeout ....... no answer within the time limit   (retry)
+│   └── UpstreamTimeout ....... no answer within the time limit   (retry if asked: see below)
 ├── StatusError ............... the upstream answered with an error status
 │   ├── BadRequest ............ 400, 413, 422, 451: the request itself was refused
 │   │   └── ChatCompletionsUnsupported  the model lives on /images only
@@ -12,8 +12,13 @@ UpstreamError
 │   ├── RateLimited ........... 429                               (retry)
 │   └── ProviderError ......... 5xx                               (retry)
 ├── MalformedResponse ......... a 2xx answer we cannot read       (retry)
+├── ReplyTooLarge ............. an answer past the byte cap: refused unread
+├── HostedImageFailed ......... the image link could not be (or must not be) downloaded
 ├── NoImageReturned ........... the model answered without an image (a refusal)
 └── ServiceUnavailable ........ the circuit breaker is open: failing fast, no call made
+
+Timeouts are retried only with UPSTREAM_RETRY_TIMEOUTS=true: the upstream may have finished and
+billed a generation that we stopped waiting for.
 """
 
 from __future__ import annotations
@@ -89,6 +94,22 @@ class ProviderError(StatusError):
 class MalformedResponse(UpstreamError):
     kind = "malformed_response"
     retryable = True
+
+
+class ReplyTooLarge(UpstreamError):
+    kind = "reply_too_large"
+
+    def __init__(self, where: str, max_bytes: int) -> None:
+        super().__init__(f"{where} sent more than {max_bytes // (1024 * 1024)} MB")
+
+
+class HostedImageFailed(UpstreamError):
+    """The upstream linked to its image instead of sending it, and fetching the link failed or
+    was refused (not https, not a public address, an error from the host, too big, too slow).
+    The service itself answered, so this neither trips the circuit breaker nor is retried (a
+    retry would pay for a new picture)."""
+
+    kind = "hosted_image_failed"
 
 
 class NoImageReturned(UpstreamError):

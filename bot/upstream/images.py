@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from bot.catalog import capabilities_for, output_pixels
 from bot.domain import ImageRequest
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import Reply, image_config, read_cost, read_usage, to_data_url
 
 NAME: Final = "images"
+
+# The OpenAI-style `size` values that gateways serving Gemini on /images/* translate into a
+# ratio. LiteLLM's Gemini image transformation (BerriAI/litellm,
+# litellm/llms/gemini/image_generation/transformation.py, `_map_size_to_aspect_ratio`) knows
+# exactly these five and draws 1:1 for any other `size`, Google's own pixel sizes included. So
+# `size` is sent only where one of them means the ratio asked for.
+OPENAI_SIZES: dict[str, str] = {
+    "1:1": "1024x1024",
+    "16:9": "1792x1024",
+    "9:16": "1024x1792",
+    "4:3": "1280x896",
+    "3:4": "896x1280",
+}
 
 
 def path(request: ImageRequest) -> str:
@@ -17,21 +29,32 @@ def path(request: ImageRequest) -> str:
 
 
 def body(request: ImageRequest) -> dict[str, Any]:
-    caps = capabilities_for(request.model)
-    width, height = output_pixels(caps, request.aspect_ratio, request.image_size)
     payload: dict[str, Any] = {
         "model": request.model,
         "prompt": request.prompt,
         "n": 1,
-        "size": f"{width}x{height}",
         "response_format": "b64_json",
-        # Eden documents only `size` here but forwards unknown fields to the provider: this is
-        # how Gemini gets the ratio and size tier it understands.
-        "image_config": image_config(request),
+        **shape_fields(request),
     }
     if request.images:
         payload["images"] = [{"image_url": to_data_url(p)} for p in request.images]
     return payload
+
+
+def shape_fields(request: ImageRequest) -> dict[str, Any]:
+    """The ratio and tier in every form a gateway is known to read.
+
+    Eden documents only `size` on /images/* ("depends on the model") and forwards unknown
+    fields to the provider. Gateways in front of Gemini read a flat `aspect_ratio` and
+    `image_size` (LiteLLM's Gemini image handler), Gemini's own `image_config` (the chat
+    protocol's form), or `size` through the five-value table above. The camelCase
+    `imageConfig` some of them also read is left out: passed on beside `image_config`, it would
+    name one protobuf field twice, which protobuf's JSON parser refuses."""
+    config = image_config(request)
+    fields: dict[str, Any] = {**config, "image_config": config}
+    if size := OPENAI_SIZES.get(request.aspect_ratio):
+        fields["size"] = size
+    return fields
 
 
 def parse(reply: Any) -> Reply:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ class WireProtocol(Protocol):
 
     def path(self, request: ImageRequest) -> str: ...
     def body(self, request: ImageRequest) -> dict[str, Any]: ...
+    def shape_fields(self, request: ImageRequest) -> dict[str, Any]: ...
     def parse(self, reply: Any) -> Reply: ...
 
 
@@ -137,8 +139,12 @@ def _strict_b64decode(encoded: memoryview) -> bytes | None:
 
 
 def read_cost(body: dict[str, Any]) -> float | None:
+    """The reported cost; a negative or non-finite one is no report (it would lower a user's
+    spend)."""
     cost = body.get("cost")
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+    if not isinstance(cost, int | float) or isinstance(cost, bool):
+        return None
+    return float(cost) if math.isfinite(cost) and cost >= 0 else None
 
 
 def read_usage(body: dict[str, Any]) -> dict[str, int]:

@@ -34,9 +34,11 @@ class RetryingService:
         retries: int,
         base_delay: float,
         max_delay: float = 30.0,
+        retry_timeouts: bool = False,
     ) -> None:
         self._inner = inner
         self._retries = retries
+        self._retry_timeouts = retry_timeouts
         self._max_delay = max_delay
         self._backoff = wait_exponential_jitter(
             initial=base_delay, max=max_delay, jitter=base_delay
@@ -64,6 +66,9 @@ class RetryingService:
 
     def _worth_retrying(self, exc: BaseException) -> bool:
         if not isinstance(exc, e.UpstreamError) or not exc.retryable:
+            return False
+        if isinstance(exc, e.UpstreamTimeout) and not self._retry_timeouts:
+            # The upstream may finish and bill the generation we stopped waiting for.
             return False
         # A long `retry_after` is better told to the user than waited out in silence.
         return not (isinstance(exc, e.RateLimited) and (exc.retry_after or 0) > self._max_delay)

@@ -1,4 +1,9 @@
-"""A fake Eden AI server on 127.0.0.1 speaking both protocols, scriptable reply by reply."""
+"""A fake Eden AI server on 127.0.0.1 speaking both protocols, scriptable reply by reply.
+
+Unless a test fixes `image`, it draws what it understood, as Gemini behind a gateway would: on
+/chat/completions it reads `image_config`; on /images/* it behaves like the common OpenAI-style
+gateway (LiteLLM's): it ignores `image_config`, honours a flat `aspect_ratio` and `image_size`,
+and otherwise maps `size` through the five-entry table, drawing 1:1 for anything else."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.catalog import capabilities_for, output_pixels
 from tests.fakes.images import png
 from tests.fakes.server import serve
 
@@ -39,7 +45,7 @@ def chat_reply(content: Any, **extra: Any) -> dict[str, Any]:
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
-        "model": "google/gemini-3.1-flash-image-preview",
+        "model": "google/gemini-3.1-flash-image",
         "choices": [
             {"index": 0, "message": message, "finish_reason": extra.pop("finish_reason", "stop")}
         ],
@@ -58,18 +64,35 @@ def images_reply(
     return {"created": 1, "data": [item], "output_format": "png", "provider": "google", **extra}
 
 
+# What a LiteLLM-style gateway makes of `size` on /images/*; anything else is drawn square.
+GATEWAY_SIZES = {
+    "1024x1024": "1:1",
+    "1792x1024": "16:9",
+    "1024x1792": "9:16",
+    "1280x896": "4:3",
+    "896x1280": "3:4",
+}
+
+
 class FakeEden:
     def __init__(self) -> None:
+        # Generations only; reads of the model list are in `listings`.
         self.calls: list[EdenCall] = []
-        self.image = png(64, 36)
+        self.listings: list[str] = []
+        # A fixed image for every answer; None: draw the shape the request asked for.
+        self.image: bytes | None = None
+        self.last_image = b""
         self.cost = 0.067
-        self.models = ["google/gemini-3.1-flash-image-preview", "google/gemini-2.5-flash-image"]
+        self.models = ["google/gemini-3.1-flash-image", "google/gemini-2.5-flash-image"]
         # Where the model list is served: Eden's /images/models, or only the older /models.
         self.models_path = "/images/models"
         # When set, /chat/completions answers as Eden does for models moved to /images.
         self.chat_unsupported = False
         self._script: deque[Responder] = deque()
         self._hosted: dict[str, bytes] = {}
+        self._streams: dict[str, tuple[bytes, float, int]] = {}
+        self._redirects: dict[str, str] = {}
+        self.streamed = 0
         self.hosted_requests: list[dict[str, str]] = []
         self._names = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -129,6 +152,19 @@ class FakeEden:
         self._hosted[name] = data
         return f"{self.root}/hosted/{name}"
 
+    def host_redirect(self, to: str) -> str:
+        """A hosted address that redirects (302) to `to`."""
+        name = f"moved-{next(self._names)}"
+        self._redirects[name] = to
+        return f"{self.root}/hosted/{name}"
+
+    def host_stream(self, chunk: bytes, every: float, count: int) -> str:
+        """A hosted file sent as `count` pieces of `chunk`, one every `every` seconds, with no
+        length given: a huge or a trickling download. `streamed` counts the bytes it sent."""
+        name = f"stream-{next(self._names)}"
+        self._streams[name] = (chunk, every, count)
+        return f"{self.root}/hosted/{name}"
+
     async def wait_for_calls(self, count: int, timeout: float = 15.0) -> list[EdenCall]:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.calls) >= count)
@@ -137,6 +173,9 @@ class FakeEden:
     # ---- the API -----------------------------------------------------------------------------
     async def _api(self, request: web.Request) -> web.StreamResponse:
         body: Any = await request.json() if request.can_read_body else None
+        if request.method == "GET":
+            self.listings.append("/" + request.match_info["path"])
+            return await self._listing(request)
         async with self._changed:
             self.calls.append(
                 EdenCall(
@@ -156,6 +195,26 @@ class FakeEden:
             return await self._script.popleft()(request, body)
         return await self._default(request, body)
 
+    async def _listing(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {API_KEY}":
+            return web.json_response(
+                {"detail": "Invalid API key", "error_code": "UNAUTHORIZED"}, status=401
+            )
+        if "/" + request.match_info["path"] == self.models_path:
+            return web.json_response({"data": [{"id": m, "object": "model"} for m in self.models]})
+        return web.json_response({"detail": "Not Found"}, status=404)
+
+    def picture_for(self, path: str, body: dict[str, Any]) -> bytes:
+        """The fixed image, or one of the shape this request would get from Gemini."""
+        if self.image is not None:
+            image = self.image
+        else:
+            ratio, size = _understood(path, body)
+            width, height = output_pixels(capabilities_for(body.get("model", "")), ratio, size)
+            image = _drawn(width, height)
+        self.last_image = image
+        return image
+
     async def _default(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         if path == "/chat/completions":
@@ -170,14 +229,51 @@ class FakeEden:
                     },
                     status=400,
                 )
-            return web.json_response(chat_reply(data_url(self.image), cost=self.cost))
-        if path == self.models_path:
-            return web.json_response({"data": [{"id": m, "object": "model"} for m in self.models]})
+            image = self.picture_for(path, body)
+            return web.json_response(chat_reply(data_url(image), cost=self.cost))
         if path in ("/images/generations", "/images/edits"):
-            return web.json_response(images_reply(self.image, cost=self.cost))
+            return web.json_response(images_reply(self.picture_for(path, body), cost=self.cost))
         return web.json_response({"detail": "Not Found"}, status=404)
 
     async def _hosted_file(self, request: web.Request) -> web.StreamResponse:
         self.hosted_requests.append(dict(request.headers))
+        if stream := self._streams.get(request.match_info["name"]):
+            return await self._stream(request, *stream)
+        if moved := self._redirects.get(request.match_info["name"]):
+            raise web.HTTPFound(moved)
         data = self._hosted.get(request.match_info["name"])
         return web.Response(body=data) if data is not None else web.Response(status=404)
+
+    async def _stream(
+        self, request: web.Request, chunk: bytes, every: float, count: int
+    ) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            for _ in range(count):
+                await response.write(chunk)
+                self.streamed += len(chunk)
+                await asyncio.sleep(every)
+        except ConnectionError:
+            return response  # the reader gave up, as it should
+        await response.write_eof()
+        return response
+
+
+def _understood(path: str, body: dict[str, Any]) -> tuple[str, str]:
+    """The ratio and tier the model gets from a request body, as the docstring above says."""
+    if path == "/chat/completions":
+        config = body.get("image_config") or {}
+        return config.get("aspect_ratio", "1:1"), config.get("image_size", "1K")
+    ratio = body.get("aspect_ratio") or GATEWAY_SIZES.get(body.get("size", ""), "1:1")
+    return ratio, body.get("image_size", "1K")
+
+
+_DRAWN: dict[tuple[int, int], bytes] = {}
+
+
+def _drawn(width: int, height: int) -> bytes:
+    """A flat PNG of that size (kept: the same sizes come back again and again)."""
+    if (width, height) not in _DRAWN:
+        _DRAWN[(width, height)] = png(width, height, (40, 90, 160))
+    return _DRAWN[(width, height)]

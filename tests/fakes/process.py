@@ -19,6 +19,7 @@ class BotProcess:
         self.cwd = cwd
         self.args = args
         self.output = ""
+        self._output_grew = asyncio.Condition()
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -45,7 +46,14 @@ class BotProcess:
     async def _read(self) -> None:
         assert self._proc and self._proc.stdout
         async for line in self._proc.stdout:
-            self.output += line.decode(errors="replace")
+            async with self._output_grew:
+                self.output += line.decode(errors="replace")
+                self._output_grew.notify_all()
+
+    async def wait_for_output(self, text: str, timeout: float = 15.0) -> None:
+        """Wait until the process has printed `text`."""
+        async with asyncio.timeout(timeout), self._output_grew:
+            await self._output_grew.wait_for(lambda: text in self.output)
 
     @property
     def running(self) -> bool:

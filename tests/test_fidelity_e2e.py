@@ -1,0 +1,211 @@
+"""Eden and Gemini as they are today, through the real bot: the GA model ids, the ratio reaching
+the model on either protocol, the picture as proof, models that disappear, and timeouts."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+from PIL import Image
+
+from tests.conftest import StartBot, free_port
+from tests.fakes.eden import FakeEden
+from tests.fakes.images import png
+from tests.fakes.telegram import FakeTelegram, text_message
+
+CHAT = 5151
+
+
+def _pixels(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
+async def _ratio(telegram: FakeTelegram, ratio: str) -> None:
+    assert "Done" in await telegram.ask(text_message(CHAT, f"/ratio {ratio}"))
+
+
+# ---- model ids -------------------------------------------------------------------------------
+async def test_the_default_model_is_the_ga_id(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    await start_bot(EDENAI_MODEL=None)
+    reply = await telegram.answer(text_message(CHAT, "a fox"))
+    assert reply.method == "sendPhoto"
+    assert eden.calls[0].body["model"] == "google/gemini-3.1-flash-image"
+
+
+async def test_a_retired_preview_id_is_mapped_to_its_successor_with_a_warning(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.models = ["google/gemini-3-pro-image", "google/gemini-3.1-flash-image"]
+    bot = await start_bot(
+        EDENAI_MODEL="google/gemini-3-pro-image-preview",
+        ALLOWED_MODELS="google/gemini-3.1-flash-image-preview",
+    )
+    reply = await telegram.answer(text_message(CHAT, "a fox"))
+    assert reply.method == "sendPhoto"
+    assert eden.calls[0].body["model"] == "google/gemini-3-pro-image"
+    shown = await telegram.ask(text_message(CHAT, "/model"))
+    assert "google/gemini-3-pro-image, google/gemini-3.1-flash-image" in shown
+    assert "preview" not in shown
+    warnings = [line for line in bot.output.splitlines() if "was shut down by Google" in line]
+    assert len(warnings) == 2
+    assert "google/gemini-3-pro-image-preview" in warnings[0]
+    assert "its successor google/gemini-3-pro-image" in warnings[0]
+
+
+# ---- the ratio reaches the model -------------------------------------------------------------
+async def test_a_16_9_request_comes_back_16_9_through_an_images_gateway(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    # The fake answers /images/* like a LiteLLM-style gateway: image_config ignored, `size`
+    # read through its five-entry table, a flat aspect_ratio honoured.
+    await start_bot(EDENAI_API_MODE="images")
+    await _ratio(telegram, "16:9")
+    reply = await telegram.answer(text_message(CHAT, "a wide fox"))
+    assert reply.method == "sendPhoto"
+    assert _pixels(reply.files["photo"]) == (1376, 768)
+    assert reply.params["caption"] == "a wide fox\n\n16:9 · 1K · 1376×768 · $0.067"
+    body = eden.calls[0].body
+    assert body["aspect_ratio"] == "16:9"
+    assert body["size"] == "1792x1024"
+
+
+async def test_a_ratio_outside_the_gateway_table_is_sent_without_a_size(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    await start_bot(EDENAI_API_MODE="images")
+    await _ratio(telegram, "21:9")
+    reply = await telegram.answer(text_message(CHAT, "a very wide fox"))
+    assert _pixels(reply.files["photo"]) == (1584, 672)
+    assert "size" not in eden.calls[0].body
+
+
+async def test_a_square_for_16_9_is_warned_counted_and_captioned_honestly(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.image = png(1024, 1024)  # a gateway that dropped the ratio
+    port = free_port()
+    bot = await start_bot(HEALTH_PORT=str(port))
+    await _ratio(telegram, "16:9")
+    first = await telegram.answer(text_message(CHAT, "a wide fox"))
+    second = await telegram.answer(text_message(CHAT, "another wide fox"))
+    assert first.params["caption"] == "a wide fox\n\n1:1 · 1K · 1024×1024 · $0.067 (asked 16:9)"
+    assert second.params["caption"].endswith("(asked 16:9)")
+    warnings = [line for line in bot.output.splitlines() if "does not honour" in line]
+    assert len(warnings) == 1  # once per model, protocol, ratio and size
+    assert "16:9 at 1K via chat" in warnings[0]
+    assert "'image_config': {'aspect_ratio': '16:9', 'image_size': '1K'}" in warnings[0]
+    assert "received 1024x1024" in warnings[0]
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert (
+        'bot_shape_mismatches_total{model="google/gemini-3.1-flash-image",protocol="chat",'
+        'what="ratio"} 2.0'
+    ) in metrics
+
+
+async def test_a_smaller_tier_than_asked_is_said_too(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.image = png(1376, 768)
+    await start_bot()
+    await _ratio(telegram, "16:9")
+    assert "Done" in await telegram.ask(text_message(CHAT, "/size 2K"))
+    reply = await telegram.answer(text_message(CHAT, "a fox"))
+    assert reply.params["caption"].endswith("16:9 · 1K · 1376×768 · $0.067 (asked 2K)")
+
+
+# ---- models that disappear -------------------------------------------------------------------
+async def test_a_model_eden_no_longer_lists_is_hidden_and_reported(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    port = free_port()
+    bot = await start_bot(HEALTH_PORT=str(port), ALLOWED_MODELS="google/gemini-3-pro-image")
+    await bot.wait_for_output("not in Eden's model list")
+    shown = await telegram.ask(text_message(CHAT, "/model"))
+    assert "gemini-3-pro-image" not in shown
+    refused = await telegram.ask(text_message(CHAT, "/model gemini-3-pro-image"))
+    assert "not a valid model" in refused
+    async with httpx.AsyncClient() as client:
+        health = await client.get(f"http://127.0.0.1:{port}/healthz")
+    assert health.status_code == 200  # a warning, not a failure
+    assert health.json()["checks"]["models"] == (
+        "not in Eden's model list: google/gemini-3-pro-image"
+    )
+    assert eden.listings == ["/images/models"]
+
+
+async def test_an_unknown_model_answer_sends_the_user_to_the_operator(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.then_json(
+        {"detail": "google/gemini-3.1-flash-image-preview isn't a registered model"}, status=400
+    )
+    await start_bot(UPSTREAM_RETRIES="2")
+    text = await telegram.ask(text_message(CHAT, "a fox"))
+    assert text == (
+        "The configured image model isn't available. "
+        "Retrying won't help; please tell the bot's operator."
+    )
+    assert len(eden.calls) == 1
+
+
+# ---- timeouts and money ----------------------------------------------------------------------
+async def test_a_timeout_is_not_retried_by_default(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.then_hang(5)
+    await start_bot(EDENAI_TIMEOUT_SECONDS="1", UPSTREAM_RETRIES="2")
+    assert "took too long" in await telegram.ask(text_message(CHAT, "a fox"))
+    # The upstream may still finish and bill that one: no second (paid) attempt.
+    assert len(eden.calls) == 1
+
+
+async def test_timeouts_are_retried_when_the_operator_asks(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.then_hang(5)
+    await start_bot(
+        EDENAI_TIMEOUT_SECONDS="1", UPSTREAM_RETRIES="2", UPSTREAM_RETRY_TIMEOUTS="true"
+    )
+    reply = await telegram.answer(text_message(CHAT, "a fox"))
+    assert reply.method == "sendPhoto"
+    assert len(eden.calls) == 2
+
+
+# ---- check --live ----------------------------------------------------------------------------
+async def test_check_live_makes_one_small_image_per_protocol(
+    start_bot: StartBot, eden: FakeEden
+) -> None:
+    run = await start_bot("check", "--live")
+    assert await run.wait() == 0, run.output
+    lines = run.output.splitlines()
+    cost_line = next(i for i, line in enumerate(lines) if line.startswith("[live]"))
+    assert "2 paid generations of google/gemini-3.1-flash-image at 16:9 512" in lines[cost_line]
+    assert "about $0.090 in all" in lines[cost_line]
+    assert [c.path for c in eden.calls] == ["/chat/completions", "/images/generations"]
+    chat = next(line for line in lines if line.startswith("[ok]   live chat:"))
+    assert "asked 16:9 512, received 688x384 (16:9, 512)" in chat
+    assert "$0.067" in chat
+    assert any(line.startswith("[ok]   live images: asked 16:9 512") for line in lines)
+    assert "[ok]   live: 16:9 512 reaches the model via chat and images" in lines
+
+
+async def test_check_live_says_when_no_protocol_passes_the_ratio_on(
+    start_bot: StartBot, eden: FakeEden
+) -> None:
+    eden.image = png(1024, 1024)
+    eden.chat_unsupported = True
+    run = await start_bot("check", "--live")
+    assert await run.wait() == 1
+    assert "[note] live chat: Eden does not serve this model on /chat/completions" in run.output
+    assert "received 1024x1024 (1:1, 1K)" in run.output
+    assert "[FAIL] live: no protocol delivered 16:9 512" in run.output
+
+
+async def test_plain_check_makes_no_generation(start_bot: StartBot, eden: FakeEden) -> None:
+    run = await start_bot("check")
+    assert await run.wait() == 0
+    assert eden.calls == []
