@@ -246,6 +246,6 @@ def cap_webhook_bodies(max_bytes: int) -> None:
     """Refuse webhook requests announcing a body over `max_bytes` (400, from the headers, before
     any of the body is read). PTB serves webhooks with tornado's HTTPServer and offers no setting
     for this; tornado's public `Configurable.configure` gives every HTTPServer made from now on
-    this default, and PTB's is the only one in the process. test_webhook_refuses_large_bodies
-    fails if a PTB upgrade stops building its server this way."""
+    this default, and PTB's is the only one in the process. A webhook test in
+    tests/test_hardening_e2e.py fails if a PTB upgrade stops building its server this way."""
     HTTPServer.configure(None, max_body_size=max_bytes)

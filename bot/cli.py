@@ -34,25 +34,27 @@ from bot.upstream import EdenClient, UpstreamError
 
 
 class Report:
-    """One line per check; the exit status is 0 only if every check passed."""
+    """One line per check; the exit status is 0 only if every check passed. Errors may quote a
+    URL with the bot token in it, so every line is masked."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...]) -> None:
         self.failed = False
+        self._mask = RedactingFormatter(secrets).redact
 
     def ok(self, what: str, detail: str = "") -> None:
-        print(f"[ok]   {what}{': ' + detail if detail else ''}")
+        print(self._mask(f"[ok]   {what}{': ' + detail if detail else ''}"))
 
     def note(self, what: str, detail: str) -> None:
         """Worth knowing, but not a failure."""
-        print(f"[note] {what}: {detail}")
+        print(self._mask(f"[note] {what}: {detail}"))
 
     def fail(self, what: str, problem: str, fix: str) -> None:
         self.failed = True
-        print(f"[FAIL] {what}: {problem}\n       fix: {fix}")
+        print(self._mask(f"[FAIL] {what}: {problem}\n       fix: {fix}"))
 
 
 async def check(settings: Settings, live: bool = False) -> int:
-    report = Report()
+    report = Report(settings.secrets)
     report.ok("configuration", f"model {settings.eden.model}, {settings.eden.api_mode} mode")
     for notice in settings.eden.model_notices():
         report.note("model", notice)

@@ -212,6 +212,7 @@ async def test_webhook_refuses_large_bodies_and_masks_its_random_secret(
     )  # WEBHOOK_LISTEN left at its default, 127.0.0.1
     [hook] = await telegram.wait_for("setWebhook")
     secret = hook.params["secret_token"]
+    await _logged(bot, "Webhook server started")  # PTB listens only after setWebhook
 
     # 2 MB announced, no secret: refused from the headers, before the body is read.
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
