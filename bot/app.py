@@ -17,18 +17,17 @@ from telegram.request import HTTPXRequest
 from tornado.httpserver import HTTPServer
 
 from bot import logs, texts, transport
-from bot.admission import Admission
+from bot.albums import AlbumCollector
 from bot.availability import ModelAvailability
 from bot.config import EdenSettings, Settings
-from bot.fidelity import FidelityCheck
+from bot.doorkeeper import Doorkeeper, warn_about_access
 from bot.handlers import register
-from bot.handlers.access import Doorkeeper, warn_about_access
-from bot.handlers.albums import AlbumCollector
-from bot.handlers.context import BotContext, Services
-from bot.handlers.lifecycle import answer_unfinished, stop_gracefully_on_signals
+from bot.handlers.lifecycle import stop_gracefully_on_signals
 from bot.health import HealthServer, Throttled
 from bot.metrics import Metrics
-from bot.scheduler import FairScheduler
+from bot.pipeline import Pipeline
+from bot.policy import Policy
+from bot.services import BotContext, Services
 from bot.storage import SqliteStorage
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
 
@@ -90,12 +89,11 @@ def build_application(settings: Settings) -> BotApplication:
     api = settings.telegram.api_url.rstrip("/")
 
     health: list[HealthServer] = []
+    opened: list[ImageService] = []
 
     async def start(application: BotApplication) -> None:
         storage = await SqliteStorage.open(settings.database_path)
         metrics = Metrics()
-        scheduler = FairScheduler(settings.load.max_concurrent_generations)
-        metrics.watch_queue(lambda: scheduler.waiting, lambda: scheduler.running)
         for notice in settings.eden.model_notices():
             log.warning("%s", notice)
         # Images hosted on the API's own host are downloaded on the same client, hence a few
@@ -105,17 +103,28 @@ def build_application(settings: Settings) -> BotApplication:
         )
         availability = ModelAvailability(client.list_models, settings.eden.models)
         availability.start()
+        images = image_service(settings, client)
+        opened.append(images)
+        policy = Policy(settings.access, storage)
+        pipeline = Pipeline(
+            bot=application.bot,
+            storage=storage,
+            policy=policy,
+            images=images,
+            capacity=settings.load.max_concurrent_generations,
+            keep_prompts=settings.access.log_prompts,
+            metrics=metrics,
+        )
+        metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(
             settings=settings,
             storage=storage,
-            images=image_service(settings, client),
             availability=availability,
             albums=AlbumCollector(),
-            admission=Admission(settings.access, storage, metrics),
             doorkeeper=Doorkeeper(settings.access),
-            scheduler=scheduler,
+            policy=policy,
+            pipeline=pipeline,
             metrics=metrics,
-            fidelity=FidelityCheck(metrics),
         )
         services.attach(application)
         if settings.server.health_port:
@@ -135,19 +144,21 @@ def build_application(settings: Settings) -> BotApplication:
                 log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
         warn_about_access(settings.access)
         await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
-        await answer_unfinished(application.bot, storage)
+        await pipeline.start()
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
     async def stop(application: BotApplication) -> None:
         for server in health:
             await server.stop()
         # Nothing was opened if start-up failed before `start` (a refused token, no network).
-        if opened := Services.find(application):
-            await opened.availability.stop()
-            await opened.images.aclose()
-            # Outcomes the ledger refused during the run (a full disk) get a last try.
-            await opened.admission.record_unrecorded()
-            await opened.storage.close()
+        if services := Services.find(application):
+            await services.availability.stop()
+            # After a signal this has been done with the grace period; otherwise now, at once.
+            # Outcomes the ledger refused during the run (a full disk) get a last try here.
+            await services.pipeline.drain(0)
+            for images in opened:
+                await images.aclose()
+            await services.storage.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
     if settings.load.telegram_rate_limit:
@@ -160,7 +171,8 @@ def build_application(settings: Settings) -> BotApplication:
         .context_types(ContextTypes(context=BotContext))
         # Results quote the prompt they answer, even if it was deleted meanwhile.
         .defaults(Defaults(do_quote=True, allow_sending_without_reply=True))
-        # A generation takes up to a minute: one chat's request must not hold up the others.
+        # Handlers return at once (a request becomes a job), but a slow Telegram call in one
+        # must not hold up the others.
         .concurrent_updates(True)
         # Telegram takes ~30 messages a second anyway; every new connection costs a TLS
         # handshake, and in a burst 200 of them cost more than waiting for one of 32.

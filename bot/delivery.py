@@ -1,5 +1,6 @@
-"""Getting a result back to the user: the "uploading photo…" indicator, the queue note, and
-photo-or-document."""
+"""Getting answers back to a user from a worker, which has ids rather than a Message: texts and
+pictures as replies to the user's message (photo, or document past Telegram's photo limits),
+and the "uploading photo…" indicator within the cosmetic budget."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from telegram import Bot, Message
+from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import NetworkError, TelegramError, TimedOut
 
-from bot import texts
 from bot.domain import Picture
+from bot.telegram_budget import CosmeticBudget
 
 log = logging.getLogger(__name__)
 
@@ -34,70 +35,66 @@ def fits_as_photo(picture: Picture) -> bool:
     )
 
 
-@contextlib.asynccontextmanager
-async def uploading_photo(bot: Bot, chat_id: int) -> AsyncIterator[None]:
-    """Show "uploading photo…" in the chat for as long as the block runs."""
+class Answer:
+    """Where a job's answers go: its chat, as replies to the user's message (sent without the
+    reply link if that message was deleted meanwhile)."""
 
-    async def keep_showing() -> None:
-        while True:
+    def __init__(self, bot: Bot, chat_id: int, message_id: int | None) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self._reply = (
+            ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
+        )
+
+    async def text(self, text: str) -> Message:
+        return await self.bot.send_message(self.chat_id, text, reply_parameters=self._reply)
+
+    async def picture(
+        self, picture: Picture, caption: str | None = None, *, as_file: bool = False
+    ) -> Message:
+        """`picture` as a photo, or as a document if asked or if Telegram would refuse it."""
+        if not as_file and fits_as_photo(picture):
             try:
-                await bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-            except TelegramError as exc:
-                # A missed indicator is cosmetic; the answer itself must not wait for it.
-                log.debug("chat action failed: %s", exc)
-            await asyncio.sleep(CHAT_ACTION_INTERVAL)
+                return await self.bot.send_photo(
+                    self.chat_id, picture.data, caption=caption, reply_parameters=self._reply
+                )
+            except TimedOut:
+                # The photo may have arrived after all; a document too would send it twice.
+                raise
+            # BadRequest (PHOTO_INVALID_DIMENSIONS, ...) is a NetworkError too, as is a 413.
+            except NetworkError as exc:
+                log.warning(
+                    "sending a %dx%d photo failed (%s); sending it as a document",
+                    picture.width,
+                    picture.height,
+                    exc,
+                )
+        return await self.bot.send_document(
+            self.chat_id,
+            picture.data,
+            filename=f"image.{picture.extension}",
+            caption=caption,
+            reply_parameters=self._reply,
+        )
 
-    task = asyncio.create_task(keep_showing())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    @contextlib.asynccontextmanager
+    async def uploading_photo(self, budget: CosmeticBudget) -> AsyncIterator[None]:
+        """Show "uploading photo…" while the block runs, as far as the cosmetic budget allows:
+        in a crowd, queue notes and results come first and the indicator is skipped."""
 
+        async def keep_showing() -> None:
+            while True:
+                if budget.try_spend():
+                    try:
+                        await self.bot.send_chat_action(self.chat_id, ChatAction.UPLOAD_PHOTO)
+                    except TelegramError as exc:
+                        log.debug("chat action failed: %s", exc)
+                await asyncio.sleep(CHAT_ACTION_INTERVAL)
 
-async def send_picture(
-    reply_to: Message, picture: Picture, caption: str | None = None, *, as_file: bool = False
-) -> Message:
-    """Reply with `picture` as a photo, or as a document if asked or if Telegram would refuse it."""
-    if not as_file and fits_as_photo(picture):
+        task = asyncio.create_task(keep_showing())
         try:
-            return await reply_to.reply_photo(photo=picture.data, caption=caption)
-        except TimedOut:
-            # The photo may have arrived after all; a document too would send the image twice.
-            raise
-        # BadRequest (PHOTO_INVALID_DIMENSIONS, ...) is a NetworkError too, as is a 413.
-        except NetworkError as exc:
-            log.warning(
-                "sending a %dx%d photo failed (%s); sending it as a document",
-                picture.width,
-                picture.height,
-                exc,
-            )
-    return await reply_to.reply_document(
-        document=picture.data, filename=f"image.{picture.extension}", caption=caption
-    )
-
-
-class QueueNote:
-    """The "queued, N ahead" reply shown while a request waits for its turn, edited as it moves
-    up and deleted once the answer is there."""
-
-    def __init__(self, reply_to: Message) -> None:
-        self._reply_to = reply_to
-        self._note: Message | None = None
-
-    async def show(self, ahead: int) -> None:
-        text = texts.queued(ahead)
-        if self._note is None:
-            self._note = await self._reply_to.reply_text(text)
-        else:
-            await self._note.edit_text(text)
-
-    async def remove(self) -> None:
-        if self._note is not None:
-            try:
-                await self._note.delete()
-            except TelegramError as exc:
-                log.info("could not delete the queue note: %s", exc)
-            self._note = None
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

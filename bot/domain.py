@@ -14,6 +14,40 @@ class Kind(StrEnum):
     EDIT = "edit"
 
 
+class Outcome(StrEnum):
+    """Where a request stands, or how it ended: the ledger's `outcome` column."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    OK = "ok"
+    CANCELLED = "cancelled"  # by the user's /cancel or Cancel button
+    INTERRUPTED = "interrupted"  # by a restart, after its upstream call was made
+    BAD_INPUT = "bad_input"  # an input image that could not be fetched or used
+    UNEXPECTED_ERROR = "unexpected_error"
+    # Upstream failures, one per UpstreamError class (bot/upstream/errors.py).
+    UPSTREAM_ERROR = "upstream_error"
+    CONNECTION_ERROR = "connection_error"
+    TIMEOUT = "timeout"
+    HTTP_ERROR = "http_error"
+    BAD_REQUEST = "bad_request"
+    CHAT_UNSUPPORTED = "chat_unsupported"
+    AUTH_FAILED = "auth_failed"
+    NO_CREDITS = "no_credits"
+    MODEL_NOT_FOUND = "model_not_found"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_ERROR = "provider_error"
+    MALFORMED_RESPONSE = "malformed_response"
+    REPLY_TOO_LARGE = "reply_too_large"
+    HOSTED_IMAGE_FAILED = "hosted_image_failed"
+    REFUSED = "refused"
+    CIRCUIT_OPEN = "circuit_open"
+
+    @property
+    def open(self) -> bool:
+        """Still to be answered: queued or running."""
+        return self in (Outcome.QUEUED, Outcome.RUNNING)
+
+
 @dataclass(frozen=True, slots=True)
 class Picture:
     """Image bytes with the format and size read from the bytes themselves."""

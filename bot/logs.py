@@ -105,7 +105,8 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "tornado.access"):
+    # aiosqlite logs every statement with its parameters at DEBUG, prompts included.
+    for noisy in ("httpx", "httpcore", "aiosqlite", "apscheduler", "aiohttp.access", "tornado"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

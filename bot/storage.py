@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -14,10 +15,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-PENDING = "pending"
-OK = "ok"
-# Stopped by a restart before it could finish.
-INTERRUPTED = "interrupted"
+from bot.domain import Order, Outcome
+from bot.jobs import Closing, Job, NewJob, Requester
 
 
 class StorageError(Exception):
@@ -35,38 +34,12 @@ class ChatPreferences:
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One accepted request, written before the upstream is called."""
-
-    chat_id: int
-    user_id: int | None
-    message_id: int | None
-    kind: str
-    model: str
-    aspect_ratio: str
-    image_size: str
-    estimated_cost_usd: float
-    prompt: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class Spend:
     """A user's images and money over a period; requests still running count at their estimate."""
 
     images: int = 0
     cost_usd: float = 0.0
     estimated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Unfinished:
-    """A request the bot accepted but never answered: it stopped meanwhile."""
-
-    request_id: int
-    chat_id: int
-    message_id: int | None
-    estimated_cost_usd: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,15 +64,25 @@ class Storage(Protocol):
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None: ...
 
-    async def open_request(self, entry: LedgerEntry) -> int: ...
+    async def open_job(self, job: NewJob) -> int: ...
 
-    async def close_request(
-        self, request_id: int, outcome: str, cost_usd: float, estimated: bool, latency_ms: int
-    ) -> None: ...
+    async def job(self, job_id: int) -> Job | None: ...
+
+    async def open_jobs(self) -> list[Job]: ...
+
+    async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]: ...
+
+    async def start_job(self, job_id: int) -> None: ...
+
+    async def upstream_sent(self, job_id: int) -> None: ...
+
+    async def requeue(self, job_id: int) -> None: ...
+
+    async def set_note(self, job_id: int, note_id: int) -> None: ...
+
+    async def close_request(self, closing: Closing) -> None: ...
 
     async def spend(self, user_id: int, since: datetime) -> Spend: ...
-
-    async def unfinished_requests(self) -> list[Unfinished]: ...
 
     async def ping(self) -> None: ...
 
@@ -155,11 +138,31 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # One row, rewritten by each health check: proof that the database takes writes.
         "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
     ),
+    (
+        # A request is a durable job until it is answered: what it takes to carry it out after a
+        # restart. `job_prompt` and `file_ids` are kept only while it is open.
+        "ALTER TABLE requests ADD COLUMN in_group INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE requests ADD COLUMN inputs INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE requests ADD COLUMN output_format TEXT NOT NULL DEFAULT 'photo'",
+        "ALTER TABLE requests ADD COLUMN file_ids TEXT",
+        "ALTER TABLE requests ADD COLUMN job_prompt TEXT",
+        "ALTER TABLE requests ADD COLUMN note_id INTEGER",
+        "ALTER TABLE requests ADD COLUMN upstream_sent INTEGER NOT NULL DEFAULT 0",
+        # Requests an earlier version left open were running upstream: answered as interrupted.
+        "UPDATE requests SET outcome = 'running', upstream_sent = 1 WHERE outcome = 'pending'",
+        "CREATE INDEX requests_open ON requests (chat_id) WHERE outcome IN ('queued', 'running')",
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 # Requests that used (or may still use) the user's allowance.
-_COUNTED = f"outcome IN ('{OK}', '{PENDING}')"
+_OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+_COUNTED = f"outcome IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+_FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+_JOB_COLUMNS = (
+    "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
+    "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent"
+)
 
 
 def _timestamp(moment: datetime) -> str:
@@ -253,37 +256,74 @@ class SqliteStorage:
             *values.values(),
         )
 
-    # ---- the ledger --------------------------------------------------------------------------
-    async def open_request(self, entry: LedgerEntry) -> int:
-        request_id = await self._write(
-            "INSERT INTO requests (created_at, chat_id, user_id, message_id, kind, model, "
-            "aspect_ratio, image_size, cost_usd, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _timestamp(entry.created_at),
-            entry.chat_id,
-            entry.user_id,
-            entry.message_id,
-            entry.kind,
-            entry.model,
-            entry.aspect_ratio,
-            entry.image_size,
-            entry.estimated_cost_usd,
-            entry.prompt,
+    # ---- jobs and the ledger -----------------------------------------------------------------
+    async def open_job(self, job: NewJob) -> int:
+        who, order = job.who, job.order
+        job_id = await self._write(
+            "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
+            "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, outcome, "
+            "job_prompt, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _timestamp(job.created_at),
+            who.chat_id,
+            who.user_id,
+            who.message_id,
+            int(who.in_group),
+            order.kind.value,
+            order.model,
+            order.aspect_ratio,
+            order.image_size,
+            order.inputs,
+            job.output_format,
+            json.dumps(job.file_ids),
+            job.estimated_cost_usd,
+            Outcome.QUEUED.value,
+            order.prompt,
+            order.prompt if job.keep_prompt else None,
         )
-        assert request_id is not None
-        return request_id
+        assert job_id is not None
+        return job_id
 
-    async def close_request(
-        self, request_id: int, outcome: str, cost_usd: float, estimated: bool, latency_ms: int
-    ) -> None:
+    async def job(self, job_id: int) -> Job | None:
+        rows = await self._rows(f"SELECT {_JOB_COLUMNS} FROM requests WHERE id = ?", job_id)
+        return _job(rows[0]) if rows else None
+
+    async def open_jobs(self) -> list[Job]:
+        rows = await self._rows(f"SELECT {_JOB_COLUMNS} FROM requests WHERE {_OPEN} ORDER BY id")
+        return [_job(row) for row in rows]
+
+    async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]:
+        rows = await self._rows(
+            f"SELECT id FROM requests WHERE chat_id = ? AND user_id IS ? AND {_OPEN} ORDER BY id",
+            chat_id,
+            user_id,
+        )
+        return [job_id for (job_id,) in rows]
+
+    async def start_job(self, job_id: int) -> None:
+        await self._write(f"UPDATE requests SET outcome = '{Outcome.RUNNING}' WHERE id = ?", job_id)
+
+    async def upstream_sent(self, job_id: int) -> None:
+        await self._write("UPDATE requests SET upstream_sent = 1 WHERE id = ?", job_id)
+
+    async def requeue(self, job_id: int) -> None:
+        await self._write(
+            f"UPDATE requests SET outcome = '{Outcome.QUEUED}' WHERE id = ? AND NOT upstream_sent",
+            job_id,
+        )
+
+    async def set_note(self, job_id: int, note_id: int) -> None:
+        await self._write("UPDATE requests SET note_id = ? WHERE id = ?", note_id, job_id)
+
+    async def close_request(self, closing: Closing) -> None:
         await self._write(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
-            "finished_at = ? WHERE id = ?",
-            outcome,
-            cost_usd,
-            int(estimated),
-            latency_ms,
+            "finished_at = ?, job_prompt = NULL, file_ids = NULL WHERE id = ?",
+            closing.outcome.value,
+            closing.cost_usd,
+            int(closing.estimated),
+            closing.latency_ms,
             _timestamp(datetime.now(UTC)),
-            request_id,
+            closing.job_id,
         )
 
     async def spend(self, user_id: int, since: datetime) -> Spend:
@@ -295,17 +335,10 @@ class SqliteStorage:
         )
         return Spend(images=images, cost_usd=cost, estimated=bool(estimated))
 
-    async def unfinished_requests(self) -> list[Unfinished]:
-        rows = await self._rows(
-            f"SELECT id, chat_id, message_id, cost_usd FROM requests WHERE outcome = '{PENDING}' "
-            "ORDER BY id"
-        )
-        return [Unfinished(*row) for row in rows]
-
     async def daily_totals(self, since: datetime) -> list[DayTotals]:
         rows = await self._rows(
-            f"SELECT date(created_at), SUM(outcome = '{OK}'), "
-            f"SUM(outcome NOT IN ('{OK}', '{PENDING}')), SUM(CASE WHEN outcome = '{OK}' "
+            f"SELECT date(created_at), SUM(outcome = '{Outcome.OK}'), "
+            f"SUM({_FAILED}), SUM(CASE WHEN outcome = '{Outcome.OK}' "
             "THEN cost_usd ELSE 0 END) FROM requests WHERE created_at >= ? "
             "GROUP BY 1 ORDER BY 1 DESC",
             _timestamp(since),
@@ -315,7 +348,7 @@ class SqliteStorage:
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]:
         rows = await self._rows(
             "SELECT user_id, COUNT(*), SUM(cost_usd) FROM requests "
-            f"WHERE created_at >= ? AND outcome = '{OK}' AND user_id IS NOT NULL "
+            f"WHERE created_at >= ? AND outcome = '{Outcome.OK}' AND user_id IS NOT NULL "
             "GROUP BY user_id ORDER BY 3 DESC, 2 DESC LIMIT ?",
             _timestamp(since),
             limit,
@@ -325,7 +358,7 @@ class SqliteStorage:
     async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]:
         rows = await self._rows(
             "SELECT outcome, COUNT(*) FROM requests "
-            f"WHERE created_at >= ? AND outcome NOT IN ('{OK}', '{PENDING}') "
+            f"WHERE created_at >= ? AND {_FAILED} "
             "GROUP BY outcome ORDER BY 2 DESC, 1",
             _timestamp(since),
         )
@@ -337,3 +370,20 @@ class SqliteStorage:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _job(row: Any) -> Job:
+    (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
+     output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent) = row  # fmt: skip
+    return Job(
+        id=job_id,
+        who=Requester(user_id, chat_id, message_id, bool(in_group)),
+        order=Order(prompt or "", model, ratio, size, inputs),
+        output_format=output_format,
+        file_ids=tuple(json.loads(file_ids or "[]")),
+        estimated_cost_usd=cost,
+        outcome=Outcome(outcome),
+        created_at=datetime.strptime(created_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC),
+        note_id=note_id,
+        upstream_sent=bool(upstream_sent),
+    )

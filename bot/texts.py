@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.admission import (
+from bot.fidelity import Delivered
+from bot.policy import (
     CoolingDown,
     DailyImagesReached,
     LimitReached,
@@ -12,7 +13,6 @@ from bot.admission import (
     TooManyInFlight,
     UsageReport,
 )
-from bot.fidelity import Delivered
 from bot.storage import DayTotals, Spend, UserTotals
 from bot.upstream import errors as e
 
@@ -74,6 +74,9 @@ SETTINGS_ADMINS_ONLY = "Only this group's administrators can change its settings
 INTERRUPTED = "The bot restarted while working on this. Please send it again."
 CANCELLED = "Cancelled."
 NOTHING_TO_CANCEL = "You have no picture in progress here."
+NOTHING_TO_CANCEL_HERE = "That picture is already done or cancelled."
+NOT_YOURS_TO_CANCEL = "Only the person who asked for this picture can cancel it."
+CANCEL_BUTTON = "Cancel"
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
 UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
 # Answers to a button tap (Telegram shows at most 200 characters).

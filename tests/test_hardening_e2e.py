@@ -166,7 +166,8 @@ async def test_a_failed_ledger_write_never_undoes_a_delivered_picture(
     await _logged(bot, "the ledger did not take the outcome of request 1 (ok, $0.067)")
     assert "database or disk is full" in bot.output
     assert telegram.sent("sendMessage", ALICE) == []  # no "something went wrong"
-    assert _ledger(tmp_path) == [("generate", "pending", 0.067)]
+    # Not even the job's start could be recorded; the user has their picture all the same.
+    assert _ledger(tmp_path) == [("generate", "queued", 0.067)]
 
     # Space is back: the outcome is written at shutdown, and the next start has nothing to
     # apologise for.

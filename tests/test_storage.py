@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 import stat
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.storage import ChatPreferences, SqliteStorage, StorageError
+from bot.domain import Order, Outcome
+from bot.jobs import Closing, NewJob, Requester
+from bot.storage import _MIGRATIONS, ChatPreferences, SqliteStorage, StorageError
 
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
@@ -67,8 +70,6 @@ async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -
 
 
 async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path: Path) -> None:
-    from bot.storage import _MIGRATIONS
-
     path = tmp_path / "bot.sqlite3"
     previous = len(_MIGRATIONS) - 1
     with sqlite3.connect(path) as db:
@@ -84,25 +85,32 @@ async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
 
 
+def _job(user_id: int, when: datetime, prompt: str = "a fox", keep: bool = False) -> NewJob:
+    return NewJob(
+        who=Requester(user_id, chat_id=7, message_id=70, in_group=True),
+        order=Order(prompt, "google/gemini-3.1-flash-image", "16:9", "2K", inputs=2),
+        output_format="file",
+        file_ids=("file-a", "file-b"),
+        estimated_cost_usd=0.05,
+        created_at=when,
+        keep_prompt=keep,
+    )
+
+
 async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from bot.storage import LedgerEntry
-
     storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
-    async def request(user_id: int, when: datetime, outcome: str, cost: float) -> None:
-        entry = LedgerEntry(1, user_id, None, "generate", "m", "1:1", "1K", 0.05, None, when)
-        request_id = await storage.open_request(entry)
-        if outcome != "pending":
-            await storage.close_request(request_id, outcome, cost, False, 10)
+    async def request(user_id: int, when: datetime, outcome: Outcome, cost: float) -> None:
+        job_id = await storage.open_job(_job(user_id, when))
+        if not outcome.open:
+            await storage.close_request(Closing(job_id, outcome, cost, False, 10))
 
-    await request(1, now, "ok", 0.1)
-    await request(1, now - timedelta(days=2), "ok", 0.2)
-    await request(1, now, "timeout", 0.0)
-    await request(1, now, "pending", 0.0)  # counts at its estimate while running
-    await request(2, now, "ok", 0.4)
+    await request(1, now, Outcome.OK, 0.1)
+    await request(1, now - timedelta(days=2), Outcome.OK, 0.2)
+    await request(1, now, Outcome.TIMEOUT, 0.0)
+    await request(1, now, Outcome.QUEUED, 0.0)  # counts at its estimate while open
+    await request(2, now, Outcome.OK, 0.4)
     today = await storage.spend(1, now.replace(hour=0))
     assert (today.images, round(today.cost_usd, 3), today.estimated) == (2, 0.15, True)
     month = await storage.spend(1, now.replace(day=1, hour=0))
@@ -111,6 +119,64 @@ async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> No
     assert failures == [("timeout", 1)]
     top = await storage.top_users(now - timedelta(days=7), limit=5)
     assert [(u.user_id, u.images) for u in top] == [(2, 1), (1, 2)]
+    await storage.close()
+
+
+async def test_a_job_is_stored_whole_and_forgotten_once_answered(tmp_path: Path) -> None:
+    """What a restart needs is kept while the job is open; the prompt and the file ids go once
+    it is answered (the prompt stays only when the operator keeps prompts)."""
+    path = tmp_path / "bot.sqlite3"
+    storage = await SqliteStorage.open(path)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    first = await storage.open_job(_job(5, now))
+    second = await storage.open_job(_job(5, now, prompt="kept", keep=True))
+    job = await storage.job(first)
+    assert job is not None
+    assert (job.who, job.order, job.output_format) == (
+        Requester(5, 7, 70, True),
+        Order("a fox", "google/gemini-3.1-flash-image", "16:9", "2K", 2),
+        "file",
+    )
+    assert (job.file_ids, job.outcome, job.created_at) == (
+        ("file-a", "file-b"),
+        Outcome.QUEUED,
+        now,
+    )
+    await storage.start_job(first)
+    await storage.upstream_sent(first)
+    await storage.set_note(first, 99)
+    await storage.requeue(first)  # refused: its upstream call was made
+    job = await storage.job(first)
+    assert job is not None
+    assert (job.outcome, job.upstream_sent, job.note_id) == (Outcome.RUNNING, True, 99)
+    assert [j.id for j in await storage.open_jobs()] == [first, second]
+    assert await storage.open_job_ids(7, 5) == [first, second]
+    for job_id in (first, second):
+        await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5))
+    assert await storage.open_jobs() == []
+    await storage.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT job_prompt, file_ids, prompt FROM requests ORDER BY id"
+        ).fetchall()
+    assert rows == [(None, None, None), (None, None, "kept")]
+
+
+async def test_requests_left_open_by_an_older_version_are_answered_as_interrupted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path) as db:
+        for statement in (s for version in _MIGRATIONS[:4] for s in version):
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO requests (created_at, chat_id, user_id, kind, model, aspect_ratio, "
+            "image_size) VALUES ('2026-11-01 10:00:00', 1, 1, 'generate', 'm', '1:1', '1K')"
+        )
+        db.execute("PRAGMA user_version = 4")
+    storage = await SqliteStorage.open(path)
+    [job] = await storage.open_jobs()
+    assert (job.outcome, job.upstream_sent) == (Outcome.RUNNING, True)
     await storage.close()
 
 

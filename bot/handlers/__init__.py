@@ -20,13 +20,13 @@ from telegram.ext import (
 from bot import texts
 from bot.handlers.access import door
 from bot.handlers.commands import (
+    cancel_button,
     cancel_command,
     help_command,
     stats_command,
     unknown_command,
     usage_command,
 )
-from bot.handlers.context import BotContext
 from bot.handlers.messages import on_message, unsupported_message
 from bot.handlers.settings import (
     CALLBACK_PREFIX,
@@ -36,6 +36,8 @@ from bot.handlers.settings import (
     settings_command,
     unknown_button,
 )
+from bot.notes import CANCEL_PREFIX
+from bot.services import BotContext
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),
+            CallbackQueryHandler(cancel_button, pattern=rf"^{CANCEL_PREFIX}\|"),
             CallbackQueryHandler(unknown_button),
             MessageHandler(
                 _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.COMMAND, unknown_command

@@ -1,4 +1,5 @@
-"""Command handlers that are not settings: /start, /help, /cancel, /usage, /stats, unknown ones."""
+"""Command handlers that are not settings: /start, /help, /cancel (and the Cancel button),
+/usage, /stats, unknown ones."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from telegram import Update
 
 from bot import texts
-from bot.admission import day_start
 from bot.handlers.access import requester_id
-from bot.handlers.context import BotContext
+from bot.policy import day_start
+from bot.services import BotContext
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -25,7 +26,7 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 async def usage_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message and (who := requester_id(message)) is not None:
-        await message.reply_text(texts.usage(await context.services.admission.usage(who)))
+        await message.reply_text(texts.usage(await context.services.policy.usage(who)))
 
 
 async def stats_command(update: Update, context: BotContext) -> None:
@@ -34,7 +35,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     services = context.services
-    if not services.admission.is_admin(requester_id(message)):
+    if not services.policy.is_admin(requester_id(message)):
         await message.reply_text(texts.ADMINS_ONLY)
         return
     since = day_start(datetime.now(UTC)) - timedelta(days=6)
@@ -53,5 +54,22 @@ async def cancel_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or (who := requester_id(message)) is None:
         return
-    stopped = context.services.admission.cancel(message.chat_id, who)
+    stopped = await context.services.pipeline.cancel(message.chat_id, who)
     await message.reply_text(texts.CANCELLED if stopped else texts.NOTHING_TO_CANCEL)
+
+
+async def cancel_button(update: Update, context: BotContext) -> None:
+    """The Cancel button under a queue note: `cancel|<job id>`, for the one who asked."""
+    query = update.callback_query
+    if query is None:
+        return
+    _, _, raw = (query.data or "").partition("|")
+    pipeline = context.services.pipeline
+    owner = await pipeline.owner(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    if owner is None:
+        await query.answer(texts.NOTHING_TO_CANCEL_HERE)
+    elif owner.user_id != query.from_user.id:
+        await query.answer(texts.NOT_YOURS_TO_CANCEL, show_alert=True)
+    else:
+        await pipeline.cancel_job(int(raw))
+        await query.answer(texts.CANCELLED)

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from telegram import Bot, Message, MessageEntity
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 
-from bot import imaging, texts
-from bot.domain import Picture
+from bot import texts
+from bot.inputs import ImageFile, InputRejected
 
 # Bots may download files of at most 20 MB from Telegram.
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
-
-# Decoding an input takes a core for up to seconds and up to ~160 MB (imaging.MAX_PIXELS), so at
-# most two run at once, off the event loop; the rest wait their turn. Two worker threads rather
-# than a semaphore around `to_thread`: a request cancelled mid-decoding would free a semaphore at
-# once, while its thread, which cannot be stopped, went on decoding.
-_DECODING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
-
-
-class InputRejected(Exception):
-    """A user's input that cannot become a request; the message is the reply to give."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFile:
-    """An image in Telegram, not yet downloaded."""
-
-    file_id: str
-    file_size: int | None
 
 
 def addressed_to_bot(message: Message, bot: Bot) -> bool:
@@ -73,28 +51,3 @@ def image_files(message: Message) -> list[ImageFile]:
     if image.file_size and image.file_size > TELEGRAM_DOWNLOAD_LIMIT:
         raise InputRejected(texts.INPUT_TOO_LARGE)
     return [image]
-
-
-async def download(bot: Bot, image: ImageFile) -> Picture:
-    """The image's bytes from Telegram, checked from the header to be an image of a size the bot
-    will decode."""
-    try:
-        file = await bot.get_file(image.file_id)
-        data = bytes(await file.download_as_bytearray())
-    except TelegramError as exc:
-        raise InputRejected(texts.DOWNLOAD_FAILED) from exc
-    try:
-        return imaging.inspect(data)
-    except imaging.TooManyPixels as exc:
-        raise InputRejected(texts.too_many_pixels(imaging.MAX_PIXELS)) from exc
-    except imaging.NotAnImage as exc:
-        raise InputRejected(texts.NOT_AN_IMAGE) from exc
-
-
-async def prepare(picture: Picture, accepted: frozenset[str]) -> Picture:
-    """`picture` decoded and, if the model needs it, converted (imaging.fit_for_model)."""
-    work = _DECODING.submit(imaging.fit_for_model, picture, accepted)
-    try:
-        return await asyncio.wrap_future(work)
-    except imaging.BrokenImage as exc:
-        raise InputRejected(texts.BROKEN_IMAGE) from exc

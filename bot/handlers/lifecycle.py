@@ -1,5 +1,5 @@
-"""Starting and stopping without losing requests: answering what a crash left unfinished, and a
-graceful stop that lets requests in flight finish first."""
+"""Stopping without losing requests: on SIGTERM or SIGINT, no new updates, requests in flight
+get the grace period, queued ones stay stored for the next run."""
 
 from __future__ import annotations
 
@@ -8,45 +8,19 @@ import logging
 import signal
 from typing import Any
 
-from telegram import Bot, ReplyParameters
-from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot import texts
-from bot.handlers.context import Services
-from bot.storage import INTERRUPTED, Storage
+from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-
-async def answer_unfinished(bot: Bot, storage: Storage) -> int:
-    """Tell the users whose requests were cut off by a crash to send them again."""
-    unfinished = await storage.unfinished_requests()
-    for item in unfinished:
-        reply = (
-            ReplyParameters(item.message_id, allow_sending_without_reply=True)
-            if item.message_id
-            else None
-        )
-        try:
-            await bot.send_message(item.chat_id, texts.INTERRUPTED, reply_parameters=reply)
-        except TelegramError as exc:
-            log.warning("could not tell chat %s about its lost request: %s", item.chat_id, exc)
-        # Marked either way: a chat that cannot be reached must not be retried at every start.
-        # The cost it was opened with stays, marked estimated: the upstream may have been paid
-        # (a picture delivered while the disk was too full to record it is one). It counts
-        # against no user: an interrupted request costs them nothing.
-        await storage.close_request(item.request_id, INTERRUPTED, item.estimated_cost_usd, True, 0)
-    if unfinished:
-        log.warning("answered %d request(s) left unfinished by the last run", len(unfinished))
-    return len(unfinished)
 
 
 def stop_gracefully_on_signals(
     application: Application[Any, Any, Any, Any, Any, Any], grace_seconds: float
 ) -> None:
-    """On SIGTERM or SIGINT: take no new updates, give requests in flight `grace_seconds` to
-    finish, tell the rest to send again, then stop the application (exit status 0)."""
+    """On SIGTERM or SIGINT: take no new updates, give jobs running `grace_seconds` to finish,
+    then stop the application (exit status 0). Queued jobs, and running ones whose upstream call
+    was not made yet, are carried out after the restart; the others are told to send again."""
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
 
@@ -63,8 +37,11 @@ def stop_gracefully_on_signals(
 async def _stop(application: Application[Any, Any, Any, Any, Any, Any], grace: float) -> None:
     if application.updater and application.updater.running:
         await application.updater.stop()
-    log.info("no longer taking updates; waiting up to %.0f s for requests in flight", grace)
-    interrupted = await Services.of(application).admission.drain(grace)
+    log.info("no longer taking updates; waiting up to %.0f s for jobs running", grace)
+    pipeline = Services.of(application).pipeline
+    interrupted = await pipeline.drain(grace)
     if interrupted:
-        log.warning("%d request(s) did not finish in time; their users were told", interrupted)
+        log.warning("%d job(s) did not finish in time", interrupted)
+    if pipeline.waiting:
+        log.info("%d queued job(s) are kept for the next start", pipeline.waiting)
     application.stop_running()

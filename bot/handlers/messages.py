@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -11,27 +9,17 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 
 from bot import texts
-from bot.admission import LimitReached, Requester, Ticket
-from bot.delivery import QueueNote, send_picture, uploading_photo
-from bot.domain import ImageRequest, Order, Picture
+from bot.chat_settings import ChatSettings
+from bot.domain import Order
 from bot.handlers.access import requester_id
-from bot.handlers.context import BotContext, ChatSettings
-from bot.handlers.inputs import (
-    ImageFile,
-    InputRejected,
-    addressed_to_bot,
-    download,
-    image_files,
-    prepare,
-    prompt_of,
-)
-from bot.storage import INTERRUPTED
-from bot.upstream import UpstreamError
+from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
+from bot.inputs import ImageFile, InputRejected
+from bot.jobs import Requester
+from bot.pipeline import Submission
+from bot.policy import LimitReached
+from bot.services import BotContext
 
 log = logging.getLogger(__name__)
-
-# The ledger's outcome for a request whose input image could not be used (it costs nothing).
-BAD_INPUT = "bad_input"
 
 
 async def on_message(update: Update, context: BotContext) -> None:
@@ -77,92 +65,31 @@ async def _fulfil(
     prompt: str,
     files: list[ImageFile],
 ) -> None:
-    """Run one request for `message` and answer it with the image or with why there is none.
-    Its images are downloaded only once it is admitted: a user over a limit costs nothing."""
-    order = Order(
-        prompt=prompt,
-        model=chat.model,
-        aspect_ratio=chat.aspect_ratio,
-        image_size=chat.image_size,
-        inputs=min(len(files), chat.capabilities.max_input_images),
+    """Hand the request in and return: a worker answers it. Its images are only referenced here
+    (by `file_id`); they are fetched when its turn comes, so a user over a limit costs nothing."""
+    limit = chat.capabilities.max_input_images
+    submission = Submission(
+        who=Requester(
+            user_id=requester_id(message),
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            in_group=message.chat.type != ChatType.PRIVATE,
+        ),
+        order=Order(
+            prompt=prompt,
+            model=chat.model,
+            aspect_ratio=chat.aspect_ratio,
+            image_size=chat.image_size,
+            inputs=min(len(files), limit),
+        ),
+        output_format=chat.output_format,
+        file_ids=tuple(f.file_id for f in files[:limit]),
     )
-    who = Requester(
-        user_id=requester_id(message),
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        in_group=message.chat.type != ChatType.PRIVATE,
-    )
-    note = QueueNote(message)
     try:
-        async with context.services.admission.admit(who, order) as ticket:
-            images = await _inputs(message, context, chat, files, ticket)
-            if images is not None:
-                request = order.with_images(images)
-                await _generate_and_send(message, context, chat, request, ticket, note)
+        await context.services.pipeline.submit(submission)
     except LimitReached as exc:
         log.info("request refused before upstream: %s", exc)
         await message.reply_text(texts.limit_reached(exc, datetime.now(UTC)))
         return
-    finally:
-        await note.remove()
-    if ticket.outcome == INTERRUPTED:
-        await message.reply_text(texts.INTERRUPTED)
-
-
-async def _inputs(
-    message: Message,
-    context: BotContext,
-    chat: ChatSettings,
-    files: list[ImageFile],
-    ticket: Ticket,
-) -> tuple[Picture, ...] | None:
-    """The request's images, downloaded and made fit for the model; None if one cannot be used
-    (the user is told why, and the request costs nothing)."""
-    limit = chat.capabilities.max_input_images
     if len(files) > limit:
         await message.reply_text(texts.images_left_out(limit, len(files)))
-        files = files[:limit]
-    try:
-        downloaded = await asyncio.gather(*(download(context.bot, f) for f in files))
-        pictures = [await prepare(p, chat.capabilities.input_mimes) for p in downloaded]
-    except InputRejected as exc:
-        log.info("input image refused: %s", exc.__cause__ or exc)
-        ticket.failed(BAD_INPUT)
-        await message.reply_text(str(exc))
-        return None
-    if any(p.animated for p in downloaded):
-        await message.reply_text(texts.FIRST_FRAME_ONLY)
-    return tuple(pictures)
-
-
-async def _generate_and_send(
-    message: Message,
-    context: BotContext,
-    chat: ChatSettings,
-    request: ImageRequest,
-    ticket: Ticket,
-    note: QueueNote,
-) -> None:
-    services = context.services
-    # Until the picture is sent: "uploading photo…" (from the request's turn on), and the image.
-    async with contextlib.AsyncExitStack() as until_sent:
-        try:
-            # The cap covers the upstream call only, not the upload to Telegram.
-            async with services.scheduler.turn(message.chat_id, note.show):
-                await until_sent.enter_async_context(uploading_photo(context.bot, message.chat_id))
-                result = await until_sent.enter_async_context(services.images.generate(request))
-        except UpstreamError as exc:
-            ticket.failed(exc.kind)
-            services.metrics.upstream_errors.labels(exc.kind).inc()
-            log.warning(
-                "upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc
-            )
-            await message.reply_text(texts.upstream_failure(exc))
-            return
-        ticket.succeeded(result.cost_usd)
-        delivered = services.fidelity.check(request, result)
-        caption = texts.result_caption(request.prompt, delivered, result.cost_usd)
-        sent = await send_picture(
-            message, result.picture, caption, as_file=chat.output_format == "file"
-        )
-    services.metrics.images_sent.labels("photo" if sent.photo else "document").inc()

@@ -18,7 +18,8 @@ from telegram.constants import ChatMemberStatus, ChatType
 
 from bot import texts
 from bot.catalog import normalize_format, normalize_ratio, normalize_size
-from bot.handlers.context import BotContext, ChatSettings, Services
+from bot.chat_settings import ChatSettings
+from bot.services import BotContext, Services
 
 CALLBACK_PREFIX = "set"
 

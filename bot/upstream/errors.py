@@ -23,11 +23,13 @@ billed a generation that we stopped waiting for.
 
 from __future__ import annotations
 
+from bot.domain import Outcome
+
 
 class UpstreamError(Exception):
     """Base class: `kind` names the failure for logs, `retryable` says whether to try again."""
 
-    kind = "upstream_error"
+    kind = Outcome.UPSTREAM_ERROR
     retryable = False
 
     def __init__(self, message: str) -> None:
@@ -38,16 +40,16 @@ class UpstreamError(Exception):
 
 
 class TransportError(UpstreamError):
-    kind = "connection_error"
+    kind = Outcome.CONNECTION_ERROR
     retryable = True
 
 
 class UpstreamTimeout(TransportError):
-    kind = "timeout"
+    kind = Outcome.TIMEOUT
 
 
 class StatusError(UpstreamError):
-    kind = "http_error"
+    kind = Outcome.HTTP_ERROR
 
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
@@ -58,27 +60,27 @@ class StatusError(UpstreamError):
 
 
 class BadRequest(StatusError):
-    kind = "bad_request"
+    kind = Outcome.BAD_REQUEST
 
 
 class ChatCompletionsUnsupported(BadRequest):
-    kind = "chat_unsupported"
+    kind = Outcome.CHAT_UNSUPPORTED
 
 
 class AuthenticationFailed(StatusError):
-    kind = "auth_failed"
+    kind = Outcome.AUTH_FAILED
 
 
 class InsufficientCredits(StatusError):
-    kind = "no_credits"
+    kind = Outcome.NO_CREDITS
 
 
 class ModelNotFound(StatusError):
-    kind = "model_not_found"
+    kind = Outcome.MODEL_NOT_FOUND
 
 
 class RateLimited(StatusError):
-    kind = "rate_limited"
+    kind = Outcome.RATE_LIMITED
     retryable = True
 
     def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
@@ -87,17 +89,17 @@ class RateLimited(StatusError):
 
 
 class ProviderError(StatusError):
-    kind = "provider_error"
+    kind = Outcome.PROVIDER_ERROR
     retryable = True
 
 
 class MalformedResponse(UpstreamError):
-    kind = "malformed_response"
+    kind = Outcome.MALFORMED_RESPONSE
     retryable = True
 
 
 class ReplyTooLarge(UpstreamError):
-    kind = "reply_too_large"
+    kind = Outcome.REPLY_TOO_LARGE
 
     def __init__(self, where: str, max_bytes: int) -> None:
         super().__init__(f"{where} sent more than {max_bytes // (1024 * 1024)} MB")
@@ -109,13 +111,13 @@ class HostedImageFailed(UpstreamError):
     The service itself answered, so this neither trips the circuit breaker nor is retried (a
     retry would pay for a new picture)."""
 
-    kind = "hosted_image_failed"
+    kind = Outcome.HOSTED_IMAGE_FAILED
 
 
 class NoImageReturned(UpstreamError):
     """The model answered, but with words instead of an image: usually a safety refusal."""
 
-    kind = "refused"
+    kind = Outcome.REFUSED
 
     def __init__(self, model_text: str | None, finish_reason: str | None) -> None:
         super().__init__(model_text or f"no image (finish_reason={finish_reason})")
@@ -126,7 +128,7 @@ class NoImageReturned(UpstreamError):
 class ServiceUnavailable(UpstreamError):
     """Recent requests kept failing, so this one was not sent at all."""
 
-    kind = "circuit_open"
+    kind = Outcome.CIRCUIT_OPEN
 
     def __init__(self, retry_in_seconds: float) -> None:
         super().__init__(f"circuit open for another {retry_in_seconds:.0f} s")

@@ -1,0 +1,64 @@
+"""Jobs: requests accepted and written down, waiting for their turn or running; what a job holds
+and the states it moves through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain import Order, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks, and where. `user_id` is the chat a message was sent on behalf of, if it was (an
+    anonymous group admin, a channel): its `from` is then a service account shared by all."""
+
+    user_id: int | None
+    chat_id: int
+    message_id: int | None = None
+    in_group: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What accepting a request writes down: enough to carry it out after a restart. Input
+    images are Telegram `file_id`s, fetched when the job starts, never their bytes."""
+
+    who: Requester
+    order: Order
+    output_format: str
+    file_ids: tuple[str, ...]
+    estimated_cost_usd: float
+    created_at: datetime
+    # Kept in the ledger after the job is done only with LOG_PROMPTS=true.
+    keep_prompt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job, as a worker or a restart reads it back."""
+
+    id: int
+    who: Requester
+    order: Order
+    output_format: str
+    file_ids: tuple[str, ...]
+    estimated_cost_usd: float
+    outcome: Outcome
+    created_at: datetime
+    # The queue note's message, once one was sent.
+    note_id: int | None = None
+    # The upstream call was made: after a crash it may have been paid for, so it is not repeated.
+    upstream_sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How a job ended, as its ledger line is to record it."""
+
+    job_id: int
+    outcome: Outcome
+    cost_usd: float
+    estimated: bool
+    latency_ms: int

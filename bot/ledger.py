@@ -1,0 +1,78 @@
+"""Closing a job's line in the ledger (outcome, cost, latency) with its one log line and its
+metrics. A write the database refuses (a full disk) is logged and kept to write again, never
+turned into the user's problem: their answer is given, and a picture sent stays sent and
+charged."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain import Outcome
+from bot.jobs import Closing, Job
+from bot.metrics import Metrics
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Ledger:
+    def __init__(self, storage: Storage, metrics: Metrics | None = None) -> None:
+        self._storage = storage
+        self._metrics = metrics
+        # Closings the database refused, by job id, to write again.
+        self._unrecorded: dict[int, Closing] = {}
+
+    async def close(
+        self, job: Job, outcome: Outcome, cost_usd: float | None, latency: float
+    ) -> None:
+        """Record how `job` ended. Only a delivered picture costs the user: Eden's reported cost,
+        else the estimate (marked so). An interrupted one keeps its estimate, marked estimated,
+        for the operator (the upstream may have been paid), but counts against nobody."""
+        ok = outcome is Outcome.OK
+        if ok or (outcome is Outcome.INTERRUPTED and job.upstream_sent):
+            cost = cost_usd if cost_usd is not None else job.estimated_cost_usd
+            estimated = cost_usd is None
+        else:
+            cost, estimated = 0.0, False
+        self._unrecorded[job.id] = Closing(job.id, outcome, cost, estimated, int(latency * 1000))
+        await self.record_unrecorded()
+        self._report(job, outcome, cost_usd, latency)
+
+    async def record_unrecorded(self) -> None:
+        """Write the closings waiting for the ledger; they stay waiting if it still refuses."""
+        for closing in list(self._unrecorded.values()):
+            try:
+                await self._storage.close_request(closing)
+            except Exception as exc:
+                log.error(
+                    "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
+                    "in all; they are written again with the next request and at shutdown: %s",
+                    closing.job_id,
+                    closing.outcome,
+                    closing.cost_usd,
+                    len(self._unrecorded),
+                    exc,
+                )
+                return  # the database refuses writes: the others would fail the same way
+            self._unrecorded.pop(closing.job_id, None)
+
+    def _report(self, job: Job, outcome: Outcome, cost_usd: float | None, latency: float) -> None:
+        order = job.order
+        fields = {
+            "event": "request",
+            "chat": job.who.chat_id,
+            "user": job.who.user_id,
+            "kind": order.kind.value,
+            "model": order.model,
+            "ratio": order.aspect_ratio,
+            "size": order.image_size,
+            "images": order.inputs,
+            "outcome": outcome.value,
+            "latency_s": round(latency, 3),
+            "cost_usd": cost_usd,
+        }
+        text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "event")
+        log.info("request %s", text, extra={"fields": fields})
+        if self._metrics:
+            self._metrics.requests.labels(outcome.value).inc()
+            self._metrics.latency.observe(latency)

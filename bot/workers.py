@@ -1,0 +1,120 @@
+"""The workers: they take jobs from the fair queue, at most `capacity` in their upstream call at
+once, and know which job runs in which task, to stop one (/cancel) or all (shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.domain import Outcome
+from bot.fair_queue import FairQueue
+
+log = logging.getLogger(__name__)
+
+
+class Slot:
+    """One of the `capacity` generation slots, held by a job from its start until the upstream
+    has answered (the upload to Telegram does not need one); `release` may come early."""
+
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back = give_back
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._give_back()
+
+
+Run = Callable[[int, Slot], Awaitable[None]]
+
+
+def stop_reason(stop: asyncio.CancelledError) -> Outcome | None:
+    """Why `Workers.stop` cancelled a job (CANCELLED or INTERRUPTED); None for any other
+    cancellation, which must propagate."""
+    reason = stop.args[0] if stop.args else None
+    return Outcome(reason) if reason in (Outcome.CANCELLED, Outcome.INTERRUPTED) else None
+
+
+class Workers:
+    def __init__(self, capacity: int, queue: FairQueue, run: Run) -> None:
+        self._capacity = capacity
+        self._slots = asyncio.Semaphore(capacity)
+        self._queue = queue
+        self._run = run
+        self._held = 0
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def generating(self) -> int:
+        """Jobs holding a generation slot."""
+        return self._held
+
+    @property
+    def free(self) -> int:
+        """Slots no job holds: a job pushed now with fewer than this ahead starts at once."""
+        return self._capacity - self._held
+
+    def is_running(self, job_id: int) -> bool:
+        return job_id in self._tasks
+
+    def start(self) -> None:
+        self._dispatcher = asyncio.create_task(self._dispatch())
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                job_id = await self._queue.pop()
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+            self._held += 1
+            slot = Slot(self._give_back)
+            self._tasks[job_id] = asyncio.create_task(self._carry_out(job_id, slot))
+            self._idle.clear()
+
+    def _give_back(self) -> None:
+        self._held -= 1
+        self._slots.release()
+
+    async def _carry_out(self, job_id: int, slot: Slot) -> None:
+        try:
+            await self._run(job_id, slot)
+        except Exception:
+            log.exception("job %d failed unexpectedly", job_id)
+        finally:
+            slot.release()
+            del self._tasks[job_id]
+            if not self._tasks:
+                self._idle.set()
+
+    def stop(self, job_id: int, reason: Outcome) -> bool:
+        """Cancel a running job with `reason` (see stop_reason); False if it is not running."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            return False
+        task.cancel(reason.value)
+        return True
+
+    async def drain(self, grace_seconds: float) -> int:
+        """Take no more jobs; give the running ones `grace_seconds`, then interrupt the rest.
+        How many were interrupted."""
+        if self._dispatcher:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace_seconds):
+                await self._idle.wait()
+        left = list(self._tasks)
+        for job_id in left:
+            self.stop(job_id, Outcome.INTERRUPTED)
+        if tasks := list(self._tasks.values()):
+            await asyncio.wait(tasks, timeout=10)
+        return len(left)
