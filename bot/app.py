@@ -163,7 +163,11 @@ def build_application(settings: Settings) -> BotApplication:
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
     if settings.load.telegram_rate_limit:
         # Keeps to Telegram's flood limits, and waits out a RetryAfter before sending again.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # 30 a second as one every 1/30 s: as "30 per second" aiolimiter's bucket would let a
+        # crowd's calls burst to ~60 within one second.
+        builder = builder.rate_limiter(
+            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=3)
+        )
     builder = (
         builder.token(settings.telegram.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
