@@ -1,0 +1,107 @@
+"""The policy on its own, over a real SQLite ledger, with injected clocks instead of sleeps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import AccessSettings
+from bot.domain import Order, Outcome
+from bot.jobs import Closing, NewJob, Requester
+from bot.policy import CoolingDown, DailyImagesReached, Policy, TooManyInFlight
+from bot.storage import SqliteStorage
+
+ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
+
+
+class Clocks:
+    def __init__(self) -> None:
+        self.wall = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+        self.mono = 500.0
+
+    def advance(self, seconds: float) -> None:
+        self.wall += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+async def _policy(tmp_path: Path, clocks: Clocks, **access: object) -> tuple[Policy, SqliteStorage]:
+    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    # model_validate reads no environment: only what the test says.
+    settings = AccessSettings.model_validate({"allow_everyone": True, **access})
+    return Policy(
+        settings, storage, clock=lambda: clocks.wall, monotonic=lambda: clocks.mono
+    ), storage
+
+
+async def _submit(policy: Policy, storage: SqliteStorage, who: Requester) -> int:
+    job = NewJob(who, ORDER, "photo", (), 0.067, policy.now())
+    return await policy.admit(who, lambda: storage.open_job(job))
+
+
+async def test_requests_open_per_user_are_capped_until_released(tmp_path: Path) -> None:
+    policy, storage = await _policy(tmp_path, Clocks(), user_max_in_flight=2)
+    alice = Requester(1, chat_id=1)
+    await _submit(policy, storage, alice)
+    await _submit(policy, storage, alice)
+    with pytest.raises(TooManyInFlight):
+        await _submit(policy, storage, alice)
+    await _submit(policy, storage, Requester(2, chat_id=2))  # others are not held up
+    policy.released(alice)
+    await _submit(policy, storage, alice)
+    await storage.close()
+
+
+async def test_the_group_cooldown_runs_on_the_clock(tmp_path: Path) -> None:
+    clocks = Clocks()
+    policy, storage = await _policy(tmp_path, clocks, group_cooldown_seconds=5)
+    member = Requester(1, chat_id=-100, in_group=True)
+    await _submit(policy, storage, member)
+    policy.released(member)
+    clocks.advance(2)
+    with pytest.raises(CoolingDown) as caught:
+        await _submit(policy, storage, member)
+    assert round(caught.value.wait_seconds) == 3
+    await _submit(policy, storage, Requester(1, chat_id=1))  # a private chat has none
+    clocks.advance(3)
+    await _submit(policy, storage, member)
+    await storage.close()
+
+
+async def test_the_daily_quota_counts_open_jobs_and_resets_at_midnight_utc(tmp_path: Path) -> None:
+    clocks = Clocks()
+    policy, storage = await _policy(tmp_path, clocks, user_daily_images=2, user_max_in_flight=9)
+    bob = Requester(3, chat_id=3)
+    first = await _submit(policy, storage, bob)
+    await storage.close_request(Closing(first, Outcome.OK, 0.067, False, 1))
+    await _submit(policy, storage, bob)  # still queued: it counts
+    with pytest.raises(DailyImagesReached) as caught:
+        await _submit(policy, storage, bob)
+    assert caught.value.resets_at == datetime(2026, 11, 26, tzinfo=UTC)
+    clocks.advance(3600)  # past midnight UTC
+    await _submit(policy, storage, bob)
+    await storage.close()
+
+
+async def test_admins_have_no_limits(tmp_path: Path) -> None:
+    policy, storage = await _policy(
+        tmp_path, Clocks(), admin_user_ids="9", user_daily_images=1, user_max_in_flight=1
+    )
+    admin = Requester(9, chat_id=9)
+    for _ in range(3):
+        await _submit(policy, storage, admin)
+    await storage.close()
+
+
+async def test_a_failed_write_does_not_hold_the_users_place(tmp_path: Path) -> None:
+    policy, storage = await _policy(tmp_path, Clocks(), user_max_in_flight=1)
+    carol = Requester(4, chat_id=4)
+
+    async def refused() -> int:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await policy.admit(carol, refused)
+    await _submit(policy, storage, carol)
+    await storage.close()
