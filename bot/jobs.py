@@ -35,18 +35,12 @@ class NewJob:
     keep_prompt: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job(NewJob):
     """A stored job, as a worker or a restart reads it back."""
 
     id: int
-    who: Requester
-    order: Order
-    output_format: str
-    file_ids: tuple[str, ...]
-    estimated_cost_usd: float
     outcome: Outcome
-    created_at: datetime
     # The queue note's message, once one was sent.
     note_id: int | None = None
     # The upstream call was made: after a crash it may have been paid for, so it is not repeated.

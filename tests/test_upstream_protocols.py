@@ -280,3 +280,22 @@ def test_broken_base64_is_malformed() -> None:
 )  # fmt: skip
 def test_error_detail_reads_every_documented_shape(body: Any, detail: str) -> None:
     assert error_detail(body) == detail
+
+
+@pytest.mark.parametrize(
+    ("cost", "read"),
+    [(0.067, 0.067), (0, 0.0), (-5, None), (float("inf"), None), (True, None), ("0.1", None)],
+)
+def test_only_a_sane_cost_is_taken(cost: Any, read: float | None) -> None:
+    """A negative cost from the upstream would lower a user's spend: it counts as no report."""
+    assert chat.parse(chat_reply(URL, cost=cost)).cost_usd == read
+
+
+def test_many_unclosed_markdown_images_are_read_in_linear_time() -> None:
+    """`![` with no end, thousands of times: the bounded pattern gives up after 1,000 characters
+    from each, where `[^\]]*` rescanned the rest of the text from every one of them (minutes for
+    this text: the old pattern took 30 s; now under a second)."""
+    text = "![" * 100_000 + " no picture here"
+    parsed = chat.parse(chat_reply(text))
+    assert parsed.image is None
+    assert parsed.text == text.strip()
