@@ -127,8 +127,7 @@ class Pipeline:
         for job in await self._storage.open_jobs():
             self._policy.resumed(job.who)
             if job.upstream_sent:
-                answer = Answer(self._bot, job.who.chat_id, job.who.message_id)
-                await self._tell(answer, texts.INTERRUPTED)
+                await self._tell(self._answer(job), texts.INTERRUPTED)
                 await self._close(job, Outcome.INTERRUPTED, None, note_id=job.note_id)
                 continue
             if job.outcome is Outcome.RUNNING:
@@ -155,33 +154,43 @@ class Pipeline:
 
     # ---- a worker's job ----------------------------------------------------------------------
     async def _run(self, job_id: int, slot: Slot) -> None:
-        job = await self._storage.job(job_id)
-        if job is None or job.outcome is not Outcome.QUEUED:
-            return
-        await self._mark(self._storage.start_job, job_id)
-        self._notes.started(job_id)
-        answer = Answer(self._bot, job.who.chat_id, job.who.message_id)
+        job: Job | None = None
         outcome, cost = Outcome.UNEXPECTED_ERROR, None
         try:
-            outcome, cost = await self._carry_out(job, answer, slot)
+            job = await self._storage.job(job_id)
+            if job is None or job.outcome is not Outcome.QUEUED:
+                return  # answered meanwhile
+            await self._mark(self._storage.start_job, job_id)
+            self._notes.started(job_id)
+            outcome, cost = await self._carry_out(job, self._answer(job), slot)
         except asyncio.CancelledError as stop:
             reason = stop_reason(stop)
             if reason is None:
                 raise
             if task := asyncio.current_task():
                 task.uncancel()  # handled: what follows must not be cancelled again
+            # Stopped even before it was read (a /cancel as its turn came).
+            job = job or await self._storage.job(job_id)
+            if job is None:
+                return
             if reason is Outcome.INTERRUPTED and job_id not in self._sent:
                 await self._storage.requeue(job_id)  # nothing was sent: it runs after the restart
                 return
             outcome = reason
             if reason is Outcome.INTERRUPTED:
-                await self._tell(answer, texts.INTERRUPTED)
+                await self._tell(self._answer(job), texts.INTERRUPTED)
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
-            await self._tell(answer, texts.UNEXPECTED_ERROR)
+            if job is not None:
+                await self._tell(self._answer(job), texts.UNEXPECTED_ERROR)
         finally:
             slot.release()
-        await self._close(job, outcome, cost)
+        if job is not None:
+            # A late /cancel must not cut the answer's bookkeeping in half.
+            await asyncio.shield(self._close(job, outcome, cost))
+
+    def _answer(self, job: Job) -> Answer:
+        return Answer(self._bot, job.who.chat_id, job.who.message_id)
 
     async def _carry_out(
         self, job: Job, answer: Answer, slot: Slot
