@@ -142,6 +142,9 @@ class AccessSettings(BaseSettings):
         default=None, ge=0
     )
     user_monthly_budget_usd: float = Field(default=0.0, ge=0)
+    # Spend per group chat per UTC month (0 = unlimited), so that one busy group cannot use the
+    # whole account; /budget overrides it per chat.
+    group_monthly_budget_usd: float = Field(default=0.0, ge=0)
     user_max_in_flight: int = Field(default=2, ge=1)
     group_cooldown_seconds: float = Field(default=5.0, ge=0)
     log_prompts: bool = False
@@ -162,6 +165,50 @@ class AccessSettings(BaseSettings):
         if self.user_daily_images is not None:
             return self.user_daily_images
         return OPEN_BOT_DAILY_IMAGES if self.is_open else 0
+
+
+@dataclass(frozen=True, slots=True)
+class StarPack:
+    """Image credits sold together for a price in Telegram Stars."""
+
+    images: int
+    stars: int
+
+
+# The packs offered when only STARS_PER_IMAGE is set.
+DEFAULT_PACK_SIZES = (10, 50, 200)
+
+
+class StarsSettings(BaseSettings):
+    """STARS_*: selling image credits for Telegram Stars; off unless a price is set."""
+
+    model_config = SettingsConfigDict(env_prefix="STARS_", env_file=".env", extra="ignore")
+
+    # The price of one image credit; packs of 10, 50 and 200 are offered at this price each.
+    per_image: int = Field(default=0, ge=0)
+    # Packs with prices of their own, as `images:stars`, e.g. `10:150,50:600`; they replace
+    # the packs made from STARS_PER_IMAGE.
+    packs: CommaSeparated = ()
+
+    @field_validator("packs")
+    @classmethod
+    def _images_colon_stars(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pack in value:
+            if not re.fullmatch(r"[1-9][0-9]{0,5}:[1-9][0-9]{0,5}", pack.replace(" ", "")):
+                raise ValueError(f"{pack!r}: write each pack as images:stars, e.g. 10:150")
+        return tuple(pack.replace(" ", "") for pack in value)
+
+    @property
+    def offers(self) -> tuple[StarPack, ...]:
+        """The packs on sale, smallest first; none when selling is off."""
+        if self.packs:
+            parsed = (StarPack(*map(int, pack.split(":"))) for pack in self.packs)
+            return tuple(sorted(parsed, key=lambda p: (p.images, p.stars)))
+        return tuple(StarPack(n, n * self.per_image) for n in DEFAULT_PACK_SIZES if self.per_image)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.offers)
 
 
 class LoadSettings(BaseSettings):
@@ -253,6 +300,7 @@ class Settings:
     load: LoadSettings
     server: ServerSettings
     bot: BotSettings
+    stars: StarsSettings
 
     @property
     def database_path(self) -> Path:
@@ -287,6 +335,7 @@ AREAS: dict[str, type[BaseSettings]] = {
     "load": LoadSettings,
     "server": ServerSettings,
     "bot": BotSettings,
+    "stars": StarsSettings,
 }
 
 

@@ -48,6 +48,14 @@ class Outcome(StrEnum):
         return self in (Outcome.QUEUED, Outcome.RUNNING)
 
 
+class Funding(StrEnum):
+    """What pays for a request: the user's free allowance, or one credit bought with Stars (given
+    back if the request does not end with a picture). The ledger's `funding` column."""
+
+    FREE = "free"
+    CREDIT = "credit"
+
+
 @dataclass(frozen=True, slots=True)
 class Picture:
     """Image bytes with the format and size read from the bytes themselves."""

@@ -1,5 +1,6 @@
 """Who may use the bot: admins, listed users, members of listed chats, messages sent on behalf
-of listed chats, or everyone with ALLOW_EVERYONE=true and no lists. Policy only: the door
+of listed chats, or everyone with ALLOW_EVERYONE=true and no lists; the admins' /allow and /deny
+add to those lists, and a /deny wins over any of them but ADMIN_USER_IDS. Policy only: the door
 handler (handlers/access.py) asks it and turns the others away."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 
 from bot.config import AccessSettings
+from bot.overrides import Overrides
 
 log = logging.getLogger(__name__)
 
@@ -36,26 +38,49 @@ class Doorkeeper:
     """Admins, listed users, the members of listed chats and messages sent on behalf of listed
     chats get in; with ALLOW_EVERYONE=true and no lists, everyone."""
 
-    def __init__(self, access: AccessSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        access: AccessSettings,
+        clock: Callable[[], float] = time.monotonic,
+        overrides: Overrides | None = None,
+    ) -> None:
         self._access = access
+        self._overrides = overrides or Overrides()
         # Bounded and self-expiring: a bot runs for months, and strangers keep coming.
         self._told: TTLCache[int, bool] = TTLCache(100_000, REFUSAL_INTERVAL, timer=clock)
         self._members: TTLCache[int, bool] = TTLCache(100_000, MEMBERSHIP_TTL, timer=clock)
         self._unsure: TTLCache[int, bool] = TTLCache(100_000, UNSURE_TTL, timer=clock)
+        self._overrides.on_change(self._forget)
+
+    def _forget(self, subject: int) -> None:
+        """An admin let `subject` in or kept it out: what was remembered about anyone's way in
+        may be wrong now (a chat's members too), and a refusal is told again."""
+        self._members.clear()
+        self._unsure.clear()
+        self._told.pop(subject, None)
 
     async def allows(
         self, bot: Bot, user_id: int, chat: Chat | None, sender_chat: Chat | None = None
     ) -> bool:
-        access = self._access
-        if access.is_open or (chat is not None and chat.id in access.allowed_chat_ids):
+        access, overrides = self._access, self._overrides
+        if sender_chat is None and user_id in access.admin_user_ids:
+            return True  # an admin cannot be shut out from Telegram, only from .env
+        subjects = (user_id, chat.id if chat else None, sender_chat.id if sender_chat else None)
+        if any(s is not None and overrides.denied(s) for s in subjects):
+            return False
+        allowed_chats = self._allowed_chats()
+        if access.is_open or (chat is not None and chat.id in allowed_chats):
             return True
         if sender_chat is not None:
             # The user is a service account that stands for everyone posting as some chat: only
             # that chat can be let in, never the account as a user.
-            return sender_chat.id in access.allowed_chat_ids
-        if user_id in access.admin_user_ids or user_id in access.allowed_user_ids:
+            return sender_chat.id in allowed_chats
+        if user_id in access.allowed_user_ids or overrides.allowed(user_id):
             return True
         return await self._member_of_an_allowed_chat(bot, user_id)
+
+    def _allowed_chats(self) -> tuple[int, ...]:
+        return self._access.allowed_chat_ids + self._overrides.allowed_chats
 
     async def _member_of_an_allowed_chat(self, bot: Bot, user_id: int) -> bool:
         cached = self._members.get(user_id)
@@ -64,7 +89,7 @@ class Doorkeeper:
         if user_id in self._unsure:
             return False
         member, sure = False, True
-        for chat_id in self._access.allowed_chat_ids:
+        for chat_id in self._allowed_chats():
             try:
                 status = (await bot.get_chat_member(chat_id, user_id)).status
             except TelegramError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Order, Outcome
+from bot.domain import Funding, Order, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class NewJob:
     created_at: datetime
     # Kept in the ledger after the job is done only with LOG_PROMPTS=true.
     keep_prompt: bool = False
+    funding: Funding = Funding.FREE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -94,7 +94,9 @@ class Pipeline:
             created_at=self._policy.now(),
             keep_prompt=self._keep_prompts,
         )
-        job_id = await self._policy.admit(who, lambda: self._storage.open_job(job))
+        job_id = await self._policy.admit(
+            who, lambda funding: self._storage.open_job(dataclasses.replace(job, funding=funding))
+        )
         ahead = self._queue.push(who.chat_id, job_id)
         if ahead >= self._workers.free:
             self._notes.waiting(job_id, who.chat_id, who.message_id, ahead)

@@ -1,9 +1,11 @@
-"""Whether a request may go ahead: the requests a user has open, the group cooldown, the daily
-images and the monthly budget. Policy only: it stores nothing but what it needs to decide."""
+"""Whether a request may go ahead, and what pays for it: the requests a user has open, the group
+cooldown, the daily images, the user's and the group's monthly budgets, then bought credits.
+Policy only: it stores nothing but what it needs to decide."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections import Counter
@@ -15,7 +17,9 @@ from typing import TypeVar
 from cachetools import TTLCache
 
 from bot.config import AccessSettings
+from bot.domain import Funding
 from bot.jobs import Requester
+from bot.overrides import Overrides
 from bot.storage import Spend, Storage
 
 T = TypeVar("T")
@@ -37,16 +41,30 @@ class CoolingDown(LimitReached):
         self.wait_seconds = wait_seconds
 
 
-class DailyImagesReached(LimitReached):
+class QuotaReached(LimitReached):
+    """A free allowance is used up; a bought credit, if the user has one, pays instead."""
+
+
+class DailyImagesReached(QuotaReached):
     def __init__(self, limit: int, resets_at: datetime) -> None:
         super().__init__(f"daily limit of {limit} images")
         self.limit = limit
         self.resets_at = resets_at
 
 
-class MonthlyBudgetReached(LimitReached):
+class MonthlyBudgetReached(QuotaReached):
     def __init__(self, budget_usd: float, spent_usd: float, resets_at: datetime) -> None:
         super().__init__(f"monthly budget of ${budget_usd:.2f}")
+        self.budget_usd = budget_usd
+        self.spent_usd = spent_usd
+        self.resets_at = resets_at
+
+
+class GroupBudgetReached(QuotaReached):
+    """The group's budget for the month, which all its members share."""
+
+    def __init__(self, budget_usd: float, spent_usd: float, resets_at: datetime) -> None:
+        super().__init__(f"group's monthly budget of ${budget_usd:.2f}")
         self.budget_usd = budget_usd
         self.spent_usd = spent_usd
         self.resets_at = resets_at
@@ -59,6 +77,8 @@ class UsageReport:
     daily_limit: int
     monthly_budget_usd: float
     exempt: bool
+    # Image credits bought with Stars; None when the bot sells none and the user has none.
+    credits: int | None = None
 
 
 def day_start(now: datetime) -> datetime:
@@ -84,9 +104,14 @@ class Policy:
         storage: Storage,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        overrides: Overrides | None = None,
+        selling: bool = False,
     ) -> None:
         self._access = access
         self._storage = storage
+        self._overrides = overrides or Overrides()
+        # Credits are sold (Telegram Stars): a user past a free allowance may pay with one.
+        self._selling = selling
         self._clock = clock
         self._monotonic = monotonic
         self._open: Counter[int] = Counter()
@@ -106,20 +131,27 @@ class Policy:
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._access.admin_user_ids
 
-    async def admit(self, who: Requester, store: Callable[[], Awaitable[T]]) -> T:
-        """Raise LimitReached, or call `store` (which writes the request down) and return what
-        it returns; the request is then open until `released`."""
+    async def admit(self, who: Requester, store: Callable[[Funding], Awaitable[T]]) -> T:
+        """Raise LimitReached, or call `store(funding)` (which writes the request down, and with
+        Funding.CREDIT takes the credit in the same write) and return what it returns; the
+        request is then open until `released`. Free allowances are used first, then credits."""
         limited = who.user_id is not None and not self.is_admin(who.user_id)
         if limited:
             self._check_flood(who)
         # Claimed before the first await, so that the open count is never overtaken.
         self._open[who.user_id or 0] += 1
         try:
-            async with self._lock(who.user_id):
+            async with self._lock(who.user_id), self._group_lock(who):
+                funding = Funding.FREE
                 if limited:
                     assert who.user_id is not None
-                    await self._check_quota(who.user_id, self._clock())
-                stored = await store()
+                    try:
+                        await self._check_quota(who, self._clock())
+                    except QuotaReached:
+                        if not await self._has_credit(who.user_id):
+                            raise
+                        funding = Funding.CREDIT
+                stored = await store(funding)
         except BaseException:
             self.released(who)
             raise
@@ -144,6 +176,17 @@ class Policy:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
+    def _group_lock(self, who: Requester) -> contextlib.AbstractAsyncContextManager[object]:
+        """A group's budget is shared: its members' requests are checked and stored one at a
+        time too. Taken after the user's lock, never before, so no two requests wait on each
+        other; not for a chat writing as itself (its lock is the user lock already held)."""
+        if not who.in_group or who.user_id == who.chat_id:
+            return contextlib.nullcontext()
+        return self._lock(who.chat_id)
+
+    async def _has_credit(self, user_id: int) -> bool:
+        return self._selling and await self._storage.credits(user_id) > 0
+
     def _check_flood(self, who: Requester) -> None:
         assert who.user_id is not None
         limit = self._access.user_max_in_flight
@@ -156,24 +199,39 @@ class Policy:
             if wait > 0:
                 raise CoolingDown(wait)
 
-    async def _check_quota(self, user_id: int, now: datetime) -> None:
-        daily = self._access.daily_images
-        if daily:
-            today = await self._storage.spend(user_id, day_start(now))
+    def daily_limit(self, user_id: int) -> int:
+        return self._overrides.daily_images(user_id, self._access.daily_images)
+
+    def monthly_budget(self, user_id: int) -> float:
+        return self._overrides.monthly_budget(user_id, self._access.user_monthly_budget_usd)
+
+    def group_budget(self, chat_id: int) -> float:
+        return self._overrides.monthly_budget(chat_id, self._access.group_monthly_budget_usd)
+
+    async def _check_quota(self, who: Requester, now: datetime) -> None:
+        assert who.user_id is not None
+        user_id, storage = who.user_id, self._storage
+        if daily := self.daily_limit(user_id):
+            today = await storage.spend(user_id, day_start(now), free_only=True)
             if today.images >= daily:
                 raise DailyImagesReached(daily, day_start(now) + timedelta(days=1))
-        budget = self._access.user_monthly_budget_usd
-        if budget:
-            month = await self._storage.spend(user_id, month_start(now))
+        if budget := self.monthly_budget(user_id):
+            month = await storage.spend(user_id, month_start(now), free_only=True)
             if month.cost_usd >= budget:
                 raise MonthlyBudgetReached(budget, month.cost_usd, next_month(now))
+        if who.in_group and (group := self.group_budget(who.chat_id)):
+            spent = await storage.chat_spend(who.chat_id, month_start(now))
+            if spent.cost_usd >= group:
+                raise GroupBudgetReached(group, spent.cost_usd, next_month(now))
 
     async def usage(self, user_id: int) -> UsageReport:
         now = self._clock()
+        credits = await self._storage.credits(user_id)
         return UsageReport(
             today=await self._storage.spend(user_id, day_start(now)),
             month=await self._storage.spend(user_id, month_start(now)),
-            daily_limit=self._access.daily_images,
-            monthly_budget_usd=self._access.user_monthly_budget_usd,
+            daily_limit=self.daily_limit(user_id),
+            monthly_budget_usd=self.monthly_budget(user_id),
             exempt=self.is_admin(user_id),
+            credits=credits if self._selling or credits else None,
         )

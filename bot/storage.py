@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from bot.domain import Order, Outcome
+from bot.domain import Funding, Order, Outcome
 from bot.jobs import Closing, Job, NewJob, Requester
 
 
@@ -57,6 +57,36 @@ class UserTotals:
     cost_usd: float
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """An operator's override for one user or chat; None keeps the .env default."""
+
+    daily_images: int | None = None
+    monthly_budget_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change an admin made from Telegram: who, what, to whom, when."""
+
+    at: datetime
+    admin_id: int
+    action: str
+    subject_id: int | None
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A Telegram Stars payment: the credits it bought, and whether it was refunded."""
+
+    charge_id: str
+    user_id: int
+    credits: int
+    stars: int
+    refunded: bool = False
+
+
 class Storage(Protocol):
     """What the bot needs from a database; SQLite today, a server database later."""
 
@@ -82,7 +112,7 @@ class Storage(Protocol):
 
     async def close_request(self, closing: Closing) -> None: ...
 
-    async def spend(self, user_id: int, since: datetime) -> Spend: ...
+    async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend: ...
 
     async def ping(self) -> None: ...
 
@@ -91,6 +121,30 @@ class Storage(Protocol):
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]: ...
 
     async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]: ...
+
+    async def chat_spend(self, chat_id: int, since: datetime) -> Spend: ...
+
+    async def access_rules(self) -> dict[int, bool]: ...
+
+    async def set_access(self, subject_id: int, allowed: bool) -> None: ...
+
+    async def limits(self) -> dict[int, Limits]: ...
+
+    async def set_limits(self, subject_id: int, limits: Limits) -> None: ...
+
+    async def audit(
+        self, admin_id: int, action: str, subject_id: int | None, value: str
+    ) -> None: ...
+
+    async def audit_log(self, limit: int) -> list[AuditEntry]: ...
+
+    async def credits(self, user_id: int) -> int: ...
+
+    async def add_payment(self, payment: Payment) -> bool: ...
+
+    async def payment(self, charge_id: str) -> Payment | None: ...
+
+    async def refund_payment(self, charge_id: str) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -152,16 +206,101 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE requests SET outcome = 'running', upstream_sent = 1 WHERE outcome = 'pending'",
         "CREATE INDEX requests_open ON requests (chat_id) WHERE outcome IN ('queued', 'running')",
     ),
+    (
+        # Operated from Telegram: admins' allow/deny (users have positive ids, chats negative)
+        # and limits on top of .env, each change audited.
+        """
+        CREATE TABLE access_rules (
+            subject_id INTEGER PRIMARY KEY,
+            allowed    INTEGER NOT NULL,
+            updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+        )
+        """,
+        """
+        CREATE TABLE limits (
+            subject_id         INTEGER PRIMARY KEY,
+            daily_images       INTEGER,
+            monthly_budget_usd REAL,
+            updated_at         TEXT NOT NULL DEFAULT (datetime('now'))
+        )
+        """,
+        """
+        CREATE TABLE audit (
+            id         INTEGER PRIMARY KEY,
+            at         TEXT NOT NULL DEFAULT (datetime('now')),
+            admin_id   INTEGER NOT NULL,
+            action     TEXT NOT NULL,
+            subject_id INTEGER,
+            value      TEXT
+        )
+        """,
+        # Group budgets sum a chat's month.
+        "CREATE INDEX requests_by_chat ON requests (chat_id, created_at)",
+        # Telegram Stars: a balance of image credits per user, and the payments that bought them.
+        "ALTER TABLE requests ADD COLUMN funding TEXT NOT NULL DEFAULT 'free'",
+        """
+        CREATE TABLE credits (
+            user_id INTEGER PRIMARY KEY,
+            balance INTEGER NOT NULL CHECK (balance >= 0)
+        )
+        """,
+        """
+        CREATE TABLE payments (
+            charge_id   TEXT PRIMARY KEY,
+            user_id     INTEGER NOT NULL,
+            credits     INTEGER NOT NULL,
+            stars       INTEGER NOT NULL,
+            paid_at     TEXT NOT NULL DEFAULT (datetime('now')),
+            refunded_at TEXT
+        )
+        """,
+        # Balances move only in the same statement as the row that justifies them, so a crash
+        # can never charge without a job, credit a payment twice, or give a credit back twice.
+        """
+        CREATE TRIGGER payment_credits AFTER INSERT ON payments BEGIN
+            INSERT OR IGNORE INTO credits (user_id, balance) VALUES (NEW.user_id, 0);
+            UPDATE credits SET balance = balance + NEW.credits WHERE user_id = NEW.user_id;
+        END
+        """,
+        # A refund takes back what is left of the credits bought (some may have been used).
+        """
+        CREATE TRIGGER refund_debits AFTER UPDATE OF refunded_at ON payments
+        WHEN OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL BEGIN
+            UPDATE credits SET balance = MAX(0, balance - NEW.credits)
+            WHERE user_id = NEW.user_id;
+        END
+        """,
+        """
+        CREATE TRIGGER job_charges_credit BEFORE INSERT ON requests
+        WHEN NEW.funding = 'credit' BEGIN
+            SELECT RAISE(ABORT, 'no credits left')
+            WHERE COALESCE((SELECT balance FROM credits WHERE user_id = NEW.user_id), 0) < 1;
+            UPDATE credits SET balance = balance - 1 WHERE user_id = NEW.user_id;
+        END
+        """,
+        # A job paid with a credit that ends without a picture (failed, cancelled, interrupted)
+        # gives it back; only the first closing of an open job can.
+        """
+        CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
+        WHEN NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
+            AND NEW.outcome NOT IN ('ok', 'queued', 'running') BEGIN
+            UPDATE credits SET balance = balance + 1 WHERE user_id = NEW.user_id;
+        END
+        """,
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 # Requests that used (or may still use) the user's allowance.
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 _COUNTED = f"outcome IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+# Requests paid from the free allowance: credit-funded ones use none of it.
+_FREE = f"funding = '{Funding.FREE}'"
 _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
-    "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent"
+    "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
+    "funding"
 )
 
 
@@ -262,7 +401,8 @@ class SqliteStorage:
         job_id = await self._write(
             "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
             "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, outcome, "
-            "job_prompt, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "job_prompt, prompt, funding) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _timestamp(job.created_at),
             who.chat_id,
             who.user_id,
@@ -279,6 +419,7 @@ class SqliteStorage:
             Outcome.QUEUED.value,
             order.prompt,
             order.prompt if job.keep_prompt else None,
+            job.funding.value,
         )
         assert job_id is not None
         return job_id
@@ -326,11 +467,20 @@ class SqliteStorage:
             closing.job_id,
         )
 
-    async def spend(self, user_id: int, since: datetime) -> Spend:
+    async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend:
+        """What the user used since `since`; `free_only`: of their free allowance only."""
+        free = f" AND {_FREE}" if free_only else ""
+        return await self._spend(f"user_id = ?{free}", user_id, since)
+
+    async def chat_spend(self, chat_id: int, since: datetime) -> Spend:
+        """What a group's members used of its free allowance since `since`."""
+        return await self._spend(f"chat_id = ? AND {_FREE}", chat_id, since)
+
+    async def _spend(self, where: str, subject_id: int, since: datetime) -> Spend:
         [(images, cost, estimated)] = await self._rows(
             f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(MAX(cost_estimated), 0) "
-            f"FROM requests WHERE user_id = ? AND created_at >= ? AND {_COUNTED}",
-            user_id,
+            f"FROM requests WHERE {where} AND created_at >= ? AND {_COUNTED}",
+            subject_id,
             _timestamp(since),
         )
         return Spend(images=images, cost_usd=cost, estimated=bool(estimated))
@@ -364,6 +514,86 @@ class SqliteStorage:
         )
         return [(kind, count) for kind, count in rows]
 
+    # ---- operated from Telegram ----------------------------------------------------------------
+    async def access_rules(self) -> dict[int, bool]:
+        rows = await self._rows("SELECT subject_id, allowed FROM access_rules")
+        return {subject: bool(allowed) for subject, allowed in rows}
+
+    async def set_access(self, subject_id: int, allowed: bool) -> None:
+        await self._write(
+            "INSERT INTO access_rules (subject_id, allowed) VALUES (?, ?) ON CONFLICT(subject_id) "
+            "DO UPDATE SET allowed = excluded.allowed, updated_at = datetime('now')",
+            subject_id,
+            int(allowed),
+        )
+
+    async def limits(self) -> dict[int, Limits]:
+        rows = await self._rows("SELECT subject_id, daily_images, monthly_budget_usd FROM limits")
+        return {subject: Limits(daily, budget) for subject, daily, budget in rows}
+
+    async def set_limits(self, subject_id: int, limits: Limits) -> None:
+        await self._write(
+            "INSERT INTO limits (subject_id, daily_images, monthly_budget_usd) VALUES (?, ?, ?) "
+            "ON CONFLICT(subject_id) DO UPDATE SET daily_images = excluded.daily_images, "
+            "monthly_budget_usd = excluded.monthly_budget_usd, updated_at = datetime('now')",
+            subject_id,
+            limits.daily_images,
+            limits.monthly_budget_usd,
+        )
+
+    async def audit(self, admin_id: int, action: str, subject_id: int | None, value: str) -> None:
+        await self._write(
+            "INSERT INTO audit (at, admin_id, action, subject_id, value) VALUES (?, ?, ?, ?, ?)",
+            _timestamp(datetime.now(UTC)),
+            admin_id,
+            action,
+            subject_id,
+            value,
+        )
+
+    async def audit_log(self, limit: int) -> list[AuditEntry]:
+        """The latest `limit` changes, newest first."""
+        rows = await self._rows(
+            "SELECT at, admin_id, action, subject_id, value FROM audit ORDER BY id DESC LIMIT ?",
+            limit,
+        )
+        return [AuditEntry(_parse_timestamp(at), *rest) for at, *rest in rows]
+
+    async def credits(self, user_id: int) -> int:
+        rows = await self._rows("SELECT balance FROM credits WHERE user_id = ?", user_id)
+        return int(rows[0][0]) if rows else 0
+
+    async def add_payment(self, payment: Payment) -> bool:
+        """Record a payment and credit it (the trigger `payment_credits`); False if this charge
+        was recorded before, and then nothing changes."""
+        cursor = await self._db.execute(
+            "INSERT OR IGNORE INTO payments (charge_id, user_id, credits, stars) "
+            "VALUES (?, ?, ?, ?)",
+            (payment.charge_id, payment.user_id, payment.credits, payment.stars),
+        )
+        return cursor.rowcount == 1
+
+    async def payment(self, charge_id: str) -> Payment | None:
+        rows = await self._rows(
+            "SELECT charge_id, user_id, credits, stars, refunded_at IS NOT NULL FROM payments "
+            "WHERE charge_id = ?",
+            charge_id,
+        )
+        if not rows:
+            return None
+        charge, user_id, credits, stars, refunded = rows[0]
+        return Payment(charge, user_id, credits, stars, refunded=bool(refunded))
+
+    async def refund_payment(self, charge_id: str) -> bool:
+        """Mark a payment refunded and take back its unused credits (the trigger
+        `refund_debits`); False if it was already refunded or never recorded."""
+        cursor = await self._db.execute(
+            "UPDATE payments SET refunded_at = datetime('now') "
+            "WHERE charge_id = ? AND refunded_at IS NULL",
+            (charge_id,),
+        )
+        return cursor.rowcount == 1
+
     async def ping(self) -> None:
         """Raises unless the database takes a write."""
         await self._write("INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, datetime('now'))")
@@ -374,7 +604,8 @@ class SqliteStorage:
 
 def _job(row: Any) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
-     output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent) = row  # fmt: skip
+     output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
+     funding) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group)),
@@ -383,7 +614,12 @@ def _job(row: Any) -> Job:
         file_ids=tuple(json.loads(file_ids or "[]")),
         estimated_cost_usd=cost,
         outcome=Outcome(outcome),
-        created_at=datetime.strptime(created_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC),
+        created_at=_parse_timestamp(created_at),
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
+        funding=Funding(funding),
     )
+
+
+def _parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)

@@ -37,7 +37,7 @@ async def _policy(tmp_path: Path, clocks: Clocks, **access: object) -> tuple[Pol
 
 async def _submit(policy: Policy, storage: SqliteStorage, who: Requester) -> int:
     job = NewJob(who, ORDER, "photo", (), 0.067, policy.now())
-    return await policy.admit(who, lambda: storage.open_job(job))
+    return await policy.admit(who, lambda _funding: storage.open_job(job))
 
 
 async def test_requests_open_per_user_are_capped_until_released(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ async def test_a_failed_write_does_not_hold_the_users_place(tmp_path: Path) -> N
     policy, storage = await _policy(tmp_path, Clocks(), user_max_in_flight=1)
     carol = Requester(4, chat_id=4)
 
-    async def refused() -> int:
+    async def refused(_funding: object) -> int:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):

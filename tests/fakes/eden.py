@@ -165,7 +165,7 @@ class FakeEden:
         self._streams[name] = (chunk, every, count)
         return f"{self.root}/hosted/{name}"
 
-    async def wait_for_calls(self, count: int, timeout: float = 15.0) -> list[EdenCall]:
+    async def wait_for_calls(self, count: int, timeout: float = 30.0) -> list[EdenCall]:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.calls) >= count)
         return self.calls[:count]

@@ -133,7 +133,7 @@ class FakeTelegram:
         method: str | tuple[str, ...],
         chat_id: int | None = None,
         count: int = 1,
-        timeout: float = 15.0,
+        timeout: float = 30.0,
     ) -> list[Call]:
         """The first `count` calls of `method` (to `chat_id`), waiting for them to arrive."""
         methods = (method,) if isinstance(method, str) else method
@@ -158,7 +158,7 @@ class FakeTelegram:
         assert reply.method == "sendMessage", reply
         return str(reply.params["text"])
 
-    async def reply_to(self, message: dict[str, Any], timeout: float = 15.0) -> Call:
+    async def reply_to(self, message: dict[str, Any], timeout: float = 30.0) -> Call:
         """The bot's first message, photo or document sent in answer to `message`."""
         chat_id = message["chat"]["id"]
 
@@ -174,8 +174,9 @@ class FakeTelegram:
         await self.wait_until(lambda: bool(answers()), timeout)
         return answers()[0]
 
-    async def wait_until(self, condition: Callable[[], bool], timeout: float = 15.0) -> None:
-        """Wait until `condition()` holds; it is checked whenever the bot makes a call."""
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Wait until `condition()` holds; it is checked whenever the bot makes a call. The
+        limit is generous: on a loaded CI machine a bot process can take seconds to start."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(condition)
 
