@@ -1,8 +1,10 @@
 """Benchmark: the real bot (`python -m bot`) against the fake Telegram and Eden servers on
 loopback. Prints the bot's own overhead per request (1K and 4K images), how close N concurrent
-chats come to one upstream latency, and the bot's peak memory and CPU time per request.
+chats come to one upstream latency, the bot's peak memory and CPU time per request, and how it
+holds a crowd far larger than its generation cap (commands answered meanwhile, Telegram calls
+per request, memory, time to drain).
 
-    .venv/bin/python bench/run.py [--chats 200] [--latency 3] [--samples 40]
+    .venv/bin/python bench/run.py [--chats 200] [--latency 3] [--samples 40] [--only crowd]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +92,18 @@ def _proc(pid: int) -> tuple[float, int]:
     """(CPU seconds so far, peak RSS in KiB) of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return cpu, _status(pid, "VmHWM")
+
+
+def _status(pid: int, field: str) -> int:
+    """A KiB figure from /proc/PID/status: VmRSS (now) or VmHWM (peak)."""
     status = Path(f"/proc/{pid}/status").read_text()
-    peak = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-    return cpu, peak
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(field))
 
 
-async def start_bot(telegram: FakeTelegram, eden: FakeEden, data: Path, chats: int) -> BotProcess:
+async def start_bot(
+    telegram: FakeTelegram, eden: FakeEden, data: Path, chats: int, rate_limit: bool = False
+) -> BotProcess:
     bot = BotProcess(
         {
             "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -106,7 +115,8 @@ async def start_bot(telegram: FakeTelegram, eden: FakeEden, data: Path, chats: i
             "HEALTH_PORT": "0",
             "UPSTREAM_RETRIES": "0",
             # The fake has no flood limits; Telegram's own would cap any bot at ~30 messages/s.
-            "TELEGRAM_RATE_LIMIT": "false",
+            # The crowd keeps the bot's limiter on: keeping within it is what it measures.
+            "TELEGRAM_RATE_LIMIT": "true" if rate_limit else "false",
             "MAX_CONCURRENT_GENERATIONS": str(chats),
             # Every chat is a stranger, and the samples would pass an open bot's daily limit.
             "ALLOW_EVERYONE": "true",
@@ -166,6 +176,66 @@ async def concurrency(
     return max(images)
 
 
+async def crowd(
+    telegram: FakeTelegram, timed: TimedEden, image: bytes, size: int, cap: int, latency: float,
+    pid: int,
+) -> None:  # fmt: skip
+    """`size` chats send one prompt each at once, at a cap of `cap`. Meanwhile other users send
+    /help every 2 s: how long until it is answered. Then: the bot's Telegram calls per request
+    and in the busiest second, its memory with the crowd queued, and the time to drain."""
+    timed.serve(image, latency=latency, count=size)
+    rss_idle = _status(pid, "VmRSS")
+    chats = range(200_000, 200_000 + size)
+    messages = [await telegram.send(text_message(chat, f"crowd {chat}")) for chat in chats]
+
+    def delivered() -> int:
+        return sum(1 for c in telegram.sent("sendPhoto") if 200_000 <= (c.chat_id or 0) < 300_000)
+
+    help_seconds: list[float] = []
+    rss_queued = 0
+    for probe in range(20):
+        if delivered() > size * 0.9:
+            break
+        await asyncio.sleep(2)
+        asked = await telegram.send(text_message(900_000 + probe, "/help"))
+        answer = await telegram.reply_to(asked, timeout=60)
+        help_seconds.append(answer.at - telegram.served_at[asked["message_id"]])
+        rss_queued = max(rss_queued, _status(pid, "VmRSS"))
+    ideal = size * latency / cap
+    await telegram.wait_until(lambda: delivered() == size, timeout=ideal * 3 + 120)
+    photos = [c for c in telegram.sent("sendPhoto") if 200_000 <= (c.chat_id or 0) < 300_000]
+    first = min(telegram.served_at[m["message_id"]] for m in messages)
+    drain = max(c.at for c in photos) - first
+    answered = {c.chat_id for c in photos}
+    replies = {(c.chat_id, c.reply_to) for c in photos}
+    if answered != set(chats) or len(photos) != size or len(replies) != size:
+        print(f"   !!! {len(photos)} photos to {len(answered)} of {size} chats: NOT ONE EACH")
+    # Queue notes are deleted within the cosmetic budget, after the pictures: counted too.
+    notes = sum(1 for c in telegram.sent("sendMessage") if 200_000 <= (c.chat_id or 0) < 300_000)
+    await telegram.wait_until(
+        lambda: (
+            len([c for c in telegram.sent("deleteMessage") if (c.chat_id or 0) >= 200_000]) >= notes
+        ),
+        timeout=600,
+    )
+    crowd_calls = [c for c in telegram.calls if 200_000 <= (c.chat_id or 0) < 300_000]
+    by_method = Counter(c.method for c in crowd_calls)
+    per_second = Counter(int(c.at) for c in telegram.calls if c.at >= first)
+    print(f"   /help while queued: p50 {ms(help_seconds, 50)}   p95 {ms(help_seconds, 95)}"
+          f"   ({len(help_seconds)} asked)")  # fmt: skip
+    print(
+        f"   Telegram calls per request {len(crowd_calls) / size:.2f}: "
+        + ", ".join(f"{method} {count}" for method, count in by_method.most_common())
+    )
+    print(f"   busiest second: {max(per_second.values())} calls (all of the bot's)")
+    print(f"   drain {drain:.0f} s, ideal {ideal:.0f} s ({size} x {latency} s / {cap}): "
+          f"ratio {drain / ideal:.3f}")  # fmt: skip
+    print(
+        f"   RSS idle {rss_idle / 1024:.0f} MB, with the crowd queued up to "
+        f"{rss_queued / 1024:.0f} MB, peak {_status(pid, 'VmHWM') / 1024:.0f} MB"
+    )
+
+
 def machine() -> str:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -188,6 +258,9 @@ async def main() -> None:
     args.add_argument(
         "--profile", metavar="FILE", help="record the bot with py-spy during 2 (collapsed stacks)"
     )
+    args.add_argument("--crowd", type=int, default=2000, help="chats in the crowd (4)")
+    args.add_argument("--crowd-cap", type=int, default=16, help="generation cap for the crowd")
+    args.add_argument("--only", choices=("all", "classic", "crowd"), default="all")
     options = args.parse_args()
     # A bot stopped mid long-poll drops its connection; the fake need not print a traceback.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
@@ -204,6 +277,36 @@ async def main() -> None:
     await telegram.start()
     await eden.start()
     timed = TimedEden(eden)
+    if options.only in ("all", "classic"):
+        await classic(telegram, timed, images, options)
+    if options.only in ("all", "crowd"):
+        await crowd_run(telegram, timed, options)
+    await telegram.stop()
+    await eden.stop()
+
+
+async def crowd_run(telegram: FakeTelegram, timed: TimedEden, options: argparse.Namespace) -> None:
+    # Flat images: the crowd is about queueing and Telegram traffic, not moving megabytes.
+    image = test_image("flat", 1024, 1024)
+    print(
+        f"\n4. crowd: {options.crowd} chats at once, cap {options.crowd_cap}, upstream "
+        f"{options.latency} s, flat 1K images, the bot's Telegram rate limiter on"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        bot = await start_bot(telegram, timed.eden, Path(tmp), options.crowd_cap, rate_limit=True)
+        assert bot._proc is not None
+        await asyncio.sleep(1)
+        await crowd(
+            telegram, timed, image, options.crowd, options.crowd_cap, options.latency,
+            bot._proc.pid,
+        )  # fmt: skip
+        await bot.stop()
+
+
+async def classic(
+    telegram: FakeTelegram, timed: TimedEden, images: dict[str, bytes], options: argparse.Namespace
+) -> None:
+    eden = timed.eden
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("a", "b"):
             (Path(tmp) / name).mkdir()
@@ -237,8 +340,6 @@ async def main() -> None:
         cpu_after, rss_peak = _proc(pid)
         harness_cpu = time.process_time() - harness_before
         await bot.stop()
-    await telegram.stop()
-    await eden.stop()
 
     ratio = wall / options.latency
     print(f"   wall {wall:.2f} s, ratio to one latency {ratio:.2f} (1.00 is ideal)")

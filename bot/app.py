@@ -25,6 +25,7 @@ from bot.handlers import register
 from bot.handlers.lifecycle import stop_gracefully_on_signals
 from bot.health import HealthServer, Throttled
 from bot.metrics import Metrics
+from bot.overrides import Overrides
 from bot.pipeline import Pipeline
 from bot.policy import Policy
 from bot.services import BotContext, Services
@@ -105,7 +106,11 @@ def build_application(settings: Settings) -> BotApplication:
         availability.start()
         images = image_service(settings, client)
         opened.append(images)
-        policy = Policy(settings.access, storage)
+        overrides = Overrides(storage)
+        await overrides.load()
+        policy = Policy(
+            settings.access, storage, overrides=overrides, selling=settings.stars.enabled
+        )
         pipeline = Pipeline(
             bot=application.bot,
             storage=storage,
@@ -121,10 +126,11 @@ def build_application(settings: Settings) -> BotApplication:
             storage=storage,
             availability=availability,
             albums=AlbumCollector(),
-            doorkeeper=Doorkeeper(settings.access),
+            doorkeeper=Doorkeeper(settings.access, overrides=overrides),
             policy=policy,
             pipeline=pipeline,
             metrics=metrics,
+            overrides=overrides,
         )
         services.attach(application)
         if settings.server.health_port:
@@ -143,7 +149,9 @@ def build_application(settings: Settings) -> BotApplication:
                 # The bot still works; the failing health check will say that this did not.
                 log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
         warn_about_access(settings.access)
-        await application.bot.set_my_commands([BotCommand(*c) for c in texts.COMMANDS])
+        # A bot that sells must offer /paysupport (Telegram's rule for payments).
+        commands = texts.COMMANDS + (texts.STAR_COMMANDS if settings.stars.enabled else ())
+        await application.bot.set_my_commands([BotCommand(*c) for c in commands])
         await pipeline.start()
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 

@@ -27,7 +27,10 @@ class Ledger:
     ) -> None:
         """Record how `job` ended. Only a delivered picture costs the user: Eden's reported cost,
         else the estimate (marked so). An interrupted one keeps its estimate, marked estimated,
-        for the operator (the upstream may have been paid), but counts against nobody."""
+        for the operator (the upstream may have been paid), but counts against nobody. A job paid
+        with a bought credit gets it back unless it ended OK: the database does that in the same
+        write as this closing (the trigger `job_returns_credit` in bot/storage.py), so a retried
+        closing cannot give it twice."""
         ok = outcome is Outcome.OK
         if ok or (outcome is Outcome.INTERRUPTED and job.upstream_sent):
             cost = cost_usd if cost_usd is not None else job.estimated_cost_usd

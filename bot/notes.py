@@ -83,6 +83,10 @@ class QueueNotes:
             del self._unsent[job_id], self._notes[job_id]  # never sent: nothing to delete
         self._to_edit.pop(job_id, None)
 
+    def shown(self, job_id: int) -> bool:
+        """Whether the job has a note in its chat (sent, or on its way)."""
+        return job_id in self._notes
+
     def finished(self, job_id: int) -> None:
         """The job's answer is out (or it was cancelled): its note goes."""
         self.started(job_id)

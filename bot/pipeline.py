@@ -5,6 +5,7 @@ hand requests in and return at once; queued jobs outlive a restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -204,10 +205,14 @@ class Pipeline:
         self._sent.add(job.id)
         await self._mark(self._storage.upstream_sent, job.id)
         try:
-            async with (
-                answer.uploading_photo(self._budget),
-                self._images.generate(request) as result,
-            ):
+            # A queue note already says the picture is coming: "uploading photo…" would be a
+            # fourth Telegram call for the same news.
+            indicator = (
+                contextlib.nullcontext()
+                if self._notes.shown(job.id)
+                else answer.uploading_photo(self._budget)
+            )
+            async with indicator, self._images.generate(request) as result:
                 slot.release()  # the upstream has answered; the upload needs no slot
                 delivered = self._fidelity.check(request, result)
                 caption = texts.result_caption(request.prompt, delivered, result.cost_usd)

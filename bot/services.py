@@ -13,6 +13,7 @@ from bot.chat_settings import ChatSettings, resolve
 from bot.config import Settings
 from bot.doorkeeper import Doorkeeper
 from bot.metrics import Metrics
+from bot.overrides import Overrides
 from bot.pipeline import Pipeline
 from bot.policy import Policy
 from bot.storage import Storage
@@ -30,6 +31,7 @@ class Services:
     policy: Policy
     pipeline: Pipeline
     metrics: Metrics
+    overrides: Overrides
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self

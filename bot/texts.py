@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.config import StarPack
 from bot.fidelity import Delivered
 from bot.policy import (
     CoolingDown,
     DailyImagesReached,
+    GroupBudgetReached,
     LimitReached,
     MonthlyBudgetReached,
+    QuotaReached,
     TooManyInFlight,
     UsageReport,
 )
-from bot.storage import DayTotals, Spend, UserTotals
+from bot.storage import AuditEntry, DayTotals, Limits, Payment, Spend, UserTotals
 from bot.upstream import errors as e
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -258,7 +261,14 @@ def _until(moment: datetime, now: datetime) -> str:
     return f"{moment:%-d %B %H:%M} UTC (in {hours} h {minutes} min)"
 
 
-def limit_reached(error: LimitReached, now: datetime) -> str:
+def limit_reached(error: LimitReached, now: datetime, selling: bool = False) -> str:
+    text = _limit_reached(error, now)
+    if selling and isinstance(error, QuotaReached):
+        text += " You can buy more images with Telegram Stars: /buy"
+    return text
+
+
+def _limit_reached(error: LimitReached, now: datetime) -> str:
     if isinstance(error, TooManyInFlight):
         pictures = "a picture" if error.limit == 1 else f"{error.limit} pictures"
         return f"You already have {pictures} in progress. Send this again when it's done."
@@ -268,6 +278,12 @@ def limit_reached(error: LimitReached, now: datetime) -> str:
         return (
             f"You've used all {error.limit} of today's images. "
             f"The limit resets at {_until(error.resets_at, now)}."
+        )
+    if isinstance(error, GroupBudgetReached):
+        return (
+            f"This group has used its budget of ${error.budget_usd:.2f} for this month "
+            f"(spent ${error.spent_usd:.2f}), so I can't draw more here until "
+            f"{_until(error.resets_at, now)}."
         )
     if isinstance(error, MonthlyBudgetReached):
         return (
@@ -297,6 +313,11 @@ def usage(report: UsageReport) -> str:
             lines.append(f"Left this month: ${left_usd:.2f} of ${report.monthly_budget_usd:.2f}")
         if not report.daily_limit and not report.monthly_budget_usd:
             lines.append("No limits are set.")
+    if report.credits is not None:
+        lines.append(
+            f"Bought credits: {report.credits} image{'s' if report.credits != 1 else ''} "
+            "(used when the free ones run out; /buy for more)"
+        )
     return "Your usage (days and months in UTC)\n" + "\n".join(lines)
 
 
@@ -310,3 +331,151 @@ def stats(days: list[DayTotals], users: list[UserTotals], failures: list[tuple[s
     lines.append("\nFailures by kind")
     lines += [f"{kind}: {count}" for kind, count in failures] or ["none"]
     return "\n".join(lines)
+
+
+# ---- the /stats chart --------------------------------------------------------------------------
+CHART_IMAGES = "Images per day (blue: delivered, red: failed)"
+CHART_SPEND = "Spend per day (USD)"
+CHART_NO_FAILURES = "No failures."
+
+
+def chart_title(days: int) -> str:
+    return f"Usage over the last {days} days (UTC)"
+
+
+def chart_failures(days: int) -> str:
+    return f"Failures by kind, last {days} days"
+
+
+# ---- admin commands ----------------------------------------------------------------------------
+ADMIN_COMMANDS = """Admin commands (changes take effect at once and are kept in the database):
+/allow <id> - let a user (or, with a negative id, a chat) in
+/deny <id> - keep a user or chat out (wins over every list but ADMIN_USER_IDS)
+/quota <user> <images per day> - 0 = unlimited
+/budget <user or chat> <USD per month> - 0 = unlimited
+/refund <charge id> - refund a Telegram Stars payment
+Instead of an id, reply to the person's message."""
+ADMIN_NEEDS_TARGET = "Whom? Give a user id (a chat's is negative), or reply to their message."
+ADMIN_CANNOT_DENY_ADMIN = "That's an administrator from ADMIN_USER_IDS: change .env instead."
+
+
+def admin_bad_number(given: str, what: str) -> str:
+    return f"“{_echo(given)}” is not a valid {what}. {ADMIN_COMMANDS}"
+
+
+def _subject(subject_id: int) -> str:
+    return f"chat {subject_id}" if subject_id < 0 else f"user {subject_id}"
+
+
+def admin_access_changed(subject_id: int, allowed: bool) -> str:
+    if allowed:
+        return f"Done: {_subject(subject_id)} is let in."
+    return f"Done: {_subject(subject_id)} is kept out."
+
+
+def admin_quota_changed(subject_id: int, images: int) -> str:
+    limit = f"{images} images a day" if images else "no daily limit"
+    return f"Done: {_subject(subject_id)} now has {limit}."
+
+
+def admin_budget_changed(subject_id: int, usd: float) -> str:
+    budget = f"a budget of ${usd:.2f} a month" if usd else "no monthly budget"
+    return f"Done: {_subject(subject_id)} now has {budget}."
+
+
+def _limits(limits: Limits) -> str:
+    parts = []
+    if limits.daily_images is not None:
+        parts.append(f"{limits.daily_images or 'unlimited'} images/day")
+    if limits.monthly_budget_usd is not None:
+        budget = f"${limits.monthly_budget_usd:.2f}" if limits.monthly_budget_usd else "unlimited"
+        parts.append(f"{budget}/month")
+    return ", ".join(parts)
+
+
+def _audit_line(entry: AuditEntry) -> str:
+    what = entry.action
+    if entry.subject_id is not None:
+        what += f" {entry.subject_id}"
+    if entry.value:
+        what += f" {entry.value}"
+    return f"{entry.at:%Y-%m-%d %H:%M} by {entry.admin_id}: {what}"
+
+
+def admin_overview(
+    rules: dict[int, bool], limits: dict[int, Limits], audit: list[AuditEntry]
+) -> str:
+    """What admins changed from Telegram, on top of .env, and the latest changes."""
+    lines = ["Set from Telegram (on top of .env)"]
+    allowed = [str(s) for s, a in sorted(rules.items()) if a]
+    denied = [str(s) for s, a in sorted(rules.items()) if not a]
+    lines.append(f"Allowed: {', '.join(allowed) or 'none'}")
+    lines.append(f"Denied: {', '.join(denied) or 'none'}")
+    lines.append("Limits:")
+    lines += [f"  {s}: {_limits(lim)}" for s, lim in sorted(limits.items())] or ["  none"]
+    lines.append("\nLatest changes (UTC)")
+    lines += [_audit_line(entry) for entry in audit] or ["none"]
+    return "\n".join(lines) + "\n\n" + ADMIN_COMMANDS
+
+
+# ---- Telegram Stars ----------------------------------------------------------------------------
+STAR_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("buy", "Buy more images with Telegram Stars"),
+    ("paysupport", "Help with a payment"),
+)
+NOT_SELLING = "This bot doesn't sell images."
+PACK_GONE = "That pack is no longer on sale. Send /buy to see the current ones."
+PAYMENT_REFUSED = "That pack is no longer on sale at this price. Send /buy to see the current ones."
+PAYSUPPORT = (
+    "Help with a payment\n\n"
+    "Stars buy image credits: one credit is one picture, used only when your free images (or "
+    "this month's budget) run out. A picture that fails, or that you cancel, gives its credit "
+    "back. /usage shows your balance.\n\n"
+    "If something went wrong with a payment, write to the bot's operator and include the charge "
+    "id from the payment's receipt (Telegram keeps it in the chat). Refunds are made in Stars, "
+    "to the account that paid."
+)
+REFUND_USAGE = "Usage: /refund <charge id> (from the payment's receipt, or the log)."
+REFUND_UNKNOWN = "I have no payment with that charge id."
+REFUND_ALREADY = "That payment was already refunded."
+
+
+def refund_failed(reason: str) -> str:
+    return f"Telegram refused the refund: {_echo(reason)}"
+
+
+def buy_offer(packs: tuple[StarPack, ...], balance: int) -> str:
+    lines = [
+        f"You have {balance} bought image{'s' if balance != 1 else ''}. Packs for sale:",
+        *(f"• {pack_label(p)}" for p in packs),
+        "\nCredits are used when your free images run out; a failed picture gives its back.",
+        "Help with payments: /paysupport",
+    ]
+    return "\n".join(lines)
+
+
+def pack_label(pack: StarPack) -> str:
+    return f"{pack.images} images for {pack.stars} ⭐"
+
+
+def invoice_title(pack: StarPack) -> str:
+    return f"{pack.images} images"
+
+
+def invoice_description(pack: StarPack) -> str:
+    return (
+        f"{pack.images} image credits, used when your free daily images run out. "
+        "A picture that fails gives its credit back."
+    )
+
+
+def payment_received(credits: int, balance: int) -> str:
+    return f"Thank you! {credits} images added; you now have {balance}."
+
+
+def payment_already_counted(balance: int) -> str:
+    return f"This payment was already counted; you have {balance} bought images."
+
+
+def refunded(payment: Payment, balance: int) -> str:
+    return f"Refunded {payment.stars} ⭐ to user {payment.user_id}; their bought images: {balance}."

@@ -13,12 +13,20 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
 
 from bot import texts
 from bot.handlers.access import door
+from bot.handlers.admin import (
+    admin_command,
+    allow_command,
+    budget_command,
+    deny_command,
+    quota_command,
+)
 from bot.handlers.commands import (
     cancel_button,
     cancel_command,
@@ -28,6 +36,15 @@ from bot.handlers.commands import (
     usage_command,
 )
 from bot.handlers.messages import on_message, unsupported_message
+from bot.handlers.payments import (
+    BUY_PREFIX,
+    buy_button,
+    buy_command,
+    paysupport_command,
+    pre_checkout,
+    refund_command,
+    successful_payment,
+)
 from bot.handlers.settings import (
     CALLBACK_PREFIX,
     SETTINGS,
@@ -55,6 +72,17 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("usage", usage_command),
             CommandHandler("cancel", cancel_command),
             CommandHandler("stats", stats_command),
+            CommandHandler("admin", admin_command),
+            CommandHandler("allow", allow_command),
+            CommandHandler("deny", deny_command),
+            CommandHandler("quota", quota_command),
+            CommandHandler("budget", budget_command),
+            CommandHandler("buy", buy_command),
+            CommandHandler("paysupport", paysupport_command),
+            CommandHandler("refund", refund_command),
+            CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
+            PreCheckoutQueryHandler(pre_checkout),
+            MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),

@@ -36,7 +36,12 @@ async def door(update: Update, context: BotContext) -> None:
 
     Stopping depends on nothing else succeeding: the handlers behind the door spend the
     operator's money, so if the refusal cannot be sent (no right to write in the group, a
-    timeout, a 429) or a lookup fails, the update is dropped all the same."""
+    timeout, a 429) or a lookup fails, the update is dropped all the same. Payments pass: a
+    pre-checkout query is answered (no, to someone not let in) rather than left to time out,
+    and Stars already taken are always credited."""
+    message = update.effective_message
+    if update.pre_checkout_query or (message is not None and message.successful_payment):
+        return
     try:
         if await _lets_in(update, context):
             return

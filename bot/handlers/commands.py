@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from telegram import Update
 
 from bot import texts
+from bot.chart import usage_chart
 from bot.handlers.access import requester_id
 from bot.policy import day_start
 from bot.services import BotContext
@@ -29,8 +31,12 @@ async def usage_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.usage(await context.services.policy.usage(who)))
 
 
+# Days in the /stats chart.
+CHART_DAYS = 30
+
+
 async def stats_command(update: Update, context: BotContext) -> None:
-    """Admins only: the last seven days at a glance."""
+    """Admins only: the last seven days at a glance, then a chart of the last thirty."""
     message = update.effective_message
     if message is None:
         return
@@ -38,7 +44,8 @@ async def stats_command(update: Update, context: BotContext) -> None:
     if not services.policy.is_admin(requester_id(message)):
         await message.reply_text(texts.ADMINS_ONLY)
         return
-    since = day_start(datetime.now(UTC)) - timedelta(days=6)
+    today = day_start(datetime.now(UTC))
+    since = today - timedelta(days=6)
     storage = services.storage
     await message.reply_text(
         texts.stats(
@@ -47,6 +54,12 @@ async def stats_command(update: Update, context: BotContext) -> None:
             await storage.failures_by_kind(since),
         )
     )
+    chart_since = today - timedelta(days=CHART_DAYS - 1)
+    days = await storage.daily_totals(chart_since)
+    failures = await storage.failures_by_kind(chart_since)
+    # Drawing takes tens of milliseconds of CPU: not on the loop every update waits on.
+    png = await asyncio.to_thread(usage_chart, days, failures, today.date(), CHART_DAYS)
+    await message.reply_photo(png, caption=texts.chart_title(CHART_DAYS))
 
 
 async def cancel_command(update: Update, context: BotContext) -> None:

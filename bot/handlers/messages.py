@@ -89,7 +89,8 @@ async def _fulfil(
         await context.services.pipeline.submit(submission)
     except LimitReached as exc:
         log.info("request refused before upstream: %s", exc)
-        await message.reply_text(texts.limit_reached(exc, datetime.now(UTC)))
+        selling = context.services.settings.stars.enabled
+        await message.reply_text(texts.limit_reached(exc, datetime.now(UTC), selling))
         return
     if len(files) > limit:
         await message.reply_text(texts.images_left_out(limit, len(files)))

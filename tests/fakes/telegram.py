@@ -111,6 +111,36 @@ class FakeTelegram:
         await self._push({"callback_query": query})
         return query_id
 
+    async def pre_checkout(
+        self, user_id: int, payload: str, total: int, currency: str = "XTR"
+    ) -> str:
+        """A user confirms an invoice: Telegram asks the bot whether to take the payment."""
+        query_id = f"checkout-{next(self._update_ids)}"
+        query = {
+            "id": query_id,
+            "from": user(user_id),
+            "currency": currency,
+            "total_amount": total,
+            "invoice_payload": payload,
+        }
+        await self._push({"pre_checkout_query": query})
+        return query_id
+
+    async def paid(
+        self, user_id: int, payload: str, total: int, charge_id: str, currency: str = "XTR"
+    ) -> dict[str, Any]:
+        """The service message Telegram sends once it has taken a user's payment."""
+        payment = {
+            "currency": currency,
+            "total_amount": total,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        }
+        return await self.send(
+            {"chat": chat(user_id), "from": user(user_id), "successful_payment": payment}
+        )
+
     async def _push(self, update: dict[str, Any]) -> None:
         async with self._changed:
             self._updates.append({"update_id": next(self._update_ids), **update})
@@ -251,6 +281,22 @@ class FakeTelegram:
         return True
 
     async def _m_answerCallbackQuery(self, call: Call) -> Any:
+        return True
+
+    async def _m_sendInvoice(self, call: Call) -> Any:
+        invoice = {
+            "title": call.params["title"],
+            "description": call.params["description"],
+            "start_parameter": "",
+            "currency": call.params["currency"],
+            "total_amount": sum(p["amount"] for p in call.params["prices"]),
+        }
+        return self._message(call.params, invoice=invoice)
+
+    async def _m_answerPreCheckoutQuery(self, call: Call) -> Any:
+        return True
+
+    async def _m_refundStarPayment(self, call: Call) -> Any:
         return True
 
     async def _m_deleteMessage(self, call: Call) -> Any:

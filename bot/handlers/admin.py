@@ -1,0 +1,118 @@
+"""Admin commands, for ADMIN_USER_IDS only: /admin, /allow, /deny, /quota, /budget. They change
+the stored overrides (bot/overrides.py), which take effect at once."""
+
+from __future__ import annotations
+
+import math
+
+from telegram import Message, Update
+
+from bot import texts
+from bot.handlers.access import requester_id
+from bot.services import BotContext
+
+# Telegram ids fit in 52 bits; anything longer is not one.
+_MAX_ID_DIGITS = 16
+
+
+async def admin_message(update: Update, context: BotContext) -> tuple[Message, int] | None:
+    """The command's message and its admin's id; a non-admin is told and gets None."""
+    message = update.effective_message
+    if message is None:
+        return None
+    who = requester_id(message)
+    if who is None or not context.services.policy.is_admin(who):
+        await message.reply_text(texts.ADMINS_ONLY)
+        return None
+    return message, who
+
+
+def _id(text: str) -> int | None:
+    digits = text.removeprefix("-")
+    if not digits.isdigit() or len(digits) > _MAX_ID_DIGITS:
+        return None
+    return int(text) or None
+
+
+def _target(message: Message, args: list[str], values: int) -> tuple[int | None, list[str]]:
+    """The user or chat a command is about (its first argument, or the author of the message it
+    replies to) and the arguments that follow."""
+    reply = message.reply_to_message
+    if reply is not None and len(args) == values:
+        return requester_id(reply), args
+    if len(args) == values + 1:
+        return _id(args[0]), args[1:]
+    return None, args
+
+
+async def admin_command(update: Update, context: BotContext) -> None:
+    found = await admin_message(update, context)
+    if found is None:
+        return
+    message, _ = found
+    overrides = context.services.overrides
+    await message.reply_text(
+        texts.admin_overview(overrides.rules, overrides.all_limits, await overrides.audit_log())
+    )
+
+
+async def allow_command(update: Update, context: BotContext) -> None:
+    await _set_access(update, context, allowed=True)
+
+
+async def deny_command(update: Update, context: BotContext) -> None:
+    await _set_access(update, context, allowed=False)
+
+
+async def _set_access(update: Update, context: BotContext, *, allowed: bool) -> None:
+    found = await admin_message(update, context)
+    if found is None:
+        return
+    message, admin = found
+    subject, _ = _target(message, list(context.args or []), values=0)
+    if subject is None:
+        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
+        return
+    if not allowed and context.services.policy.is_admin(subject):
+        await message.reply_text(texts.ADMIN_CANNOT_DENY_ADMIN)
+        return
+    await context.services.overrides.set_access(admin, subject, allowed)
+    await message.reply_text(texts.admin_access_changed(subject, allowed))
+
+
+async def quota_command(update: Update, context: BotContext) -> None:
+    found = await admin_message(update, context)
+    if found is None:
+        return
+    message, admin = found
+    subject, rest = _target(message, list(context.args or []), values=1)
+    if subject is None:
+        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
+        return
+    given = rest[0]
+    if not given.isdigit() or len(given) > 6:
+        await message.reply_text(texts.admin_bad_number(given, "number of images per day"))
+        return
+    await context.services.overrides.set_daily_images(admin, subject, int(given))
+    await message.reply_text(texts.admin_quota_changed(subject, int(given)))
+
+
+async def budget_command(update: Update, context: BotContext) -> None:
+    found = await admin_message(update, context)
+    if found is None:
+        return
+    message, admin = found
+    subject, rest = _target(message, list(context.args or []), values=1)
+    if subject is None:
+        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
+        return
+    given = rest[0]
+    try:
+        usd = float(given.removeprefix("$"))
+    except ValueError:
+        usd = -1.0
+    if not math.isfinite(usd) or usd < 0 or usd > 1e6:
+        await message.reply_text(texts.admin_bad_number(given, "budget in USD"))
+        return
+    await context.services.overrides.set_monthly_budget(admin, subject, usd)
+    await message.reply_text(texts.admin_budget_changed(subject, usd))

@@ -1,0 +1,69 @@
+"""Credit balances in the database: a payment credited once, a credit taken with its job and
+given back only by the job's first closing without a picture, a refund taking back what is left;
+and the packs on sale."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot import credits
+from bot.config import StarPack, StarsSettings
+from bot.domain import Funding, Order, Outcome
+from bot.jobs import Closing, NewJob, Requester
+from bot.storage import Payment, SqliteStorage
+
+ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
+
+
+def _job(user_id: int, funding: Funding) -> NewJob:
+    return NewJob(
+        Requester(user_id, user_id), ORDER, "photo", (), 0.067, datetime.now(UTC), funding=funding
+    )
+
+
+async def test_balances_move_with_payments_jobs_and_refunds(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    assert await storage.add_payment(Payment("c1", 5, credits=2, stars=50))
+    assert not await storage.add_payment(Payment("c1", 5, credits=2, stars=50))
+    assert await storage.credits(5) == 2
+
+    failed = await storage.open_job(_job(5, Funding.CREDIT))
+    delivered = await storage.open_job(_job(5, Funding.CREDIT))
+    assert await storage.credits(5) == 0
+    with pytest.raises(sqlite3.IntegrityError, match="no credits left"):
+        await storage.open_job(_job(5, Funding.CREDIT))
+    await storage.open_job(_job(5, Funding.FREE))  # the free allowance needs no credit
+
+    await storage.close_request(Closing(failed, Outcome.PROVIDER_ERROR, 0.0, False, 10))
+    # The same closing written again (the ledger retries) gives nothing back twice.
+    await storage.close_request(Closing(failed, Outcome.PROVIDER_ERROR, 0.0, False, 10))
+    await storage.close_request(Closing(delivered, Outcome.OK, 0.067, False, 10))
+    assert await storage.credits(5) == 1
+
+    assert await storage.refund_payment("c1")
+    assert not await storage.refund_payment("c1")
+    assert await storage.credits(5) == 0  # one credit left of two: never below zero
+    payment = await storage.payment("c1")
+    assert payment is not None and payment.refunded
+    await storage.close()
+
+
+def test_packs_on_sale() -> None:
+    per_image = StarsSettings.model_validate({"per_image": 8})
+    assert per_image.offers == (StarPack(10, 80), StarPack(50, 400), StarPack(200, 1600))
+    packs = StarsSettings.model_validate({"per_image": 8, "packs": "50:600, 10:150"})
+    assert packs.offers == (StarPack(10, 150), StarPack(50, 600))
+    assert not StarsSettings.model_validate({}).enabled
+    with pytest.raises(ValueError, match="images:stars"):
+        StarsSettings.model_validate({"packs": "ten"})
+
+    offers = packs.offers
+    assert credits.on_sale("pack:10:150", "XTR", 150, offers) == StarPack(10, 150)
+    assert credits.on_sale("pack:10:150", "USD", 150, offers) is None
+    assert credits.on_sale("pack:10:150", "XTR", 1, offers) is None
+    assert credits.on_sale("pack:10:80", "XTR", 80, offers) is None  # no longer sold so
+    assert credits.on_sale("anything", "XTR", 150, offers) is None
