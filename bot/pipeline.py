@@ -160,10 +160,11 @@ class Pipeline:
         job: Job | None = None
         outcome, cost = Outcome.UNEXPECTED_ERROR, None
         try:
-            job = await self._storage.job(job_id)
-            if job is None or job.outcome is not Outcome.QUEUED:
+            job = await self._claim(job_id)
+            if job is None:
                 return  # answered meanwhile
-            await self._mark(self._storage.start_job, job_id)
+            if job.upstream_sent:
+                self._sent.add(job_id)
             self._notes.started(job_id)
             outcome, cost = await self._carry_out(job, self._answer(job), slot)
         except asyncio.CancelledError as stop:
@@ -202,8 +203,9 @@ class Pipeline:
         if pictures is None:
             return Outcome.BAD_INPUT, None
         request = job.order.with_images(pictures)
-        self._sent.add(job.id)
-        await self._mark(self._storage.upstream_sent, job.id)
+        if job.id not in self._sent:
+            self._sent.add(job.id)
+            await self._mark(self._storage.upstream_sent, job.id)
         try:
             # A queue note already says the picture is coming: "uploading photo…" would be a
             # fourth Telegram call for the same news.
@@ -245,9 +247,19 @@ class Pipeline:
             await self._tell(answer, texts.FIRST_FRAME_ONLY)
         return tuple(pictures)
 
+    async def _claim(self, job_id: int) -> Job | None:
+        """The queued job, marked running; None if it was answered meanwhile. A database that
+        refuses writes (a full disk) must not cost the user their picture: the job is read and
+        goes on unrecorded, and only a crash before its end could run it again."""
+        try:
+            return await self._storage.claim(job_id)
+        except Exception as exc:
+            log.error("could not record the start of job %d: %s", job_id, exc)
+        job = await self._storage.job(job_id)
+        return job if job is not None and job.outcome is Outcome.QUEUED else None
+
     async def _mark(self, step: Callable[[int], Awaitable[None]], job_id: int) -> None:
-        """Record a job's progress. A database that refuses (a full disk) must not cost the user
-        their picture: the job goes on, and only a crash before its end could repeat it."""
+        """Record a job's progress; a refusal is logged, for the same reason as in _claim."""
         try:
             await step(job_id)
         except Exception as exc:

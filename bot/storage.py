@@ -102,7 +102,7 @@ class Storage(Protocol):
 
     async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]: ...
 
-    async def start_job(self, job_id: int) -> None: ...
+    async def claim(self, job_id: int) -> Job | None: ...
 
     async def upstream_sent(self, job_id: int) -> None: ...
 
@@ -440,8 +440,17 @@ class SqliteStorage:
         )
         return [job_id for (job_id,) in rows]
 
-    async def start_job(self, job_id: int) -> None:
-        await self._write(f"UPDATE requests SET outcome = '{Outcome.RUNNING}' WHERE id = ?", job_id)
+    async def claim(self, job_id: int) -> Job | None:
+        """Mark a queued job running and read it, in one trip; None if it is not queued (it was
+        answered meanwhile). A job without input images goes upstream right after this, so it
+        is marked as sent here and needs no second write: only a crash in between would answer
+        it as interrupted rather than run it again."""
+        rows = await self._rows(
+            f"UPDATE requests SET outcome = '{Outcome.RUNNING}', upstream_sent = (inputs = 0) "
+            f"WHERE id = ? AND outcome = '{Outcome.QUEUED}' RETURNING {_JOB_COLUMNS}",
+            job_id,
+        )
+        return _job(rows[0]) if rows else None
 
     async def upstream_sent(self, job_id: int) -> None:
         await self._write("UPDATE requests SET upstream_sent = 1 WHERE id = ?", job_id)

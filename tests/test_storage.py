@@ -142,7 +142,10 @@ async def test_a_job_is_stored_whole_and_forgotten_once_answered(tmp_path: Path)
         Outcome.QUEUED,
         now,
     )
-    await storage.start_job(first)
+    claimed = await storage.claim(first)
+    assert claimed is not None
+    assert (claimed.outcome, claimed.upstream_sent) == (Outcome.RUNNING, False)  # it has inputs
+    assert await storage.claim(first) is None  # one claim only
     await storage.upstream_sent(first)
     await storage.set_note(first, 99)
     await storage.requeue(first)  # refused: its upstream call was made
