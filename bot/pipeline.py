@@ -72,6 +72,8 @@ class Pipeline:
         self._notes = QueueNotes(bot, self._budget, self._queue.order, storage.set_note)
         # Jobs whose upstream call this run has made: interrupted, they are not run again.
         self._sent: set[int] = set()
+        # Jobs whose picture is out, while their line is being closed: too late to cancel.
+        self._delivered: set[int] = set()
 
     @property
     def waiting(self) -> int:
@@ -114,6 +116,9 @@ class Pipeline:
         return sum([await self.cancel_job(job_id) for job_id in ids])
 
     async def cancel_job(self, job_id: int) -> bool:
+        """Stop one job, queued or running; False if it is not (or no longer) to be stopped."""
+        if job_id in self._delivered:
+            return False
         if self._queue.remove(job_id):
             job = await self._storage.job(job_id)
             if job is not None:
@@ -221,6 +226,7 @@ class Pipeline:
                 sent = await answer.picture(
                     result.picture, caption, as_file=job.output_format == "file"
                 )
+                self._delivered.add(job.id)
         except UpstreamError as exc:
             self._upstream_failed(exc)
             await self._tell(answer, texts.upstream_failure(exc))
@@ -283,6 +289,7 @@ class Pipeline:
     ) -> None:
         sent = job.upstream_sent or job.id in self._sent
         self._sent.discard(job.id)
+        self._delivered.discard(job.id)
         latency = (datetime.now(UTC) - job.created_at).total_seconds()
         await self._ledger.close(
             dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency

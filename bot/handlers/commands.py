@@ -83,6 +83,7 @@ async def cancel_button(update: Update, context: BotContext) -> None:
         await query.answer(texts.NOTHING_TO_CANCEL_HERE)
     elif owner.user_id != query.from_user.id:
         await query.answer(texts.NOT_YOURS_TO_CANCEL, show_alert=True)
-    else:
-        await pipeline.cancel_job(int(raw))
+    elif await pipeline.cancel_job(int(raw)):
         await query.answer(texts.CANCELLED)
+    else:  # its picture went out a moment ago
+        await query.answer(texts.NOTHING_TO_CANCEL_HERE)
