@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shlex
+import socket
 from pathlib import Path
 
 import httpx
@@ -176,8 +177,11 @@ async def test_the_health_command(start_bot: StartBot, telegram: FakeTelegram) -
     probe = await start_bot("health", HEALTH_PORT=str(port))
     assert await probe.wait() == 0
     assert '"status": "ok"' in probe.output
-    nobody = await start_bot("health", HEALTH_PORT=str(free_port()))
-    assert await nobody.wait() == 1
+    # A port held but not listening: nothing else can take it meanwhile, and it refuses.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        nobody = await start_bot("health", HEALTH_PORT=str(held.getsockname()[1]))
+        assert await nobody.wait() == 1
     assert "no answer from the bot" in nobody.output
 
 
@@ -186,7 +190,7 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     port, health_port = free_port(), free_port()
-    await start_bot(
+    bot = await start_bot(
         WEBHOOK_URL="https://bot.example.test/tg-hook",
         WEBHOOK_SECRET="s3cret-token",
         WEBHOOK_LISTEN="127.0.0.1",
@@ -194,6 +198,7 @@ async def test_webhook_mode_takes_updates_only_with_the_secret(
         HEALTH_PORT=str(health_port),
     )
     [hook] = await telegram.wait_for("setWebhook")
+    await bot.wait_for_output("Webhook server started")  # PTB listens only after setWebhook
     assert hook.params["url"] == "https://bot.example.test/tg-hook"
     assert hook.params["secret_token"] == "s3cret-token"
 
