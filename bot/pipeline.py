@@ -72,7 +72,8 @@ class Pipeline:
         self._notes = QueueNotes(bot, self._budget, self._queue.order, storage.set_note)
         # Jobs whose upstream call this run has made: interrupted, they are not run again.
         self._sent: set[int] = set()
-        # Jobs whose picture is out, while their line is being closed: too late to cancel.
+        # Jobs whose picture the upstream has made (and billed): it is delivered whatever comes,
+        # so a Cancel tap from now on is too late.
         self._delivered: set[int] = set()
 
     @property
@@ -221,12 +222,14 @@ class Pipeline:
             )
             async with indicator, self._images.generate(request) as result:
                 slot.release()  # the upstream has answered; the upload needs no slot
+                self._delivered.add(job.id)
+                # The user's next request need not wait for this upload.
+                self._policy.released(job.who)
                 delivered = self._fidelity.check(request, result)
                 caption = texts.result_caption(request.prompt, delivered, result.cost_usd)
                 sent = await answer.picture(
                     result.picture, caption, as_file=job.output_format == "file"
                 )
-                self._delivered.add(job.id)
         except UpstreamError as exc:
             self._upstream_failed(exc)
             await self._tell(answer, texts.upstream_failure(exc))
@@ -289,12 +292,15 @@ class Pipeline:
     ) -> None:
         sent = job.upstream_sent or job.id in self._sent
         self._sent.discard(job.id)
-        self._delivered.discard(job.id)
         latency = (datetime.now(UTC) - job.created_at).total_seconds()
         await self._ledger.close(
             dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency
         )
-        self._policy.released(job.who)
+        # Only now, with its line closed, does the job stop looking open to a Cancel tap.
+        if job.id in self._delivered:
+            self._delivered.discard(job.id)  # released when its picture was made
+        else:
+            self._policy.released(job.who)
         self._notes.finished(job.id)
         if note_id is not None:
             self._notes.forget(job.who.chat_id, note_id)

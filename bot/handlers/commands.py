@@ -85,5 +85,5 @@ async def cancel_button(update: Update, context: BotContext) -> None:
         await query.answer(texts.NOT_YOURS_TO_CANCEL, show_alert=True)
     elif await pipeline.cancel_job(int(raw)):
         await query.answer(texts.CANCELLED)
-    else:  # its picture went out a moment ago
+    else:  # its picture is made, and on its way
         await query.answer(texts.NOTHING_TO_CANCEL_HERE)
