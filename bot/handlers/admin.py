@@ -45,6 +45,22 @@ def _target(message: Message, args: list[str], values: int) -> tuple[int | None,
     return None, args
 
 
+async def _admin_target(
+    update: Update, context: BotContext, values: int
+) -> tuple[Message, int, int, list[str]] | None:
+    """For /allow, /deny, /quota, /budget: the message, its admin, the user or chat it is about
+    and the values that follow; a non-admin or a missing target is told, and gets None."""
+    found = await admin_message(update, context)
+    if found is None:
+        return None
+    message, admin = found
+    subject, rest = _target(message, list(context.args or []), values)
+    if subject is None:
+        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
+        return None
+    return message, admin, subject, rest
+
+
 async def admin_command(update: Update, context: BotContext) -> None:
     found = await admin_message(update, context)
     if found is None:
@@ -65,14 +81,10 @@ async def deny_command(update: Update, context: BotContext) -> None:
 
 
 async def _set_access(update: Update, context: BotContext, *, allowed: bool) -> None:
-    found = await admin_message(update, context)
+    found = await _admin_target(update, context, values=0)
     if found is None:
         return
-    message, admin = found
-    subject, _ = _target(message, list(context.args or []), values=0)
-    if subject is None:
-        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
-        return
+    message, admin, subject, _ = found
     if not allowed and context.services.policy.is_admin(subject):
         await message.reply_text(texts.ADMIN_CANNOT_DENY_ADMIN)
         return
@@ -81,15 +93,10 @@ async def _set_access(update: Update, context: BotContext, *, allowed: bool) -> 
 
 
 async def quota_command(update: Update, context: BotContext) -> None:
-    found = await admin_message(update, context)
+    found = await _admin_target(update, context, values=1)
     if found is None:
         return
-    message, admin = found
-    subject, rest = _target(message, list(context.args or []), values=1)
-    if subject is None:
-        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
-        return
-    given = rest[0]
+    message, admin, subject, [given] = found
     if not given.isdigit() or len(given) > 6:
         await message.reply_text(texts.admin_bad_number(given, "number of images per day"))
         return
@@ -98,15 +105,10 @@ async def quota_command(update: Update, context: BotContext) -> None:
 
 
 async def budget_command(update: Update, context: BotContext) -> None:
-    found = await admin_message(update, context)
+    found = await _admin_target(update, context, values=1)
     if found is None:
         return
-    message, admin = found
-    subject, rest = _target(message, list(context.args or []), values=1)
-    if subject is None:
-        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
-        return
-    given = rest[0]
+    message, admin, subject, [given] = found
     try:
         usd = float(given.removeprefix("$"))
     except ValueError:
