@@ -29,7 +29,7 @@ from bot.overrides import Overrides
 from bot.pipeline import Pipeline
 from bot.policy import Policy
 from bot.services import BotContext, Services
-from bot.storage import SqliteStorage
+from bot.storage import Storage, StorageError, open_storage
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,22 @@ def build_application(settings: Settings) -> BotApplication:
 
     health: list[HealthServer] = []
     opened: list[ImageService] = []
+    opened_storage: list[Storage] = []
 
     async def start(application: BotApplication) -> None:
-        storage = await SqliteStorage.open(settings.database_path)
+        database = settings.database
+        storage = await open_storage(
+            database.url, settings.database_path, database.database_pool_size
+        )
+        opened_storage.append(storage)
+        # Telegram hands updates to one getUpdates caller at a time; a second one would take
+        # turns with the first and both would miss updates.
+        if not settings.server.webhook_url and not await storage.hold_polling():
+            raise StorageError(
+                f"another replica already polls Telegram with {storage.where}; run several "
+                "replicas with a webhook (WEBHOOK_URL), or stop the other one"
+            )
+        log.info("database: %s", storage.where)
         metrics = Metrics()
         for notice in settings.eden.model_notices():
             log.warning("%s", notice)
@@ -118,6 +131,9 @@ def build_application(settings: Settings) -> BotApplication:
             images=images,
             capacity=settings.load.max_concurrent_generations,
             keep_prompts=settings.access.log_prompts,
+            worker=database.replica_id,
+            lease_seconds=database.job_lease_seconds,
+            exclusive=storage.exclusive,
             metrics=metrics,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
@@ -134,9 +150,9 @@ def build_application(settings: Settings) -> BotApplication:
         )
         services.attach(application)
         if settings.server.health_port:
-            database = Throttled(storage.ping, DATABASE_CHECK_INTERVAL)
+            writable = Throttled(storage.ping, DATABASE_CHECK_INTERVAL)
             server = HealthServer(
-                lambda: health_checks(application, services, database),
+                lambda: health_checks(application, services, writable),
                 required=("updates", "database", "webhook"),
                 metrics=metrics,
                 listen=settings.server.health_listen,
@@ -166,7 +182,8 @@ def build_application(settings: Settings) -> BotApplication:
             await services.pipeline.drain(0)
             for images in opened:
                 await images.aclose()
-            await services.storage.close()
+        for storage in opened_storage:
+            await storage.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
     if settings.load.telegram_rate_limit:

@@ -27,7 +27,7 @@ from bot.domain import ImageRequest, ImageResult
 from bot.fidelity import compare
 from bot.live_check import live_check
 from bot.logs import RedactingFormatter, configure_logging
-from bot.storage import SqliteStorage, StorageError
+from bot.storage import StorageError, open_storage
 from bot.upstream import EdenClient, UpstreamError
 
 # ---- check -----------------------------------------------------------------------------------
@@ -110,13 +110,14 @@ async def _check_eden(settings: Settings, report: Report) -> None:
 
 
 async def _check_database(settings: Settings, report: Report) -> None:
+    database = settings.database
+    fix = "check DATABASE_URL" if database.url else "make DATA_DIR writable"
     try:
-        storage = await SqliteStorage.open(settings.database_path)
-        await storage.ping()
+        storage = await open_storage(database.url, settings.database_path, 2)
         await storage.close()
-        report.ok("database", str(settings.database_path))
+        report.ok("database", storage.where)
     except Exception as exc:
-        report.fail("database", f"{settings.database_path}: {exc}", "make DATA_DIR writable")
+        report.fail("database", str(exc), fix)
 
 
 # ---- generate --------------------------------------------------------------------------------

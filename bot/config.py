@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -179,6 +182,51 @@ class StarPack:
 DEFAULT_PACK_SIZES = (10, 50, 200)
 
 
+def _replica_name() -> str:
+    # In a container the process is pid 1 and the host name is the container's: a restarted
+    # replica keeps its name and takes its own running jobs back at once.
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class DatabaseSettings(BaseSettings):
+    """Where the bot keeps its jobs and ledger: SQLite under DATA_DIR, or PostgreSQL for several
+    replicas."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # postgresql://user:password@host:5432/name; unset: the SQLite file DATA_DIR/bot.sqlite3.
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=2, le=100)
+    # This replica's name on the jobs it runs.
+    replica_id: str = Field(default_factory=_replica_name, min_length=1, max_length=100)
+    # A replica renews its running jobs' lease; when one dies, its jobs are taken over this long
+    # after its last renewal.
+    job_lease_seconds: float = Field(default=60.0, ge=3.0, le=3600.0)
+
+    @field_validator("replica_id", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: Any) -> Any:
+        return _replica_name() if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("use a postgresql:// URL, or leave it unset for SQLite")
+        return value
+
+    @property
+    def url(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        password = urlsplit(self.url).password if self.url else None
+        return (password,) if password else ()
+
+
 class StarsSettings(BaseSettings):
     """STARS_*: selling image credits for Telegram Stars; off unless a price is set."""
 
@@ -301,6 +349,7 @@ class Settings:
     server: ServerSettings
     bot: BotSettings
     stars: StarsSettings
+    database: DatabaseSettings
 
     @property
     def database_path(self) -> Path:
@@ -313,6 +362,7 @@ class Settings:
             self.telegram.bot_token.get_secret_value(),
             self.eden.api_key.get_secret_value(),
             self.server.webhook_secret.get_secret_value(),
+            *self.database.secrets,
         )
 
 
@@ -336,6 +386,7 @@ AREAS: dict[str, type[BaseSettings]] = {
     "server": ServerSettings,
     "bot": BotSettings,
     "stars": StarsSettings,
+    "database": DatabaseSettings,
 }
 
 

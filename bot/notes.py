@@ -1,6 +1,7 @@
 """Queue notes: the "Queued: 12 ahead of you" reply with a Cancel button, sent when a job has to
-wait, edited when its place changed a lot, deleted when its answer is out. One task does all of
-it through the cosmetic budget, most useful first: new notes, then deletions, then edits."""
+wait, edited when its place changed a lot, deleted when its answer is out (by whichever replica
+answers it). One task does all of it through the cosmetic budget, most useful first: new notes,
+then deletions, then edits."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.error import TelegramError
 
 from bot import texts
+from bot.jobs import Job
 from bot.telegram_budget import CosmeticBudget
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,10 @@ CANCEL_PREFIX = "cancel"
 EDIT_INTERVAL = 15.0
 # How often places are looked at again.
 PASS_INTERVAL = 5.0
+# A job that starts within this long needs no note: a free slot takes it at once.
+NOTE_DELAY = 1.0
+# Places are counted this far down the queue; a note further back says "at least" this many.
+PLACES_COUNTED = 10_000
 
 
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
@@ -38,6 +44,7 @@ def cancel_button(job_id: int) -> InlineKeyboardMarkup:
 class _Note:
     chat_id: int
     reply_to: int | None
+    queued_at: float
     message_id: int | None = None  # None until sent
     shown: int = 0  # the place it shows
     edited_at: float = 0.0
@@ -48,17 +55,21 @@ class QueueNotes:
         self,
         bot: Bot,
         budget: CosmeticBudget,
-        places: Callable[[], dict[int, int]],
-        remember: Callable[[int, int], Awaitable[None]],
+        queue: Callable[[int], Awaitable[list[int]]],
+        remember: Callable[[int, int], Awaitable[bool]],
         clock: Callable[[], float] = time.monotonic,
         pass_interval: float = PASS_INTERVAL,
+        note_delay: float = NOTE_DELAY,
     ) -> None:
         self._bot = bot
         self._budget = budget
-        self._places = places  # every queued job's place, in one pass
-        self._remember = remember  # stores a sent note's id with its job
-        self._clock = clock  # for EDIT_INTERVAL
+        self._queue = queue  # the waiting jobs in the order they will be served
+        self._remember = remember  # stores a sent note's id with its job, while it waits
+        self._clock = clock  # for EDIT_INTERVAL and NOTE_DELAY
         self._pass_interval = pass_interval
+        self._note_delay = note_delay
+        self._places: dict[int, int] = {}
+        self._places_at = -1e9
         self._notes: dict[int, _Note] = {}
         self._unsent: OrderedDict[int, None] = OrderedDict()  # jobs whose note is to be sent
         self._to_delete: list[tuple[int, int]] = []
@@ -67,15 +78,17 @@ class QueueNotes:
         self._task: asyncio.Task[None] | None = None
 
     # ---- what the pipeline tells it ----------------------------------------------------------
-    def waiting(self, job_id: int, chat_id: int, reply_to: int | None, ahead: int) -> None:
-        """A job that has to wait: its note is sent as soon as the budget allows."""
-        self._notes[job_id] = _Note(chat_id, reply_to, shown=ahead)
+    @property
+    def waiting_jobs(self) -> int:
+        """Jobs waiting in all replicas, as last counted."""
+        return len(self._places)
+
+    def waiting(self, job_id: int, chat_id: int, reply_to: int | None) -> None:
+        """A job was queued here: unless it starts at once, its note is sent as soon as the
+        budget allows."""
+        self._notes[job_id] = _Note(chat_id, reply_to, queued_at=self._clock())
         self._unsent[job_id] = None
         self._work.set()
-
-    def adopt(self, job_id: int, chat_id: int, message_id: int) -> None:
-        """A note sent by an earlier run, for a job queued again after a restart."""
-        self._notes[job_id] = _Note(chat_id, None, message_id, shown=-1)
 
     def started(self, job_id: int) -> None:
         """The job has its turn: a note not yet sent is no longer needed."""
@@ -87,12 +100,13 @@ class QueueNotes:
         """Whether the job has a note in its chat (sent, or on its way)."""
         return job_id in self._notes
 
-    def finished(self, job_id: int) -> None:
-        """The job's answer is out (or it was cancelled): its note goes."""
-        self.started(job_id)
-        note = self._notes.pop(job_id, None)
-        if note is not None and note.message_id is not None:
-            self.forget(note.chat_id, note.message_id)
+    def finished(self, job: Job) -> None:
+        """The job's answer is out (or it was cancelled): its note goes, whichever replica sent
+        it (the job's row has it)."""
+        self.started(job.id)
+        self._notes.pop(job.id, None)
+        if job.note_id is not None:
+            self.forget(job.who.chat_id, job.note_id)
 
     def forget(self, chat_id: int, message_id: int) -> None:
         """Delete a note, whoever sent it."""
@@ -113,36 +127,77 @@ class QueueNotes:
         loop = asyncio.get_running_loop()
         next_pass = loop.time() + self._pass_interval
         while True:
-            if loop.time() >= next_pass:
-                self._look_at_places()
-                next_pass = loop.time() + self._pass_interval
-            if not (self._unsent or self._to_delete or self._to_edit):
-                self._work.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._work.wait(), max(0.0, next_pass - loop.time()))
-                continue
-            await self._budget.spend()
             try:
+                if loop.time() >= next_pass:
+                    await self._look_at_places()
+                    next_pass = loop.time() + self._pass_interval
+                due = self._due()
+                if not (due or self._to_delete or self._to_edit):
+                    self._work.clear()
+                    wait = next_pass - loop.time()
+                    if self._unsent:  # the first one is due after its delay
+                        first = self._notes[next(iter(self._unsent))]
+                        wait = min(wait, first.queued_at + self._note_delay - self._clock())
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._work.wait(), max(0.01, wait))
+                    continue
+                if due:
+                    # Counted after the job was queued, so that its absence means it started.
+                    first = self._notes[next(iter(self._unsent))]
+                    await self._refresh_places(max_age=min(1.0, self._clock() - first.queued_at))
+                    if self._drop_started():
+                        continue
+                await self._budget.spend()
                 await self._do_next()
             except TelegramError as exc:
                 log.info("a queue note could not be sent, edited or deleted: %s", exc)
+            except Exception as exc:
+                log.warning("queue notes: %s", exc)
+                await asyncio.sleep(1.0)  # e.g. the database is away: do not spin
+
+    def _due(self) -> bool:
+        """Whether the oldest unsent note has waited out its delay."""
+        if not self._unsent:
+            return False
+        first = self._notes[next(iter(self._unsent))]
+        return self._clock() - first.queued_at >= self._note_delay
+
+    async def _refresh_places(self, max_age: float) -> None:
+        if self._clock() - self._places_at >= max_age or max_age <= 0:
+            order = await self._queue(PLACES_COUNTED)
+            self._places = {job_id: ahead for ahead, job_id in enumerate(order)}
+            self._places_at = self._clock()
+
+    def _drop_started(self) -> bool:
+        """Forget the due notes of jobs no longer waiting (one started, here or in another
+        replica); whether any was."""
+        dropped = False
+        while self._due():
+            job_id = next(iter(self._unsent))
+            if job_id in self._places or len(self._places) >= PLACES_COUNTED:
+                break
+            self.started(job_id)
+            dropped = True
+        return dropped
 
     async def _do_next(self) -> None:
-        if self._unsent:
+        if self._due():
             job_id, _ = self._unsent.popitem(last=False)
-            await self._send(job_id, self._notes[job_id])
+            note = self._notes[job_id]
+            note.shown = self._places.get(job_id, PLACES_COUNTED)
+            await self._send(job_id, note)
         elif self._to_delete:
             chat_id, message_id = self._to_delete.pop(0)
             await self._bot.delete_message(chat_id, message_id)
         elif self._to_edit:
             job_id, ahead = self._to_edit.popitem(last=False)
-            note = self._notes.get(job_id)
-            if note is not None and note.message_id is not None:
-                note.shown, note.edited_at = ahead, self._clock()
+            edited = self._notes.get(job_id)
+            if edited is not None and edited.message_id is not None:
+                edited.shown, edited.edited_at = ahead, self._clock()
                 await self._bot.edit_message_text(
                     texts.queued(ahead),
-                    chat_id=note.chat_id,
-                    message_id=note.message_id,
+                    chat_id=edited.chat_id,
+                    message_id=edited.message_id,
                     reply_markup=cancel_button(job_id),
                 )
 
@@ -159,18 +214,26 @@ class QueueNotes:
             reply_markup=cancel_button(job_id),
         )
         note.message_id, note.edited_at = sent.message_id, self._clock()
-        if self._notes.get(job_id) is not note:
-            self.forget(note.chat_id, sent.message_id)  # the job ended while this was sent
-            return
-        await self._remember(job_id, sent.message_id)
+        # Stored with its job only while the job waits: whoever answers the job deletes it then.
+        # A job that started meanwhile (here or elsewhere) would never learn of it.
+        if self._notes.get(job_id) is not note or not await self._remember(job_id, sent.message_id):
+            self._notes.pop(job_id, None)
+            self.forget(note.chat_id, sent.message_id)
 
-    def _look_at_places(self) -> None:
-        """Queue the edits worth making: places that at least halved, not too soon."""
-        places = self._places()
+    async def _look_at_places(self) -> None:
+        """Queue the edits worth making: places that at least halved, not too soon. Notes of
+        jobs that are no longer waiting are no longer this task's to edit."""
+        await self._refresh_places(max_age=0.0)
         now = self._clock()
-        for job_id, note in self._notes.items():
-            ahead = places.get(job_id)
-            if ahead is None or note.message_id is None or now - note.edited_at < EDIT_INTERVAL:
+        for job_id, note in list(self._notes.items()):
+            ahead = self._places.get(job_id)
+            if note.message_id is None:
                 continue
-            if ahead != note.shown and (ahead <= note.shown // 2 or note.shown < 0):
+            if ahead is None:
+                del self._notes[job_id]  # started: deleted by whoever answers it
+                self._to_edit.pop(job_id, None)
+                continue
+            if now - note.edited_at < EDIT_INTERVAL:
+                continue
+            if ahead != note.shown and ahead <= note.shown // 2:
                 self._to_edit[job_id] = ahead

@@ -1,6 +1,7 @@
-"""A request's way through the bot: accepted and written down as a job, queued fairly, carried
-out by a worker (its inputs, the upstream call, the delivery), answered exactly once. Handlers
-hand requests in and return at once; queued jobs outlive a restart."""
+"""A request's way through the bot: accepted and written down as a job, queued fairly in the
+database, claimed by a worker of any replica (its inputs, the upstream call, the delivery),
+answered exactly once. Handlers hand requests in and return at once; jobs outlive a restart, and
+a replica that dies has its jobs taken over when their lease runs out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -19,7 +20,6 @@ from bot import texts
 from bot.catalog import capabilities_for, estimated_price
 from bot.delivery import Answer
 from bot.domain import Order, Outcome, Picture
-from bot.fair_queue import FairQueue
 from bot.fidelity import FidelityCheck
 from bot.inputs import ImageFile, InputRejected, download, prepare
 from bot.jobs import Job, NewJob, Requester
@@ -33,6 +33,14 @@ from bot.upstream import ImageService, UpstreamError
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
+
+# Replicas tell each other on these channels (SQLite: only this process listens).
+JOBS_CHANNEL = "bot_jobs"  # a job was queued, or a generation slot freed
+STOP_CHANNEL = "bot_stop"  # payload: a job id to stop, wherever it runs
+# A running job's lease is renewed this many times within its length.
+RENEWALS_PER_LEASE = 3
+# How often this replica looks for stops asked while its jobs run (NOTIFY may come sooner).
+STOP_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,9 @@ class Pipeline:
         images: ImageService,
         capacity: int,
         keep_prompts: bool,
+        worker: str,
+        lease_seconds: float,
+        exclusive: bool,
         metrics: Metrics | None = None,
         budget: CosmeticBudget | None = None,
     ) -> None:
@@ -62,14 +73,19 @@ class Pipeline:
         self._storage = storage
         self._policy = policy
         self._images = images
+        self._capacity = capacity  # in all replicas together: claims count every one's jobs
         self._keep_prompts = keep_prompts
+        self._worker = worker  # this replica's name on the jobs it runs
+        self._lease = timedelta(seconds=lease_seconds)
+        # The only process on its database (SQLite): every running job at start is its own.
+        self._exclusive = exclusive
         self._metrics = metrics
         self._budget = budget or CosmeticBudget()
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
-        self._queue = FairQueue()
-        self._workers = Workers(capacity, self._queue, self._run)
-        self._notes = QueueNotes(bot, self._budget, self._queue.order, storage.set_note)
+        self._workers = Workers(capacity, self._claim, self._run)
+        self._notes = QueueNotes(bot, self._budget, storage.queue, storage.set_note)
+        self._leases: asyncio.Task[None] | None = None
         # Jobs whose upstream call this run has made: interrupted, they are not run again.
         self._sent: set[int] = set()
         # Jobs whose picture the upstream has made (and billed): it is delivered whatever comes,
@@ -78,7 +94,7 @@ class Pipeline:
 
     @property
     def waiting(self) -> int:
-        return len(self._queue)
+        return self._notes.waiting_jobs
 
     @property
     def generating(self) -> int:
@@ -99,11 +115,11 @@ class Pipeline:
             keep_prompt=self._keep_prompts,
         )
         job_id = await self._policy.admit(
-            who, lambda funding: self._storage.open_job(dataclasses.replace(job, funding=funding))
+            who, lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding))
         )
-        ahead = self._queue.push(who.chat_id, job_id)
-        if ahead >= self._workers.free:
-            self._notes.waiting(job_id, who.chat_id, who.message_id, ahead)
+        self._notes.waiting(job_id, who.chat_id, who.message_id)
+        self._workers.wake()
+        await self._tell_replicas(JOBS_CHANNEL)
         return job_id
 
     async def owner(self, job_id: int) -> Requester | None:
@@ -120,55 +136,106 @@ class Pipeline:
         """Stop one job, queued or running; False if it is not (or no longer) to be stopped."""
         if job_id in self._delivered:
             return False
-        if self._queue.remove(job_id):
-            job = await self._storage.job(job_id)
-            if job is not None:
-                await self._close(job, Outcome.CANCELLED, None)
+        if (job := await self._storage.take_queued(job_id, self._worker)) is not None:
+            await self._close(job, Outcome.CANCELLED, None)
             return True
-        return self._workers.stop(job_id, Outcome.CANCELLED)
+        if self._workers.stop(job_id, Outcome.CANCELLED):
+            return True
+        # Running in another replica: it stops the job when it hears of it.
+        if await self._storage.request_stop(job_id, Outcome.CANCELLED):
+            await self._tell_replicas(STOP_CHANNEL, str(job_id))
+            return True
+        return False
 
     # ---- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Take up what the last run left: queued jobs (and running ones whose upstream call was
-        never made) are queued again; those that were running upstream are answered as
-        interrupted, since the upstream may have done (and billed) them."""
-        resumed = 0
-        for job in await self._storage.open_jobs():
-            self._policy.resumed(job.who)
-            if job.upstream_sent:
-                await self._tell(self._answer(job), texts.INTERRUPTED)
-                await self._close(job, Outcome.INTERRUPTED, None, note_id=job.note_id)
-                continue
-            if job.outcome is Outcome.RUNNING:
-                await self._storage.requeue(job.id)
-            ahead = self._queue.push(job.who.chat_id, job.id)
-            if job.note_id is not None:
-                self._notes.adopt(job.id, job.who.chat_id, job.note_id)
-            elif ahead >= self._workers.free:
-                self._notes.waiting(job.id, job.who.chat_id, job.who.message_id, ahead)
-            resumed += 1
+        """Take up what a replica left: jobs it was running whose upstream call was never made
+        are queued again; those that were running upstream are answered as interrupted, since
+        the upstream may have done (and billed) them. At start that is this replica's own from
+        before a restart (with SQLite: every running job), later those whose lease ran out."""
+        await self._storage.listen(JOBS_CHANNEL, lambda _: self._workers.wake())
+        await self._storage.listen(STOP_CHANNEL, self._stop_asked)
+        forever = datetime.now(UTC) + timedelta(days=3650)
+        resumed = await self._take_over(expired_before=forever if self._exclusive else None)
         if resumed:
             log.warning("%d job(s) left by the last run are queued again", resumed)
         self._notes.start()
         self._workers.start()
+        self._leases = asyncio.create_task(self._keep_leases())
+
+    async def _take_over(self, expired_before: datetime | None = None) -> int:
+        """Answer or queue again the running jobs of a replica that is gone; how many were
+        queued again. `expired_before` None: those whose lease ran out, and this one's own."""
+        now = datetime.now(UTC)
+        taken = await self._storage.take_over(
+            self._worker, now + self._lease, expired_before or now, own=expired_before is None
+        )
+        resumed = 0
+        for job in taken:
+            if self._workers.is_running(job.id):
+                continue  # ours, its lease late in renewing
+            if job.upstream_sent:
+                await self._tell(self._answer(job), texts.INTERRUPTED)
+                await self._close(job, Outcome.INTERRUPTED, None)
+                continue
+            await self._storage.requeue(job.id)
+            resumed += 1
+        if resumed:
+            self._workers.wake()
+        return resumed
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of this replica's running jobs, take over those of replicas that
+        are gone, and stop the jobs another replica was asked to cancel."""
+        loop = asyncio.get_running_loop()
+        every = self._lease.total_seconds() / RENEWALS_PER_LEASE
+        next_renewal = loop.time()
+        while True:
+            try:
+                if loop.time() >= next_renewal:
+                    await self._storage.renew(self._worker, datetime.now(UTC) + self._lease)
+                    if taken := await self._take_over():
+                        log.warning("%d job(s) of a replica that is gone are queued again", taken)
+                    next_renewal = loop.time() + every
+                if self._workers.running:
+                    for job_id, reason in await self._storage.stops(self._worker):
+                        self._stop(job_id, reason)
+            except Exception as exc:
+                log.error("could not keep the jobs' leases: %s", exc)
+            await asyncio.sleep(min(STOP_POLL_SECONDS, every))
+
+    def _stop_asked(self, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            self._stop(int(payload), Outcome.CANCELLED)
+
+    def _stop(self, job_id: int, reason: Outcome) -> None:
+        if job_id not in self._delivered:
+            self._workers.stop(job_id, reason)
+
+    async def _tell_replicas(self, channel: str, payload: str = "") -> None:
+        try:
+            await self._storage.notify(channel, payload)
+        except Exception as exc:  # they will poll
+            log.warning("could not notify the other replicas: %s", exc)
 
     async def drain(self, grace_seconds: float) -> int:
         """At shutdown: no new turns; running jobs get `grace_seconds`, then are interrupted
         (queued again if their upstream call was not made yet). Queued jobs stay queued for the
         next run. How many were interrupted."""
         interrupted = await self._workers.drain(grace_seconds)
+        if self._leases:
+            self._leases.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leases
         await self._notes.stop()
         await self._ledger.record_unrecorded()
         return interrupted
 
     # ---- a worker's job ----------------------------------------------------------------------
-    async def _run(self, job_id: int, slot: Slot) -> None:
-        job: Job | None = None
+    async def _run(self, job: Job, slot: Slot) -> None:
+        job_id = job.id
         outcome, cost = Outcome.UNEXPECTED_ERROR, None
         try:
-            job = await self._claim(job_id)
-            if job is None:
-                return  # answered meanwhile
             if job.upstream_sent:
                 self._sent.add(job_id)
             self._notes.started(job_id)
@@ -179,10 +246,6 @@ class Pipeline:
                 raise
             if task := asyncio.current_task():
                 task.uncancel()  # handled: what follows must not be cancelled again
-            # Stopped even before it was read (a /cancel as its turn came).
-            job = job or await self._storage.job(job_id)
-            if job is None:
-                return
             if reason is Outcome.INTERRUPTED and job_id not in self._sent:
                 await self._storage.requeue(job_id)  # nothing was sent: it runs after the restart
                 return
@@ -191,13 +254,11 @@ class Pipeline:
                 await self._tell(self._answer(job), texts.INTERRUPTED)
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
-            if job is not None:
-                await self._tell(self._answer(job), texts.UNEXPECTED_ERROR)
+            await self._tell(self._answer(job), texts.UNEXPECTED_ERROR)
         finally:
             slot.release()
-        if job is not None:
-            # A late /cancel must not cut the answer's bookkeeping in half.
-            await asyncio.shield(self._close(job, outcome, cost))
+        # A late /cancel must not cut the answer's bookkeeping in half.
+        await asyncio.shield(self._close(job, outcome, cost))
 
     def _answer(self, job: Job) -> Answer:
         return Answer(self._bot, job.who.chat_id, job.who.message_id)
@@ -217,14 +278,16 @@ class Pipeline:
             # fourth Telegram call for the same news.
             indicator = (
                 contextlib.nullcontext()
-                if self._notes.shown(job.id)
+                if job.note_id is not None or self._notes.shown(job.id)
                 else answer.uploading_photo(self._budget)
             )
             async with indicator, self._images.generate(request) as result:
-                slot.release()  # the upstream has answered; the upload needs no slot
                 self._delivered.add(job.id)
-                # The user's next request need not wait for this upload.
-                self._policy.released(job.who)
+                # The upstream has answered: the upload needs no generation slot, and the user's
+                # next request need not wait for it.
+                await self._mark(self._storage.slot_released, job.id)
+                slot.release()
+                await self._tell_replicas(JOBS_CHANNEL)
                 delivered = self._fidelity.check(request, result)
                 caption = texts.result_caption(request.prompt, delivered, result.cost_usd)
                 sent = await answer.picture(
@@ -256,19 +319,16 @@ class Pipeline:
             await self._tell(answer, texts.FIRST_FRAME_ONLY)
         return tuple(pictures)
 
-    async def _claim(self, job_id: int) -> Job | None:
-        """The queued job, marked running; None if it was answered meanwhile. A database that
-        refuses writes (a full disk) must not cost the user their picture: the job is read and
-        goes on unrecorded, and only a crash before its end could run it again."""
-        try:
-            return await self._storage.claim(job_id)
-        except Exception as exc:
-            log.error("could not record the start of job %d: %s", job_id, exc)
-        job = await self._storage.job(job_id)
-        return job if job is not None and job.outcome is Outcome.QUEUED else None
+    async def _claim(self) -> Job | None:
+        """The next job in fair order, now this replica's; None if none waits or every
+        generation slot (in all replicas) is taken."""
+        lease_until = datetime.now(UTC) + self._lease
+        return await self._storage.claim_next(self._worker, lease_until, self._capacity)
 
     async def _mark(self, step: Callable[[int], Awaitable[None]], job_id: int) -> None:
-        """Record a job's progress; a refusal is logged, for the same reason as in _claim."""
+        """Record a job's progress; a database that refuses writes (a full disk) must not cost
+        the user their picture: the refusal is logged, and only a crash before the job's end
+        could run it again."""
         try:
             await step(job_id)
         except Exception as exc:
@@ -287,20 +347,16 @@ class Pipeline:
         except TelegramError as exc:
             log.warning("could not tell chat %s: %s", answer.chat_id, exc)
 
-    async def _close(
-        self, job: Job, outcome: Outcome, cost: float | None, note_id: int | None = None
-    ) -> None:
+    async def _close(self, job: Job, outcome: Outcome, cost: float | None) -> None:
         sent = job.upstream_sent or job.id in self._sent
         self._sent.discard(job.id)
         latency = (datetime.now(UTC) - job.created_at).total_seconds()
         await self._ledger.close(
             dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency
         )
+        self._notes.finished(job)
         # Only now, with its line closed, does the job stop looking open to a Cancel tap.
         if job.id in self._delivered:
-            self._delivered.discard(job.id)  # released when its picture was made
-        else:
-            self._policy.released(job.who)
-        self._notes.finished(job.id)
-        if note_id is not None:
-            self._notes.forget(job.who.chat_id, note_id)
+            self._delivered.discard(job.id)
+        else:  # it ended holding its generation slot, which the closing freed
+            await self._tell_replicas(JOBS_CHANNEL)

@@ -4,11 +4,7 @@ Policy only: it stores nothing but what it needs to decide."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-import weakref
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,8 +91,9 @@ def next_month(now: datetime) -> datetime:
 
 
 class Policy:
-    """One per process. Quotas are read from the ledger, where queued and running jobs count at
-    their estimate; the open-request counts and cooldowns are kept in memory."""
+    """One per process. Quotas and requests in flight are read from the ledger, where queued and
+    running jobs count at their estimate, so they hold across replicas; group cooldowns are kept
+    in memory (per replica)."""
 
     def __init__(
         self,
@@ -114,16 +111,11 @@ class Policy:
         self._selling = selling
         self._clock = clock
         self._monotonic = monotonic
-        self._open: Counter[int] = Counter()
         # When each (chat, user) last had a request accepted in a group; entries expire with the
         # cooldown, so the table stays as small as the set of users cooling down.
         self._last_in_group: TTLCache[tuple[int, int], float] = TTLCache(
             maxsize=100_000, ttl=max(access.group_cooldown_seconds, 1.0), timer=monotonic
         )
-        # Checking a user's quota and storing their request happen as one step, so that two
-        # requests arriving together cannot both take the last image of the day. One lock per
-        # user: other users' requests do not wait on it.
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def now(self) -> datetime:
         return self._clock()
@@ -131,67 +123,42 @@ class Policy:
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._access.admin_user_ids
 
-    async def admit(self, who: Requester, store: Callable[[Funding], Awaitable[T]]) -> T:
-        """Raise LimitReached, or call `store(funding)` (which writes the request down, and with
-        Funding.CREDIT takes the credit in the same write) and return what it returns; the
-        request is then open until `released`. Free allowances are used first, then credits."""
+    async def admit(self, who: Requester, store: Callable[[Storage, Funding], Awaitable[T]]) -> T:
+        """Raise LimitReached, or call `store(storage, funding)` (which writes the request down,
+        and with Funding.CREDIT takes the credit in the same write) and return what it returns.
+        The checks and the write are one step for this user (and group), in every replica, so
+        that two requests arriving together cannot both take the last image of the day. Free
+        allowances are used first, then credits."""
         limited = who.user_id is not None and not self.is_admin(who.user_id)
         if limited:
-            self._check_flood(who)
-        # Claimed before the first await, so that the open count is never overtaken.
-        self._open[who.user_id or 0] += 1
-        try:
-            async with self._lock(who.user_id), self._group_lock(who):
-                funding = Funding.FREE
-                if limited:
-                    assert who.user_id is not None
-                    try:
-                        await self._check_quota(who, self._clock())
-                    except QuotaReached:
-                        if not await self._has_credit(who.user_id):
-                            raise
-                        funding = Funding.CREDIT
-                stored = await store(funding)
-        except BaseException:
-            self.released(who)
-            raise
+            self._check_cooldown(who)
+        async with self._storage.serialized(*self._subjects(who)) as storage:
+            funding = Funding.FREE
+            if limited:
+                assert who.user_id is not None
+                limit = self._access.user_max_in_flight
+                if await storage.in_flight(who.user_id) >= limit:
+                    raise TooManyInFlight(limit)
+                try:
+                    await self._check_quota(storage, who, self._clock())
+                except QuotaReached:
+                    if not (self._selling and await storage.credits(who.user_id) > 0):
+                        raise
+                    funding = Funding.CREDIT
+            stored = await store(storage, funding)
         if who.in_group and who.user_id is not None:
             self._last_in_group[(who.chat_id, who.user_id)] = self._monotonic()
         return stored
 
-    def resumed(self, who: Requester) -> None:
-        """A request stored by an earlier run, open again after a restart."""
-        self._open[who.user_id or 0] += 1
+    @staticmethod
+    def _subjects(who: Requester) -> tuple[int, ...]:
+        """Whose allowances a request uses: the user's, and a group's budget, which all its
+        members share (not for a chat writing as itself: that is the user already)."""
+        user = who.user_id or 0
+        return (user, who.chat_id) if who.in_group and user != who.chat_id else (user,)
 
-    def released(self, who: Requester) -> None:
-        key = who.user_id or 0
-        self._open[key] -= 1
-        if self._open[key] <= 0:
-            del self._open[key]  # users come and go over months; their zeros need not stay
-
-    def _lock(self, user_id: int | None) -> asyncio.Lock:
-        key = user_id or 0
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
-    def _group_lock(self, who: Requester) -> contextlib.AbstractAsyncContextManager[object]:
-        """A group's budget is shared: its members' requests are checked and stored one at a
-        time too. Taken after the user's lock, never before, so no two requests wait on each
-        other; not for a chat writing as itself (its lock is the user lock already held)."""
-        if not who.in_group or who.user_id == who.chat_id:
-            return contextlib.nullcontext()
-        return self._lock(who.chat_id)
-
-    async def _has_credit(self, user_id: int) -> bool:
-        return self._selling and await self._storage.credits(user_id) > 0
-
-    def _check_flood(self, who: Requester) -> None:
+    def _check_cooldown(self, who: Requester) -> None:
         assert who.user_id is not None
-        limit = self._access.user_max_in_flight
-        if self._open[who.user_id] >= limit:
-            raise TooManyInFlight(limit)
         cooldown = self._access.group_cooldown_seconds
         last = self._last_in_group.get((who.chat_id, who.user_id))
         if who.in_group and cooldown and last is not None:
@@ -208,9 +175,9 @@ class Policy:
     def group_budget(self, chat_id: int) -> float:
         return self._overrides.monthly_budget(chat_id, self._access.group_monthly_budget_usd)
 
-    async def _check_quota(self, who: Requester, now: datetime) -> None:
+    async def _check_quota(self, storage: Storage, who: Requester, now: datetime) -> None:
         assert who.user_id is not None
-        user_id, storage = who.user_id, self._storage
+        user_id = who.user_id
         if daily := self.daily_limit(user_id):
             today = await storage.spend(user_id, day_start(now), free_only=True)
             if today.images >= daily:

@@ -1,26 +1,29 @@
-"""The database: per-chat preferences and the request ledger, behind a small async interface,
-kept in SQLite (WAL) by aiosqlite."""
+"""The bot's records: per-chat preferences, the request ledger that is also the job queue, and
+what admins change from Telegram; written once in SQL that SQLite and PostgreSQL both run."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiosqlite
-
+from bot.database import (
+    CheckViolated,
+    Database,
+    DatabaseError,
+    Listener,
+    Migration,
+    open_database,
+)
 from bot.domain import Funding, Order, Outcome
 from bot.jobs import Closing, Job, NewJob, Requester
 
-
-class StorageError(Exception):
-    """The database cannot be used; the message names the file and why."""
+StorageError = DatabaseError
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,31 +90,90 @@ class Payment:
     refunded: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AlbumItem:
+    """One message of an album, as any replica may have received it."""
+
+    message_id: int
+    message: str  # the message as Telegram's JSON
+
+
+class CreditsExhausted(Exception):
+    """A job to be paid with a credit found none left (an admin's refund came in between)."""
+
+
 class Storage(Protocol):
-    """What the bot needs from a database; SQLite today, a server database later."""
+    """What the bot needs from its database, whichever it is."""
+
+    where: str  # the database, fit for a log line
+    exclusive: bool  # one process only (SQLite): every job in it is this process's
+
+    async def listen(self, channel: str, listener: Listener) -> None:
+        """Call `listener(payload)` on each `notify` on `channel`, from any replica."""
+        ...
+
+    async def notify(self, channel: str, payload: str = "") -> None: ...
+
+    async def hold_polling(self) -> bool: ...
+
+    def serialized(self, *subjects: int) -> AbstractAsyncContextManager[Storage]:
+        """Storage inside a transaction that no one else holding any of `subjects` (users,
+        chats) shares, in any replica: what is read there cannot change before it is written."""
+        ...
 
     async def preferences(self, chat_id: int) -> ChatPreferences: ...
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None: ...
 
+    # ---- jobs --------------------------------------------------------------------------------
     async def open_job(self, job: NewJob) -> int: ...
 
     async def job(self, job_id: int) -> Job | None: ...
 
-    async def open_jobs(self) -> list[Job]: ...
-
     async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]: ...
 
-    async def claim(self, job_id: int) -> Job | None: ...
+    async def in_flight(self, user_id: int | None) -> int: ...
+
+    async def queue(self, limit: int) -> list[int]: ...
+
+    async def claim_next(self, worker: str, lease_until: datetime, cap: int) -> Job | None: ...
 
     async def upstream_sent(self, job_id: int) -> None: ...
 
+    async def slot_released(self, job_id: int) -> None: ...
+
+    async def renew(self, worker: str, lease_until: datetime) -> None: ...
+
+    async def take_over(
+        self, worker: str, lease_until: datetime, expired_before: datetime, *, own: bool
+    ) -> list[Job]: ...
+
     async def requeue(self, job_id: int) -> None: ...
 
-    async def set_note(self, job_id: int, note_id: int) -> None: ...
+    async def take_queued(self, job_id: int, worker: str) -> Job | None: ...
+
+    async def request_stop(self, job_id: int, reason: Outcome) -> bool: ...
+
+    async def stops(self, worker: str) -> list[tuple[int, Outcome]]: ...
+
+    async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
     async def close_request(self, closing: Closing) -> None: ...
 
+    # ---- replicas ----------------------------------------------------------------------------
+    async def first_sight(self, update_id: int, now: datetime) -> bool: ...
+
+    async def forget_updates(self, before: datetime) -> None: ...
+
+    async def add_album_item(
+        self, chat_id: int, group: str, item: AlbumItem, at: float
+    ) -> None: ...
+
+    async def take_album(
+        self, chat_id: int, group: str, quiet_since: float
+    ) -> list[AlbumItem] | None: ...
+
+    # ---- the ledger --------------------------------------------------------------------------
     async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend: ...
 
     async def ping(self) -> None: ...
@@ -124,6 +186,7 @@ class Storage(Protocol):
 
     async def chat_spend(self, chat_id: int, since: datetime) -> Spend: ...
 
+    # ---- operated from Telegram --------------------------------------------------------------
     async def access_rules(self) -> dict[int, bool]: ...
 
     async def set_access(self, subject_id: int, allowed: bool) -> None: ...
@@ -149,229 +212,315 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
 
+# PostgreSQL's versions of the credit triggers in migration 6 (its triggers call functions).
+_POSTGRES_CREDITS = (
+    """
+    CREATE FUNCTION payment_credits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        INSERT INTO credits (user_id, balance) VALUES (NEW.user_id, NEW.credits)
+        ON CONFLICT (user_id) DO UPDATE SET balance = credits.balance + NEW.credits;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE TRIGGER payment_credits AFTER INSERT ON payments
+    FOR EACH ROW EXECUTE FUNCTION payment_credits()
+    """,
+    """
+    CREATE FUNCTION refund_debits() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        UPDATE credits SET balance = GREATEST(0, balance - NEW.credits)
+        WHERE user_id = NEW.user_id;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE TRIGGER refund_debits AFTER UPDATE OF refunded_at ON payments
+    FOR EACH ROW WHEN (OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL)
+    EXECUTE FUNCTION refund_debits()
+    """,
+    # The row lock on the balance makes two replicas' credit jobs take one credit each, or fail.
+    """
+    CREATE FUNCTION job_charges_credit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        UPDATE credits SET balance = balance - 1 WHERE user_id = NEW.user_id AND balance >= 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no credits left';
+        END IF;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE TRIGGER job_charges_credit BEFORE INSERT ON requests
+    FOR EACH ROW WHEN (NEW.funding = 'credit') EXECUTE FUNCTION job_charges_credit()
+    """,
+    """
+    CREATE FUNCTION job_returns_credit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        UPDATE credits SET balance = balance + 1 WHERE user_id = NEW.user_id;
+        RETURN NEW;
+    END $$
+    """,
+    """
+    CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
+    FOR EACH ROW WHEN (NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
+        AND NEW.outcome NOT IN ('ok', 'queued', 'running'))
+    EXECUTE FUNCTION job_returns_credit()
+    """,
+)
+
 # Each entry moves the schema one version up; existing databases replay only what they lack.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
-        CREATE TABLE chat_preferences (
-            chat_id      INTEGER PRIMARY KEY,
-            aspect_ratio TEXT,
-            image_size   TEXT,
-            updated_at   TEXT NOT NULL DEFAULT (datetime('now'))
-        )
-        """,
+_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        common=(
+            """
+            CREATE TABLE chat_preferences (
+                chat_id      INTEGER PRIMARY KEY,
+                aspect_ratio TEXT,
+                image_size   TEXT,
+                updated_at   TEXT NOT NULL DEFAULT (datetime('now'))
+            )
+            """,
+        ),
     ),
-    (
-        "ALTER TABLE chat_preferences ADD COLUMN model TEXT",
-        "ALTER TABLE chat_preferences ADD COLUMN output_format TEXT",
+    Migration(
+        common=(
+            "ALTER TABLE chat_preferences ADD COLUMN model TEXT",
+            "ALTER TABLE chat_preferences ADD COLUMN output_format TEXT",
+        ),
     ),
-    (
-        """
-        CREATE TABLE requests (
-            id             INTEGER PRIMARY KEY,
-            created_at     TEXT NOT NULL,
-            finished_at    TEXT,
-            chat_id        INTEGER NOT NULL,
-            user_id        INTEGER,
-            message_id     INTEGER,
-            kind           TEXT NOT NULL,
-            model          TEXT NOT NULL,
-            aspect_ratio   TEXT NOT NULL,
-            image_size     TEXT NOT NULL,
-            outcome        TEXT NOT NULL DEFAULT 'pending',
-            cost_usd       REAL NOT NULL DEFAULT 0,
-            cost_estimated INTEGER NOT NULL DEFAULT 1,
-            latency_ms     INTEGER,
-            prompt         TEXT
-        )
-        """,
-        "CREATE INDEX requests_by_user ON requests (user_id, created_at)",
-        "CREATE INDEX requests_by_time ON requests (created_at)",
+    Migration(
+        common=(
+            """
+            CREATE TABLE requests (
+                id             INTEGER PRIMARY KEY,
+                created_at     TEXT NOT NULL,
+                finished_at    TEXT,
+                chat_id        INTEGER NOT NULL,
+                user_id        INTEGER,
+                message_id     INTEGER,
+                kind           TEXT NOT NULL,
+                model          TEXT NOT NULL,
+                aspect_ratio   TEXT NOT NULL,
+                image_size     TEXT NOT NULL,
+                outcome        TEXT NOT NULL DEFAULT 'pending',
+                cost_usd       REAL NOT NULL DEFAULT 0,
+                cost_estimated INTEGER NOT NULL DEFAULT 1,
+                latency_ms     INTEGER,
+                prompt         TEXT
+            )
+            """,
+            "CREATE INDEX requests_by_user ON requests (user_id, created_at)",
+            "CREATE INDEX requests_by_time ON requests (created_at)",
+        ),
     ),
-    (
-        # One row, rewritten by each health check: proof that the database takes writes.
-        "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    Migration(
+        common=(
+            # One row, rewritten by each health check: proof that the database takes writes.
+            "CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+        ),
     ),
-    (
-        # A request is a durable job until it is answered: what it takes to carry it out after a
-        # restart. `job_prompt` and `file_ids` are kept only while it is open.
-        "ALTER TABLE requests ADD COLUMN in_group INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE requests ADD COLUMN inputs INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE requests ADD COLUMN output_format TEXT NOT NULL DEFAULT 'photo'",
-        "ALTER TABLE requests ADD COLUMN file_ids TEXT",
-        "ALTER TABLE requests ADD COLUMN job_prompt TEXT",
-        "ALTER TABLE requests ADD COLUMN note_id INTEGER",
-        "ALTER TABLE requests ADD COLUMN upstream_sent INTEGER NOT NULL DEFAULT 0",
-        # Requests an earlier version left open were running upstream: answered as interrupted.
-        "UPDATE requests SET outcome = 'running', upstream_sent = 1 WHERE outcome = 'pending'",
-        "CREATE INDEX requests_open ON requests (chat_id) WHERE outcome IN ('queued', 'running')",
+    Migration(
+        common=(
+            # A request is a durable job until it is answered: what it takes to carry it out after a
+            # restart. `job_prompt` and `file_ids` are kept only while it is open.
+            "ALTER TABLE requests ADD COLUMN in_group INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN inputs INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN output_format TEXT NOT NULL DEFAULT 'photo'",
+            "ALTER TABLE requests ADD COLUMN file_ids TEXT",
+            "ALTER TABLE requests ADD COLUMN job_prompt TEXT",
+            "ALTER TABLE requests ADD COLUMN note_id INTEGER",
+            "ALTER TABLE requests ADD COLUMN upstream_sent INTEGER NOT NULL DEFAULT 0",
+            # Requests an earlier version left open were running upstream: answered as
+            # interrupted.
+            "UPDATE requests SET outcome = 'running', upstream_sent = 1 WHERE outcome = 'pending'",
+            "CREATE INDEX requests_open ON requests (chat_id) "
+            "WHERE outcome IN ('queued', 'running')",
+        ),
     ),
-    (
-        # Operated from Telegram: admins' allow/deny (users have positive ids, chats negative)
-        # and limits on top of .env, each change audited.
-        """
-        CREATE TABLE access_rules (
-            subject_id INTEGER PRIMARY KEY,
-            allowed    INTEGER NOT NULL,
-            updated_at TEXT NOT NULL DEFAULT (datetime('now'))
-        )
-        """,
-        """
-        CREATE TABLE limits (
-            subject_id         INTEGER PRIMARY KEY,
-            daily_images       INTEGER,
-            monthly_budget_usd REAL,
-            updated_at         TEXT NOT NULL DEFAULT (datetime('now'))
-        )
-        """,
-        """
-        CREATE TABLE audit (
-            id         INTEGER PRIMARY KEY,
-            at         TEXT NOT NULL DEFAULT (datetime('now')),
-            admin_id   INTEGER NOT NULL,
-            action     TEXT NOT NULL,
-            subject_id INTEGER,
-            value      TEXT
-        )
-        """,
-        # Group budgets sum a chat's month.
-        "CREATE INDEX requests_by_chat ON requests (chat_id, created_at)",
-        # Telegram Stars: a balance of image credits per user, and the payments that bought them.
-        "ALTER TABLE requests ADD COLUMN funding TEXT NOT NULL DEFAULT 'free'",
-        """
-        CREATE TABLE credits (
-            user_id INTEGER PRIMARY KEY,
-            balance INTEGER NOT NULL CHECK (balance >= 0)
-        )
-        """,
-        """
-        CREATE TABLE payments (
-            charge_id   TEXT PRIMARY KEY,
-            user_id     INTEGER NOT NULL,
-            credits     INTEGER NOT NULL,
-            stars       INTEGER NOT NULL,
-            paid_at     TEXT NOT NULL DEFAULT (datetime('now')),
-            refunded_at TEXT
-        )
-        """,
-        # Balances move only in the same statement as the row that justifies them, so a crash
-        # can never charge without a job, credit a payment twice, or give a credit back twice.
-        """
-        CREATE TRIGGER payment_credits AFTER INSERT ON payments BEGIN
-            INSERT OR IGNORE INTO credits (user_id, balance) VALUES (NEW.user_id, 0);
-            UPDATE credits SET balance = balance + NEW.credits WHERE user_id = NEW.user_id;
-        END
-        """,
-        # A refund takes back what is left of the credits bought (some may have been used).
-        """
-        CREATE TRIGGER refund_debits AFTER UPDATE OF refunded_at ON payments
-        WHEN OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL BEGIN
-            UPDATE credits SET balance = MAX(0, balance - NEW.credits)
-            WHERE user_id = NEW.user_id;
-        END
-        """,
-        """
-        CREATE TRIGGER job_charges_credit BEFORE INSERT ON requests
-        WHEN NEW.funding = 'credit' BEGIN
-            SELECT RAISE(ABORT, 'no credits left')
-            WHERE COALESCE((SELECT balance FROM credits WHERE user_id = NEW.user_id), 0) < 1;
-            UPDATE credits SET balance = balance - 1 WHERE user_id = NEW.user_id;
-        END
-        """,
-        # A job paid with a credit that ends without a picture (failed, cancelled, interrupted)
-        # gives it back; only the first closing of an open job can.
-        """
-        CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
-        WHEN NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
-            AND NEW.outcome NOT IN ('ok', 'queued', 'running') BEGIN
-            UPDATE credits SET balance = balance + 1 WHERE user_id = NEW.user_id;
-        END
-        """,
+    Migration(
+        common=(
+            # Operated from Telegram: admins' allow/deny (users have positive ids, chats negative)
+            # and limits on top of .env, each change audited.
+            """
+            CREATE TABLE access_rules (
+                subject_id INTEGER PRIMARY KEY,
+                allowed    INTEGER NOT NULL,
+                updated_at TEXT NOT NULL DEFAULT (datetime('now'))
+            )
+            """,
+            """
+            CREATE TABLE limits (
+                subject_id         INTEGER PRIMARY KEY,
+                daily_images       INTEGER,
+                monthly_budget_usd REAL,
+                updated_at         TEXT NOT NULL DEFAULT (datetime('now'))
+            )
+            """,
+            """
+            CREATE TABLE audit (
+                id         INTEGER PRIMARY KEY,
+                at         TEXT NOT NULL DEFAULT (datetime('now')),
+                admin_id   INTEGER NOT NULL,
+                action     TEXT NOT NULL,
+                subject_id INTEGER,
+                value      TEXT
+            )
+            """,
+            # Group budgets sum a chat's month.
+            "CREATE INDEX requests_by_chat ON requests (chat_id, created_at)",
+            # Telegram Stars: a balance of image credits per user, and the payments that bought
+            # them.
+            "ALTER TABLE requests ADD COLUMN funding TEXT NOT NULL DEFAULT 'free'",
+            """
+            CREATE TABLE credits (
+                user_id INTEGER PRIMARY KEY,
+                balance INTEGER NOT NULL CHECK (balance >= 0)
+            )
+            """,
+            """
+            CREATE TABLE payments (
+                charge_id   TEXT PRIMARY KEY,
+                user_id     INTEGER NOT NULL,
+                credits     INTEGER NOT NULL,
+                stars       INTEGER NOT NULL,
+                paid_at     TEXT NOT NULL DEFAULT (datetime('now')),
+                refunded_at TEXT
+            )
+            """,
+        ),
+        sqlite=(
+            # Balances move only in the same statement as the row that justifies them, so a crash
+            # can never charge without a job, credit a payment twice, or give a credit back twice.
+            """
+            CREATE TRIGGER payment_credits AFTER INSERT ON payments BEGIN
+                INSERT OR IGNORE INTO credits (user_id, balance) VALUES (NEW.user_id, 0);
+                UPDATE credits SET balance = balance + NEW.credits WHERE user_id = NEW.user_id;
+            END
+            """,
+            # A refund takes back what is left of the credits bought (some may have been used).
+            """
+            CREATE TRIGGER refund_debits AFTER UPDATE OF refunded_at ON payments
+            WHEN OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL BEGIN
+                UPDATE credits SET balance = MAX(0, balance - NEW.credits)
+                WHERE user_id = NEW.user_id;
+            END
+            """,
+            """
+            CREATE TRIGGER job_charges_credit BEFORE INSERT ON requests
+            WHEN NEW.funding = 'credit' BEGIN
+                SELECT RAISE(ABORT, 'no credits left')
+                WHERE COALESCE((SELECT balance FROM credits WHERE user_id = NEW.user_id), 0) < 1;
+                UPDATE credits SET balance = balance - 1 WHERE user_id = NEW.user_id;
+            END
+            """,
+            # A job paid with a credit that ends without a picture (failed, cancelled, interrupted)
+            # gives it back; only the first closing of an open job can.
+            """
+            CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
+            WHEN NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
+                AND NEW.outcome NOT IN ('ok', 'queued', 'running') BEGIN
+                UPDATE credits SET balance = balance + 1 WHERE user_id = NEW.user_id;
+            END
+            """,
+        ),
+        postgres=_POSTGRES_CREDITS,
+    ),
+    Migration(
+        common=(
+            # The job queue, shared by replicas. `turn` orders it fairly: a chat's jobs take
+            # consecutive turns from the round being served, so chats take turns.
+            "ALTER TABLE requests ADD COLUMN turn INTEGER NOT NULL DEFAULT 0",
+            # The replica running a job, until when (it renews the lease while alive), whether
+            # the job still holds a generation slot, and a stop asked by another replica.
+            "ALTER TABLE requests ADD COLUMN worker TEXT",
+            "ALTER TABLE requests ADD COLUMN lease_until TEXT",
+            "ALTER TABLE requests ADD COLUMN generating INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN stop TEXT",
+            "CREATE INDEX requests_queue ON requests (turn, id) WHERE outcome = 'queued'",
+            """
+            CREATE INDEX requests_in_flight ON requests (user_id)
+            WHERE outcome = 'queued' OR (outcome = 'running' AND generating = 1)
+            """,
+            # Telegram redelivers a webhook update it got no answer for: each is handled once.
+            """
+            CREATE TABLE seen_updates (
+                update_id INTEGER PRIMARY KEY,
+                seen_at   TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX seen_updates_by_time ON seen_updates (seen_at)",
+            # An album's messages, which may reach different replicas, gathered into one request.
+            """
+            CREATE TABLE album_items (
+                chat_id        INTEGER NOT NULL,
+                media_group_id TEXT NOT NULL,
+                message_id     INTEGER NOT NULL,
+                message        TEXT NOT NULL,
+                added_at       REAL NOT NULL,
+                PRIMARY KEY (chat_id, media_group_id, message_id)
+            )
+            """,
+        ),
     ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
-# Requests that used (or may still use) the user's allowance.
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+# Requests that used (or may still use) the user's allowance.
 _COUNTED = f"outcome IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 # Requests paid from the free allowance: credit-funded ones use none of it.
 _FREE = f"funding = '{Funding.FREE}'"
 _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+# A user's requests in flight: waiting, or holding a generation slot (once the picture is made,
+# its upload does not keep the user's next request waiting).
+_IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' AND generating = 1))"
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
     "funding"
 )
+# A new job's turn: the round being served, or one after its chat's last open job.
+_TURN = (
+    f"GREATEST(COALESCE((SELECT MIN(turn) FROM requests WHERE outcome = '{Outcome.QUEUED}'), 0), "
+    f"COALESCE((SELECT MAX(turn) + 1 FROM requests WHERE chat_id = ? AND {_OPEN}), 0))"
+)
 
 
 def _timestamp(moment: datetime) -> str:
-    """UTC in SQLite's own format, so that date() and comparisons work on the column."""
+    """UTC as text, in SQLite's own format: its date functions and comparisons work on it, and
+    PostgreSQL compares it alike."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file (and its directory) readable by this user only, unless it exists:
-    it holds who used the bot and when. SQLite gives its -wal and -shm files the same mode."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+def _now() -> str:
+    return _timestamp(datetime.now(UTC))
 
 
-class SqliteStorage:
-    """Storage in one SQLite file; open it with `await SqliteStorage.open(path)`."""
+class SqlStorage:
+    """The bot's storage on either database; `await open_storage(...)` opens it migrated."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.where = str(db)
+        self.exclusive = db.exclusive
 
-    @classmethod
-    async def open(cls, path: Path) -> SqliteStorage:
-        """The database at `path`, created if need be; StorageError if it cannot be used (a
-        damaged file, a read-only volume, a schema from a newer version of the bot)."""
-        try:
-            _create_private(path)
-            # Autocommit: every write here is one statement, so each is its own transaction, and
-            # a write is one trip to aiosqlite's thread instead of two (execute, then commit).
-            connection = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"cannot open the database {path}: {exc}") from exc
-        try:
-            await connection.execute("PRAGMA journal_mode=WAL")
-            # With WAL this stays consistent after a crash and skips an fsync per commit; a power
-            # cut may lose the last moments of the ledger, never the database.
-            await connection.execute("PRAGMA synchronous=NORMAL")
-            await connection.execute("PRAGMA busy_timeout=5000")
-            storage = cls(connection)
-            await storage._migrate(path)
-            # A read-only volume or a full disk shows here, not at the first user's request.
-            await storage.ping()
-        except BaseException as exc:
-            # aiosqlite's thread would keep the process alive, failed start and all.
-            await connection.close()
-            if isinstance(exc, sqlite3.Error):
-                raise StorageError(f"cannot use the database {path}: {exc}") from exc
-            raise
-        return storage
+    async def listen(self, channel: str, listener: Listener) -> None:
+        await self._db.listen(channel, listener)
 
-    async def _migrate(self, path: Path) -> None:
-        [(version,)] = await self._rows("PRAGMA user_version")
-        if version > len(_MIGRATIONS):
-            raise StorageError(
-                f"the database {path} has schema version {version}, from a newer version of the "
-                f"bot; this one knows up to {len(_MIGRATIONS)}: run the newer version, or restore "
-                "a backup made for this one"
-            )
-        for number, statements in enumerate(_MIGRATIONS[version:], start=version + 1):
-            # One transaction per version: a crash mid-migration leaves the previous version whole.
-            body = "".join(f"{statement};\n" for statement in statements)
-            await self._db.executescript(f"BEGIN;\n{body}PRAGMA user_version = {number};\nCOMMIT;")
+    async def notify(self, channel: str, payload: str = "") -> None:
+        await self._db.notify(channel, payload)
 
-    # Each is one trip to aiosqlite's thread: in a burst every trip waits behind all the others.
-    async def _rows(self, sql: str, *params: Any) -> list[Any]:
-        return list(await self._db.execute_fetchall(sql, params))
+    async def hold_polling(self) -> bool:
+        """Take the lock only one polling replica may hold; False if another holds it."""
+        return await self._db.hold_polling()
 
-    async def _write(self, sql: str, *params: Any) -> int | None:
-        cursor = await self._db.execute(sql, params)
-        return cursor.lastrowid
+    @asynccontextmanager
+    async def serialized(self, *subjects: int) -> AsyncIterator[SqlStorage]:
+        async with self._db.serialized(*subjects) as db:
+            yield SqlStorage(db)
+
+    async def _rows(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+        return await self._db.fetch(sql, *params)
+
+    async def _write(self, sql: str, *params: Any) -> None:
+        await self._db.execute(sql, *params)
 
     # ---- preferences -------------------------------------------------------------------------
     async def preferences(self, chat_id: int) -> ChatPreferences:
@@ -389,93 +538,245 @@ class SqliteStorage:
         placeholders = ", ".join("?" for _ in values)
         assignments = ", ".join(f"{name} = excluded.{name}" for name in values)
         await self._write(
-            f"INSERT INTO chat_preferences (chat_id, {columns}) VALUES (?, {placeholders}) "
-            f"ON CONFLICT(chat_id) DO UPDATE SET {assignments}, updated_at = datetime('now')",
+            f"INSERT INTO chat_preferences (chat_id, {columns}, updated_at) "
+            f"VALUES (?, {placeholders}, ?) "
+            f"ON CONFLICT (chat_id) DO UPDATE SET {assignments}, updated_at = excluded.updated_at",
             chat_id,
             *values.values(),
+            _now(),
         )
 
-    # ---- jobs and the ledger -----------------------------------------------------------------
+    # ---- jobs --------------------------------------------------------------------------------
     async def open_job(self, job: NewJob) -> int:
+        """Write a job down at the back of its turn; CreditsExhausted if it is to be paid with a
+        credit and none is left."""
         who, order = job.who, job.order
-        job_id = await self._write(
-            "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
-            "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, outcome, "
-            "job_prompt, prompt, funding) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _timestamp(job.created_at),
-            who.chat_id,
-            who.user_id,
-            who.message_id,
-            int(who.in_group),
-            order.kind.value,
-            order.model,
-            order.aspect_ratio,
-            order.image_size,
-            order.inputs,
-            job.output_format,
-            json.dumps(job.file_ids),
-            job.estimated_cost_usd,
-            Outcome.QUEUED.value,
-            order.prompt,
-            order.prompt if job.keep_prompt else None,
-            job.funding.value,
-        )
-        assert job_id is not None
-        return job_id
+        try:
+            [(job_id,)] = await self._rows(
+                "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
+                "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
+                f"outcome, job_prompt, prompt, funding, turn) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_TURN}) "
+                "RETURNING id",
+                _timestamp(job.created_at),
+                who.chat_id,
+                who.user_id,
+                who.message_id,
+                int(who.in_group),
+                order.kind.value,
+                order.model,
+                order.aspect_ratio,
+                order.image_size,
+                order.inputs,
+                job.output_format,
+                json.dumps(job.file_ids),
+                float(job.estimated_cost_usd),
+                Outcome.QUEUED.value,
+                order.prompt,
+                order.prompt if job.keep_prompt else None,
+                job.funding.value,
+                who.chat_id,
+            )
+        except CheckViolated as exc:
+            if "no credits left" in str(exc):
+                raise CreditsExhausted(str(exc)) from exc
+            raise
+        return int(job_id)
 
     async def job(self, job_id: int) -> Job | None:
         rows = await self._rows(f"SELECT {_JOB_COLUMNS} FROM requests WHERE id = ?", job_id)
         return _job(rows[0]) if rows else None
 
-    async def open_jobs(self) -> list[Job]:
-        rows = await self._rows(f"SELECT {_JOB_COLUMNS} FROM requests WHERE {_OPEN} ORDER BY id")
-        return [_job(row) for row in rows]
-
     async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]:
         rows = await self._rows(
-            f"SELECT id FROM requests WHERE chat_id = ? AND user_id IS ? AND {_OPEN} ORDER BY id",
+            "SELECT id FROM requests WHERE chat_id = ? AND user_id IS NOT DISTINCT FROM ? "
+            f"AND {_OPEN} ORDER BY id",
             chat_id,
             user_id,
         )
         return [job_id for (job_id,) in rows]
 
-    async def claim(self, job_id: int) -> Job | None:
-        """Mark a queued job running and read it, in one trip; None if it is not queued (it was
-        answered meanwhile). A job without input images goes upstream right after this, so it
-        is marked as sent here and needs no second write: only a crash in between would answer
-        it as interrupted rather than run it again."""
-        rows = await self._rows(
-            f"UPDATE requests SET outcome = '{Outcome.RUNNING}', upstream_sent = (inputs = 0) "
-            f"WHERE id = ? AND outcome = '{Outcome.QUEUED}' RETURNING {_JOB_COLUMNS}",
-            job_id,
+    async def in_flight(self, user_id: int | None) -> int:
+        [(count,)] = await self._rows(
+            f"SELECT COUNT(*) FROM requests WHERE user_id IS NOT DISTINCT FROM ? AND {_IN_FLIGHT}",
+            user_id,
         )
+        return int(count)
+
+    async def queue(self, limit: int) -> list[int]:
+        """The first `limit` waiting jobs, in the order they will be served."""
+        rows = await self._rows(
+            f"SELECT id FROM requests WHERE outcome = '{Outcome.QUEUED}' ORDER BY turn, id LIMIT ?",
+            limit,
+        )
+        return [job_id for (job_id,) in rows]
+
+    async def claim_next(self, worker: str, lease_until: datetime, cap: int) -> Job | None:
+        """Take the next job in fair order for `worker`, if fewer than `cap` jobs hold a
+        generation slot (in all replicas). A job without input images goes upstream right after
+        this, so it is marked as sent here and needs no second write: only a crash in between
+        would answer it as interrupted rather than run it again."""
+        async with self._db.claiming() as db:
+            rows = await db.fetch(
+                f"UPDATE requests SET outcome = '{Outcome.RUNNING}', generating = 1, worker = ?, "
+                "lease_until = ?, stop = NULL, "
+                "upstream_sent = CASE WHEN inputs = 0 THEN 1 ELSE 0 END "
+                "WHERE id = (SELECT id FROM requests "
+                f"WHERE outcome = '{Outcome.QUEUED}' ORDER BY turn, id LIMIT 1 "
+                "FOR UPDATE SKIP LOCKED) "
+                "AND (SELECT COUNT(*) FROM requests "
+                f"WHERE outcome = '{Outcome.RUNNING}' AND generating = 1) < ? "
+                f"RETURNING {_JOB_COLUMNS}",
+                worker,
+                _timestamp(lease_until),
+                cap,
+            )
         return _job(rows[0]) if rows else None
 
     async def upstream_sent(self, job_id: int) -> None:
         await self._write("UPDATE requests SET upstream_sent = 1 WHERE id = ?", job_id)
 
+    async def slot_released(self, job_id: int) -> None:
+        await self._write("UPDATE requests SET generating = 0 WHERE id = ?", job_id)
+
+    async def renew(self, worker: str, lease_until: datetime) -> None:
+        await self._write(
+            "UPDATE requests SET lease_until = ? "
+            f"WHERE worker = ? AND outcome = '{Outcome.RUNNING}'",
+            _timestamp(lease_until),
+            worker,
+        )
+
+    async def take_over(
+        self, worker: str, lease_until: datetime, expired_before: datetime, *, own: bool
+    ) -> list[Job]:
+        """Running jobs whose replica is gone (their lease ran out, or, with `own`, they are
+        this worker's from before a restart), now `worker`'s to answer or queue again."""
+        rows = await self._rows(
+            "UPDATE requests SET worker = ?, lease_until = ?, generating = 0 "
+            "WHERE id IN (SELECT id FROM requests "
+            f"WHERE outcome = '{Outcome.RUNNING}' "
+            "AND (lease_until IS NULL OR lease_until < ? OR (? = 1 AND worker = ?)) "
+            "FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {_JOB_COLUMNS}",
+            worker,
+            _timestamp(lease_until),
+            _timestamp(expired_before),
+            int(own),
+            worker,
+        )
+        return sorted((_job(row) for row in rows), key=lambda job: job.id)
+
     async def requeue(self, job_id: int) -> None:
         await self._write(
-            f"UPDATE requests SET outcome = '{Outcome.QUEUED}' WHERE id = ? AND NOT upstream_sent",
+            f"UPDATE requests SET outcome = '{Outcome.QUEUED}', worker = NULL, generating = 0 "
+            "WHERE id = ? AND upstream_sent = 0",
             job_id,
         )
 
-    async def set_note(self, job_id: int, note_id: int) -> None:
-        await self._write("UPDATE requests SET note_id = ? WHERE id = ?", note_id, job_id)
+    async def take_queued(self, job_id: int, worker: str) -> Job | None:
+        """Take a waiting job out of the queue (to cancel it); None if it is not waiting."""
+        rows = await self._rows(
+            f"UPDATE requests SET outcome = '{Outcome.RUNNING}', worker = ?, generating = 0 "
+            f"WHERE id = ? AND outcome = '{Outcome.QUEUED}' RETURNING {_JOB_COLUMNS}",
+            worker,
+            job_id,
+        )
+        return _job(rows[0]) if rows else None
+
+    async def request_stop(self, job_id: int, reason: Outcome) -> bool:
+        """Ask whichever replica runs `job_id` to stop it; False if it is not running."""
+        rows = await self._rows(
+            f"UPDATE requests SET stop = ? WHERE id = ? AND outcome = '{Outcome.RUNNING}' "
+            "RETURNING id",
+            reason.value,
+            job_id,
+        )
+        return bool(rows)
+
+    async def stops(self, worker: str) -> list[tuple[int, Outcome]]:
+        rows = await self._rows(
+            "SELECT id, stop FROM requests "
+            f"WHERE worker = ? AND outcome = '{Outcome.RUNNING}' AND stop IS NOT NULL",
+            worker,
+        )
+        return [(job_id, Outcome(stop)) for job_id, stop in rows]
+
+    async def set_note(self, job_id: int, note_id: int) -> bool:
+        """Remember a waiting job's queue note, for whoever answers it to delete; False if the
+        job is no longer waiting (the note's sender deletes it then)."""
+        rows = await self._rows(
+            f"UPDATE requests SET note_id = ? WHERE id = ? AND outcome = '{Outcome.QUEUED}' "
+            "RETURNING id",
+            note_id,
+            job_id,
+        )
+        return bool(rows)
 
     async def close_request(self, closing: Closing) -> None:
         await self._write(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
-            "finished_at = ?, job_prompt = NULL, file_ids = NULL WHERE id = ?",
+            "finished_at = ?, job_prompt = NULL, file_ids = NULL, generating = 0, worker = NULL "
+            "WHERE id = ?",
             closing.outcome.value,
-            closing.cost_usd,
+            float(closing.cost_usd),
             int(closing.estimated),
             closing.latency_ms,
-            _timestamp(datetime.now(UTC)),
+            _now(),
             closing.job_id,
         )
 
+    # ---- replicas ----------------------------------------------------------------------------
+    async def first_sight(self, update_id: int, now: datetime) -> bool:
+        """Whether this update is new (and now seen); False for one Telegram sent again."""
+        rows = await self._rows(
+            "INSERT INTO seen_updates (update_id, seen_at) VALUES (?, ?) "
+            "ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
+            update_id,
+            _timestamp(now),
+        )
+        return bool(rows)
+
+    async def forget_updates(self, before: datetime) -> None:
+        await self._write("DELETE FROM seen_updates WHERE seen_at < ?", _timestamp(before))
+
+    async def add_album_item(self, chat_id: int, group: str, item: AlbumItem, at: float) -> None:
+        await self._write(
+            "INSERT INTO album_items (chat_id, media_group_id, message_id, message, added_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, media_group_id, message_id) DO NOTHING",
+            chat_id,
+            group,
+            item.message_id,
+            item.message,
+            at,
+        )
+
+    async def take_album(
+        self, chat_id: int, group: str, quiet_since: float
+    ) -> list[AlbumItem] | None:
+        """All of an album's items, in order, if none arrived after `quiet_since` (in any
+        replica); [] while items still arrive; None if another replica took the album."""
+        rows = await self._rows(
+            "DELETE FROM album_items WHERE chat_id = ? AND media_group_id = ? "
+            "AND (SELECT MAX(added_at) FROM album_items "
+            "WHERE chat_id = ? AND media_group_id = ?) <= ? "
+            "RETURNING message_id, message",
+            chat_id,
+            group,
+            chat_id,
+            group,
+            quiet_since,
+        )
+        if rows:
+            return sorted((AlbumItem(int(i), m) for i, m in rows), key=lambda a: a.message_id)
+        left = await self._rows(
+            "SELECT 1 FROM album_items WHERE chat_id = ? AND media_group_id = ? LIMIT 1",
+            chat_id,
+            group,
+        )
+        return [] if left else None
+
+    # ---- the ledger --------------------------------------------------------------------------
     async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend:
         """What the user used since `since`; `free_only`: of their free allowance only."""
         free = f" AND {_FREE}" if free_only else ""
@@ -492,17 +793,17 @@ class SqliteStorage:
             subject_id,
             _timestamp(since),
         )
-        return Spend(images=images, cost_usd=cost, estimated=bool(estimated))
+        return Spend(images=int(images), cost_usd=float(cost), estimated=bool(estimated))
 
     async def daily_totals(self, since: datetime) -> list[DayTotals]:
         rows = await self._rows(
-            f"SELECT date(created_at), SUM(outcome = '{Outcome.OK}'), "
-            f"SUM({_FAILED}), SUM(CASE WHEN outcome = '{Outcome.OK}' "
-            "THEN cost_usd ELSE 0 END) FROM requests WHERE created_at >= ? "
-            "GROUP BY 1 ORDER BY 1 DESC",
+            f"SELECT substr(created_at, 1, 10), COUNT(*) FILTER (WHERE outcome = '{Outcome.OK}'), "
+            f"COUNT(*) FILTER (WHERE {_FAILED}), "
+            f"COALESCE(SUM(cost_usd) FILTER (WHERE outcome = '{Outcome.OK}'), 0) "
+            "FROM requests WHERE created_at >= ? GROUP BY 1 ORDER BY 1 DESC",
             _timestamp(since),
         )
-        return [DayTotals(*row) for row in rows]
+        return [DayTotals(day, int(ok), int(failed), float(cost)) for day, ok, failed, cost in rows]
 
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]:
         rows = await self._rows(
@@ -512,7 +813,7 @@ class SqliteStorage:
             _timestamp(since),
             limit,
         )
-        return [UserTotals(*row) for row in rows]
+        return [UserTotals(user, int(images), float(cost)) for user, images, cost in rows]
 
     async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]:
         rows = await self._rows(
@@ -521,7 +822,7 @@ class SqliteStorage:
             "GROUP BY outcome ORDER BY 2 DESC, 1",
             _timestamp(since),
         )
-        return [(kind, count) for kind, count in rows]
+        return [(kind, int(count)) for kind, count in rows]
 
     # ---- operated from Telegram ----------------------------------------------------------------
     async def access_rules(self) -> dict[int, bool]:
@@ -530,10 +831,12 @@ class SqliteStorage:
 
     async def set_access(self, subject_id: int, allowed: bool) -> None:
         await self._write(
-            "INSERT INTO access_rules (subject_id, allowed) VALUES (?, ?) ON CONFLICT(subject_id) "
-            "DO UPDATE SET allowed = excluded.allowed, updated_at = datetime('now')",
+            "INSERT INTO access_rules (subject_id, allowed, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (subject_id) DO UPDATE SET allowed = excluded.allowed, "
+            "updated_at = excluded.updated_at",
             subject_id,
             int(allowed),
+            _now(),
         )
 
     async def limits(self) -> dict[int, Limits]:
@@ -541,19 +844,22 @@ class SqliteStorage:
         return {subject: Limits(daily, budget) for subject, daily, budget in rows}
 
     async def set_limits(self, subject_id: int, limits: Limits) -> None:
+        budget = limits.monthly_budget_usd
         await self._write(
-            "INSERT INTO limits (subject_id, daily_images, monthly_budget_usd) VALUES (?, ?, ?) "
-            "ON CONFLICT(subject_id) DO UPDATE SET daily_images = excluded.daily_images, "
-            "monthly_budget_usd = excluded.monthly_budget_usd, updated_at = datetime('now')",
+            "INSERT INTO limits (subject_id, daily_images, monthly_budget_usd, updated_at) "
+            "VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (subject_id) DO UPDATE SET daily_images = excluded.daily_images, "
+            "monthly_budget_usd = excluded.monthly_budget_usd, updated_at = excluded.updated_at",
             subject_id,
             limits.daily_images,
-            limits.monthly_budget_usd,
+            None if budget is None else float(budget),
+            _now(),
         )
 
     async def audit(self, admin_id: int, action: str, subject_id: int | None, value: str) -> None:
         await self._write(
             "INSERT INTO audit (at, admin_id, action, subject_id, value) VALUES (?, ?, ?, ?, ?)",
-            _timestamp(datetime.now(UTC)),
+            _now(),
             admin_id,
             action,
             subject_id,
@@ -575,12 +881,16 @@ class SqliteStorage:
     async def add_payment(self, payment: Payment) -> bool:
         """Record a payment and credit it (the trigger `payment_credits`); False if this charge
         was recorded before, and then nothing changes."""
-        cursor = await self._db.execute(
-            "INSERT OR IGNORE INTO payments (charge_id, user_id, credits, stars) "
-            "VALUES (?, ?, ?, ?)",
-            (payment.charge_id, payment.user_id, payment.credits, payment.stars),
+        rows = await self._rows(
+            "INSERT INTO payments (charge_id, user_id, credits, stars, paid_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (charge_id) DO NOTHING RETURNING charge_id",
+            payment.charge_id,
+            payment.user_id,
+            payment.credits,
+            payment.stars,
+            _now(),
         )
-        return cursor.rowcount == 1
+        return bool(rows)
 
     async def payment(self, charge_id: str) -> Payment | None:
         rows = await self._rows(
@@ -596,22 +906,49 @@ class SqliteStorage:
     async def refund_payment(self, charge_id: str) -> bool:
         """Mark a payment refunded and take back its unused credits (the trigger
         `refund_debits`); False if it was already refunded or never recorded."""
-        cursor = await self._db.execute(
-            "UPDATE payments SET refunded_at = datetime('now') "
-            "WHERE charge_id = ? AND refunded_at IS NULL",
-            (charge_id,),
+        rows = await self._rows(
+            "UPDATE payments SET refunded_at = ? WHERE charge_id = ? AND refunded_at IS NULL "
+            "RETURNING charge_id",
+            _now(),
+            charge_id,
         )
-        return cursor.rowcount == 1
+        return bool(rows)
 
     async def ping(self) -> None:
-        """Raises unless the database takes a write."""
-        await self._write("INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, datetime('now'))")
+        """Raises unless the database takes a write (a new value each time: SQLite skips
+        writing a row that would not change)."""
+        await self._write(
+            "INSERT INTO heartbeat (id, at) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+            datetime.now(UTC).isoformat(),
+        )
 
     async def close(self) -> None:
         await self._db.close()
 
 
-def _job(row: Any) -> Job:
+async def open_storage(
+    database_url: str | None, sqlite_path: Path, pool_size: int = 10
+) -> SqlStorage:
+    """The storage on PostgreSQL at `database_url`, else in the SQLite file at `sqlite_path`;
+    migrated, and proven to take writes (a read-only volume or a full disk shows here, not at the
+    first user's request). StorageError if it cannot be used."""
+    db = await open_database(database_url, sqlite_path, pool_size)
+    try:
+        await db.migrate(_MIGRATIONS)
+        storage = SqlStorage(db)
+        await storage.ping()
+    except BaseException as exc:
+        await db.close()  # aiosqlite's thread would keep the process alive, failed start and all
+        if isinstance(exc, DatabaseError | CheckViolated):
+            raise
+        if type(exc).__module__.startswith(("sqlite3", "asyncpg")):
+            raise DatabaseError(f"cannot use the database {db}: {exc}") from exc
+        raise
+    return storage
+
+
+def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
      funding) = row  # fmt: skip
@@ -621,7 +958,7 @@ def _job(row: Any) -> Job:
         order=Order(prompt or "", model, ratio, size, inputs),
         output_format=output_format,
         file_ids=tuple(json.loads(file_ids or "[]")),
-        estimated_cost_usd=cost,
+        estimated_cost_usd=float(cost),
         outcome=Outcome(outcome),
         created_at=_parse_timestamp(created_at),
         note_id=note_id,

@@ -1,5 +1,6 @@
-"""The workers: they take jobs from the fair queue, at most `capacity` in their upstream call at
-once, and know which job runs in which task, to stop one (/cancel) or all (shutdown)."""
+"""The workers of this process: while one of its `capacity` slots is free they claim the next job
+from the shared queue, run each in a task of its own, and know which job runs in which task, to
+stop one (/cancel) or all (shutdown)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain import Outcome
-from bot.fair_queue import FairQueue
+from bot.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,11 @@ class Slot:
             self._give_back()
 
 
-Run = Callable[[int, Slot], Awaitable[None]]
+Claim = Callable[[], Awaitable[Job | None]]
+Run = Callable[[Job, Slot], Awaitable[None]]
+# With nothing to claim, look again this often even without a wake-up (one from another replica
+# may be lost with its connection).
+POLL_SECONDS = 1.0
 
 
 def stop_reason(stop: asyncio.CancelledError) -> Outcome | None:
@@ -39,11 +44,15 @@ def stop_reason(stop: asyncio.CancelledError) -> Outcome | None:
 
 
 class Workers:
-    def __init__(self, capacity: int, queue: FairQueue, run: Run) -> None:
+    def __init__(
+        self, capacity: int, claim: Claim, run: Run, poll_seconds: float = POLL_SECONDS
+    ) -> None:
         self._capacity = capacity
         self._slots = asyncio.Semaphore(capacity)
-        self._queue = queue
+        self._claim = claim
         self._run = run
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
         self._held = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
@@ -56,12 +65,16 @@ class Workers:
         return self._held
 
     @property
-    def free(self) -> int:
-        """Slots no job holds: a job pushed now with fewer than this ahead starts at once."""
-        return self._capacity - self._held
+    def running(self) -> int:
+        """Jobs this process runs, generating or uploading."""
+        return len(self._tasks)
 
     def is_running(self, job_id: int) -> bool:
         return job_id in self._tasks
+
+    def wake(self) -> None:
+        """A job was queued, or a slot freed, somewhere: look for work now."""
+        self._wake.set()
 
     def start(self) -> None:
         self._dispatcher = asyncio.create_task(self._dispatch())
@@ -70,27 +83,41 @@ class Workers:
         while True:
             await self._slots.acquire()
             try:
-                job_id = await self._queue.pop()
+                job = await self._next()
             except asyncio.CancelledError:
                 self._slots.release()
                 raise
             self._held += 1
             slot = Slot(self._give_back)
-            self._tasks[job_id] = asyncio.create_task(self._carry_out(job_id, slot))
+            self._tasks[job.id] = asyncio.create_task(self._carry_out(job, slot))
             self._idle.clear()
+
+    async def _next(self) -> Job:
+        while True:
+            # Cleared before claiming: a wake-up that comes meanwhile is not lost.
+            self._wake.clear()
+            try:
+                job = await self._claim()
+            except Exception as exc:
+                log.error("could not claim a job: %s", exc)
+                job = None
+            if job is not None:
+                return job
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
     def _give_back(self) -> None:
         self._held -= 1
         self._slots.release()
 
-    async def _carry_out(self, job_id: int, slot: Slot) -> None:
+    async def _carry_out(self, job: Job, slot: Slot) -> None:
         try:
-            await self._run(job_id, slot)
+            await self._run(job, slot)
         except Exception:
-            log.exception("job %d failed unexpectedly", job_id)
+            log.exception("job %d failed unexpectedly", job.id)
         finally:
             slot.release()
-            del self._tasks[job_id]
+            del self._tasks[job.id]
             if not self._tasks:
                 self._idle.set()
 

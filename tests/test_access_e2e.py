@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import StartBot
+from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden, chat_reply, data_url
 from tests.fakes.images import png
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, text_message
@@ -28,10 +28,10 @@ async def _draw(
 
 
 def _ledger(tmp_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        return db.execute(
-            "SELECT user_id, kind, outcome, cost_usd, cost_estimated, prompt FROM requests ORDER BY id"
-        ).fetchall()
+    return rows(
+        tmp_path,
+        "SELECT user_id, kind, outcome, cost_usd, cost_estimated, prompt FROM requests ORDER BY id",
+    )
 
 
 # ---- access ----------------------------------------------------------------------------------

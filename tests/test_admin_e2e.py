@@ -4,7 +4,6 @@ audit, group budgets, and the /stats chart."""
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from PIL import Image
 
 from bot.chart import HEIGHT, WIDTH
 from tests.conftest import StartBot
+from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, text_message
 
@@ -20,10 +20,7 @@ CLUB = -100700
 
 
 def _audit(tmp_path: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        return db.execute(
-            "SELECT admin_id, action, subject_id, value FROM audit ORDER BY id"
-        ).fetchall()
+    return rows(tmp_path, "SELECT admin_id, action, subject_id, value FROM audit ORDER BY id")
 
 
 async def test_admins_let_people_in_and_out_without_a_restart(

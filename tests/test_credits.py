@@ -4,9 +4,7 @@ and the packs on sale."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,8 @@ from bot import credits
 from bot.config import StarPack, StarsSettings
 from bot.domain import Funding, Order, Outcome
 from bot.jobs import Closing, NewJob, Requester
-from bot.storage import Payment, SqliteStorage
+from bot.storage import CreditsExhausted, Payment
+from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
 
@@ -25,8 +24,8 @@ def _job(user_id: int, funding: Funding) -> NewJob:
     )
 
 
-async def test_balances_move_with_payments_jobs_and_refunds(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+async def test_balances_move_with_payments_jobs_and_refunds(open_store: OpenStore) -> None:
+    storage = await open_store()
     assert await storage.add_payment(Payment("c1", 5, credits=2, stars=50))
     assert not await storage.add_payment(Payment("c1", 5, credits=2, stars=50))
     assert await storage.credits(5) == 2
@@ -34,7 +33,7 @@ async def test_balances_move_with_payments_jobs_and_refunds(tmp_path: Path) -> N
     failed = await storage.open_job(_job(5, Funding.CREDIT))
     delivered = await storage.open_job(_job(5, Funding.CREDIT))
     assert await storage.credits(5) == 0
-    with pytest.raises(sqlite3.IntegrityError, match="no credits left"):
+    with pytest.raises(CreditsExhausted, match="no credits left"):
         await storage.open_job(_job(5, Funding.CREDIT))
     await storage.open_job(_job(5, Funding.FREE))  # the free allowance needs no credit
 

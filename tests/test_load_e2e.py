@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import StartBot
+from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.telegram import FakeTelegram, text_message
 
@@ -24,8 +24,7 @@ def _prompts(eden: FakeEden) -> list[str]:
 
 
 def _outcomes(tmp_path: Path) -> list[str]:
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        return [row[0] for row in db.execute("SELECT outcome FROM requests ORDER BY id")]
+    return [row[0] for row in rows(tmp_path, "SELECT outcome FROM requests ORDER BY id")]
 
 
 # ---- concurrency and the queue ---------------------------------------------------------------
@@ -46,7 +45,7 @@ async def test_a_slow_chat_does_not_hold_up_another(
 async def test_the_cap_queues_requests_and_tells_their_place(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
-    eden.then_hang(1.5)
+    eden.then_hang(4.0)
     eden.then_hang(0.5)
     await start_bot(MAX_CONCURRENT_GENERATIONS="1")
     first = await telegram.send(text_message(A, "first"))

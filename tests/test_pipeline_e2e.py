@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import StartBot
+from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.telegram import FakeTelegram, text_message
 
@@ -20,8 +20,7 @@ FIRST_CHAT = 10_000
 
 
 def _outcomes(tmp_path: Path) -> list[str]:
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        return [row[0] for row in db.execute("SELECT outcome FROM requests ORDER BY id")]
+    return [row[0] for row in rows(tmp_path, "SELECT outcome FROM requests ORDER BY id")]
 
 
 async def _settled(tmp_path: Path, expected: list[str]) -> list[str]:

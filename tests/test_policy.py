@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,8 @@ from bot.config import AccessSettings
 from bot.domain import Order, Outcome
 from bot.jobs import Closing, NewJob, Requester
 from bot.policy import CoolingDown, DailyImagesReached, Policy, TooManyInFlight
-from bot.storage import SqliteStorage
+from bot.storage import Storage
+from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
 
@@ -26,8 +26,10 @@ class Clocks:
         self.mono += seconds
 
 
-async def _policy(tmp_path: Path, clocks: Clocks, **access: object) -> tuple[Policy, SqliteStorage]:
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+async def _policy(
+    open_store: OpenStore, clocks: Clocks, **access: object
+) -> tuple[Policy, Storage]:
+    storage = await open_store()
     # model_validate reads no environment: only what the test says.
     settings = AccessSettings.model_validate({"allow_everyone": True, **access})
     return Policy(
@@ -35,30 +37,35 @@ async def _policy(tmp_path: Path, clocks: Clocks, **access: object) -> tuple[Pol
     ), storage
 
 
-async def _submit(policy: Policy, storage: SqliteStorage, who: Requester) -> int:
+async def _submit(policy: Policy, storage: Storage, who: Requester) -> int:
     job = NewJob(who, ORDER, "photo", (), 0.067, policy.now())
-    return await policy.admit(who, lambda _funding: storage.open_job(job))
+    return await policy.admit(who, lambda store, _funding: store.open_job(job))
 
 
-async def test_requests_open_per_user_are_capped_until_released(tmp_path: Path) -> None:
-    policy, storage = await _policy(tmp_path, Clocks(), user_max_in_flight=2)
+async def test_requests_in_flight_per_user_are_capped_until_their_picture_is_made(
+    open_store: OpenStore,
+) -> None:
+    policy, storage = await _policy(open_store, Clocks(), user_max_in_flight=2)
     alice = Requester(1, chat_id=1)
-    await _submit(policy, storage, alice)
+    first = await _submit(policy, storage, alice)
     await _submit(policy, storage, alice)
     with pytest.raises(TooManyInFlight):
         await _submit(policy, storage, alice)
     await _submit(policy, storage, Requester(2, chat_id=2))  # others are not held up
-    policy.released(alice)
+    # The first one's picture is made: its upload does not hold Alice's next request.
+    assert await storage.claim_next("w", datetime.now(UTC) + timedelta(minutes=1), 5)
+    await storage.slot_released(first)
     await _submit(policy, storage, alice)
     await storage.close()
 
 
-async def test_the_group_cooldown_runs_on_the_clock(tmp_path: Path) -> None:
+async def test_the_group_cooldown_runs_on_the_clock(open_store: OpenStore) -> None:
     clocks = Clocks()
-    policy, storage = await _policy(tmp_path, clocks, group_cooldown_seconds=5)
+    policy, storage = await _policy(
+        open_store, clocks, group_cooldown_seconds=5, user_max_in_flight=10
+    )
     member = Requester(1, chat_id=-100, in_group=True)
     await _submit(policy, storage, member)
-    policy.released(member)
     clocks.advance(2)
     with pytest.raises(CoolingDown) as caught:
         await _submit(policy, storage, member)
@@ -69,9 +76,11 @@ async def test_the_group_cooldown_runs_on_the_clock(tmp_path: Path) -> None:
     await storage.close()
 
 
-async def test_the_daily_quota_counts_open_jobs_and_resets_at_midnight_utc(tmp_path: Path) -> None:
+async def test_the_daily_quota_counts_open_jobs_and_resets_at_midnight_utc(
+    open_store: OpenStore,
+) -> None:
     clocks = Clocks()
-    policy, storage = await _policy(tmp_path, clocks, user_daily_images=2, user_max_in_flight=9)
+    policy, storage = await _policy(open_store, clocks, user_daily_images=2, user_max_in_flight=9)
     bob = Requester(3, chat_id=3)
     first = await _submit(policy, storage, bob)
     await storage.close_request(Closing(first, Outcome.OK, 0.067, False, 1))
@@ -84,9 +93,9 @@ async def test_the_daily_quota_counts_open_jobs_and_resets_at_midnight_utc(tmp_p
     await storage.close()
 
 
-async def test_admins_have_no_limits(tmp_path: Path) -> None:
+async def test_admins_have_no_limits(open_store: OpenStore) -> None:
     policy, storage = await _policy(
-        tmp_path, Clocks(), admin_user_ids="9", user_daily_images=1, user_max_in_flight=1
+        open_store, Clocks(), admin_user_ids="9", user_daily_images=1, user_max_in_flight=1
     )
     admin = Requester(9, chat_id=9)
     for _ in range(3):
@@ -94,11 +103,11 @@ async def test_admins_have_no_limits(tmp_path: Path) -> None:
     await storage.close()
 
 
-async def test_a_failed_write_does_not_hold_the_users_place(tmp_path: Path) -> None:
-    policy, storage = await _policy(tmp_path, Clocks(), user_max_in_flight=1)
+async def test_a_failed_write_does_not_hold_the_users_place(open_store: OpenStore) -> None:
+    policy, storage = await _policy(open_store, Clocks(), user_max_in_flight=1)
     carol = Requester(4, chat_id=4)
 
-    async def refused(_funding: object) -> int:
+    async def refused(_store: object, _funding: object) -> int:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):

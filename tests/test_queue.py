@@ -1,16 +1,19 @@
-"""The middle layer on its own, with an injected clock where time matters: the fair queue, the
-cosmetic budget for Telegram, and the queue notes (through a real PTB Bot to the fake Telegram)."""
+"""The middle layer on its own, with an injected clock where time matters: the cosmetic budget
+for Telegram, and the queue notes (through a real PTB Bot to the fake Telegram). The queue's fair
+order is the database's: tests/test_storage.py."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from telegram import Bot
 
-from bot.fair_queue import FairQueue
-from bot.notes import EDIT_INTERVAL, QueueNotes
+from bot.domain import Order, Outcome
+from bot.jobs import Job, Requester
+from bot.notes import EDIT_INTERVAL, NOTE_DELAY, QueueNotes
 from bot.telegram_budget import CosmeticBudget
 from tests.conftest import BOT_TOKEN
 from tests.fakes.telegram import FakeTelegram
@@ -22,60 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-# ---- the fair queue --------------------------------------------------------------------------
-async def test_chats_take_turns() -> None:
-    queue = FairQueue()
-    # Chat 1 floods the queue first; chats 2 and 3 arrive later.
-    for lane, job in [(1, 11), (1, 12), (1, 13), (2, 21), (3, 31)]:
-        queue.push(lane, job)
-    served = [await queue.pop() for _ in range(5)]
-    assert served == [11, 21, 31, 12, 13]
-    assert len(queue) == 0
-
-
-async def test_places_are_counted_round_robin() -> None:
-    queue = FairQueue()
-    assert queue.push(1, 11) == 0
-    assert queue.push(1, 12) == 1
-    assert queue.push(2, 21) == 1  # a new chat goes ahead of chat 1's second job
-    assert queue.push(3, 31) == 2
-    assert queue.push(2, 22) == 4
-    assert queue.order() == {11: 0, 21: 1, 31: 2, 12: 3, 22: 4}
-    assert all(queue.ahead_of(job) == ahead for job, ahead in queue.order().items())
-
-
-async def test_a_removed_job_is_never_served() -> None:
-    queue = FairQueue()
-    for lane, job in [(1, 11), (2, 21), (2, 22)]:
-        queue.push(lane, job)
-    assert queue.remove(21)
-    assert not queue.remove(21)
-    assert 21 not in queue
-    assert [await queue.pop() for _ in range(2)] == [11, 22]
-
-
-async def test_pop_waits_for_a_push() -> None:
-    queue = FairQueue()
-    waiting = asyncio.create_task(queue.pop())
-    await asyncio.sleep(0.01)
-    assert not waiting.done()
-    queue.push(5, 51)
-    assert await waiting == 51
-
-
-def test_ten_thousand_queued_jobs_take_little_memory() -> None:
-    import tracemalloc
-
-    tracemalloc.start()
-    queue = FairQueue()
-    before = tracemalloc.get_traced_memory()[0]
-    for job in range(10_000):
-        queue.push(job, job)  # the worst case: every job in its own chat
-    used = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    assert used < 5 * 1024 * 1024, used
 
 
 # ---- the cosmetic budget ---------------------------------------------------------------------
@@ -109,23 +58,50 @@ async def bot(telegram: FakeTelegram) -> AsyncIterator[Bot]:
         yield real
 
 
+def _job(job_id: int, chat_id: int, note_id: int | None) -> Job:
+    return Job(
+        id=job_id,
+        who=Requester(chat_id, chat_id),
+        order=Order("a fox", "m", "1:1", "1K"),
+        output_format="photo",
+        file_ids=(),
+        estimated_cost_usd=0.0,
+        created_at=datetime.now(UTC),
+        outcome=Outcome.OK,
+        note_id=note_id,
+    )
+
+
+class Queue:
+    """The waiting jobs' order, as the database would give it: `ahead` others before job 1."""
+
+    def __init__(self, ahead: int | None) -> None:
+        self.ahead = ahead
+
+    async def __call__(self, limit: int) -> list[int]:
+        others = list(range(1000, 1000 + (self.ahead or 0)))
+        return ([*others, 1] if self.ahead is not None else others)[:limit]
+
+
 async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
     bot: Bot, telegram: FakeTelegram
 ) -> None:
     clock = Clock()
-    places = {1: 40}
+    queue = Queue(40)
     remembered: dict[int, int] = {}
     stored = asyncio.Event()
 
-    async def remember(job_id: int, note_id: int) -> None:
+    async def remember(job_id: int, note_id: int) -> bool:
         remembered[job_id] = note_id
         stored.set()
+        return True
 
-    notes = QueueNotes(
-        bot, CosmeticBudget(), lambda: dict(places), remember, clock=clock, pass_interval=0.01
-    )
+    notes = QueueNotes(bot, CosmeticBudget(), queue, remember, clock=clock, pass_interval=0.01)
     notes.start()
-    notes.waiting(1, chat_id=501, reply_to=77, ahead=40)
+    notes.waiting(1, chat_id=501, reply_to=77)
+    await asyncio.sleep(0.05)
+    assert telegram.sent(chat_id=501) == []  # a job may start at once: no note yet
+    clock.now += NOTE_DELAY
     [sent] = await telegram.wait_for("sendMessage", 501)
     assert sent.params["text"] == "Queued: 40 ahead of you."
     assert sent.reply_to == 77
@@ -136,19 +112,19 @@ async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
         clock.now += seconds
         await asyncio.sleep(0.05)  # a few real passes
 
-    places[1] = 25  # moved, but not by half: no edit
+    queue.ahead = 25  # moved, but not by half: no edit
     await a_pass(EDIT_INTERVAL)
     assert telegram.sent("editMessageText") == []
-    places[1] = 12  # halved, and the note is older than EDIT_INTERVAL
+    queue.ahead = 12  # halved, and the note is older than EDIT_INTERVAL
     await a_pass(1)
     [edit] = await telegram.wait_for("editMessageText", 501)
     assert edit.params["text"] == "Queued: 12 ahead of you."
-    places[1] = 5  # halved again, but within EDIT_INTERVAL of the last edit
+    queue.ahead = 5  # halved again, but within EDIT_INTERVAL of the last edit
     await a_pass(1)
     assert len(telegram.sent("editMessageText", 501)) == 1
     await a_pass(EDIT_INTERVAL)
     await telegram.wait_for("editMessageText", 501, count=2)
-    notes.finished(1)
+    notes.finished(_job(1, 501, remembered[1]))
     [deleted] = await telegram.wait_for("deleteMessage", 501)
     assert int(deleted.params["message_id"]) == remembered[1] == sent.result["message_id"]
     await notes.stop()
@@ -157,17 +133,42 @@ async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
 async def test_a_job_that_starts_before_its_note_goes_out_gets_none(
     bot: Bot, telegram: FakeTelegram
 ) -> None:
-    budget = CosmeticBudget(rate=1000, burst=1)
-    assert budget.try_spend()  # the budget is empty for a moment
+    clock = Clock()
 
-    async def remember(job_id: int, note_id: int) -> None:
-        pass
+    async def remember(job_id: int, note_id: int) -> bool:
+        raise AssertionError("no note was to be sent")
 
-    notes = QueueNotes(bot, budget, dict, remember)
-    notes.waiting(1, chat_id=502, reply_to=None, ahead=3)
+    # Started here: the pipeline says so.
+    notes = QueueNotes(bot, CosmeticBudget(), Queue(3), remember, clock=clock)
+    notes.waiting(1, chat_id=502, reply_to=None)
     notes.started(1)
-    notes.finished(1)
-    notes.start()
-    await asyncio.sleep(0.1)
-    await notes.stop()
+    notes.finished(_job(1, 502, None))
+    # Started in another replica: it is no longer in the queue when its note is due.
+    elsewhere = QueueNotes(bot, CosmeticBudget(), Queue(None), remember, clock=clock)
+    elsewhere.waiting(1, chat_id=503, reply_to=None)
+    for started in (notes, elsewhere):
+        started.start()
+    clock.now += NOTE_DELAY
+    await asyncio.sleep(0.2)
+    for started in (notes, elsewhere):
+        await started.stop()
     assert telegram.sent(chat_id=502) == []
+    assert telegram.sent(chat_id=503) == []
+
+
+async def test_a_note_for_a_job_that_started_while_it_was_sent_is_deleted_at_once(
+    bot: Bot, telegram: FakeTelegram
+) -> None:
+    clock = Clock()
+
+    async def remember(job_id: int, note_id: int) -> bool:
+        return False  # the job is no longer waiting: its answer will not know of this note
+
+    notes = QueueNotes(bot, CosmeticBudget(), Queue(2), remember, clock=clock)
+    notes.start()
+    notes.waiting(1, chat_id=504, reply_to=None)
+    clock.now += NOTE_DELAY
+    [sent] = await telegram.wait_for("sendMessage", 504)
+    [deleted] = await telegram.wait_for("deleteMessage", 504)
+    assert int(deleted.params["message_id"]) == sent.result["message_id"]
+    await notes.stop()

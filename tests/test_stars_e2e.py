@@ -5,10 +5,10 @@ refund."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from tests.conftest import StartBot
+from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.telegram import FakeTelegram, text_message
 
@@ -16,8 +16,7 @@ ALICE, ADMIN = 3001, 3009
 
 
 def _ledger(tmp_path: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(tmp_path / "data" / "bot.sqlite3") as db:
-        return db.execute("SELECT outcome, funding FROM requests ORDER BY id").fetchall()
+    return rows(tmp_path, "SELECT outcome, funding FROM requests ORDER BY id")
 
 
 async def _closed(tmp_path: Path, count: int) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""SQLite storage: WAL mode, migrations, per-chat preferences."""
+"""SQLite storage: WAL mode, migrations, per-chat preferences. What both databases must do alike
+is in tests/test_databases.py."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.database import Dialect
 from bot.domain import Order, Outcome
 from bot.jobs import Closing, NewJob, Requester
-from bot.storage import _MIGRATIONS, ChatPreferences, SqliteStorage, StorageError
+from bot.storage import _MIGRATIONS, ChatPreferences, StorageError, open_storage
 
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "sub" / "bot.sqlite3")
+    storage = await open_storage(None, tmp_path / "sub" / "bot.sqlite3")
     assert await storage.preferences(1) == ChatPreferences()
     await storage.update_preferences(1, aspect_ratio="16:9")
     await storage.update_preferences(1, image_size="2K")
@@ -28,20 +30,20 @@ async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
 
 async def test_database_is_wal_and_versioned(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    storage = await SqliteStorage.open(path)
+    storage = await open_storage(None, path)
     await storage.update_preferences(7, aspect_ratio="3:2")
     await storage.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
     # Opening again migrates nothing and keeps the data.
-    storage = await SqliteStorage.open(path)
+    storage = await open_storage(None, path)
     assert (await storage.preferences(7)).aspect_ratio == "3:2"
     await storage.close()
 
 
 async def test_only_known_preferences_can_be_written(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    storage = await open_storage(None, tmp_path / "bot.sqlite3")
     with pytest.raises(ValueError, match="not a preference"):
         await storage.update_preferences(1, **{"chat_id = 0; DROP TABLE chat_preferences; --": "x"})
     await storage.close()
@@ -60,7 +62,7 @@ async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -
             PRAGMA user_version = 1;
             """
         )
-    storage = await SqliteStorage.open(path)
+    storage = await open_storage(None, path)
     assert await storage.preferences(5) == ChatPreferences(aspect_ratio="4:3", image_size="2K")
     await storage.update_preferences(5, model="google/gemini-3-pro-image", output_format="file")
     assert await storage.preferences(5) == ChatPreferences(
@@ -73,12 +75,12 @@ async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path
     path = tmp_path / "bot.sqlite3"
     previous = len(_MIGRATIONS) - 1
     with sqlite3.connect(path) as db:
-        for statements in _MIGRATIONS[:previous]:
-            for statement in statements:
+        for migration in _MIGRATIONS[:previous]:
+            for statement in migration.statements(Dialect.SQLITE):
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {previous}")
         db.execute("INSERT INTO chat_preferences (chat_id, aspect_ratio) VALUES (9, '9:16')")
-    storage = await SqliteStorage.open(path)
+    storage = await open_storage(None, path)
     assert (await storage.preferences(9)).aspect_ratio == "9:16"
     await storage.close()
     with sqlite3.connect(path) as db:
@@ -98,7 +100,7 @@ def _job(user_id: int, when: datetime, prompt: str = "a fox", keep: bool = False
 
 
 async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> None:
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    storage = await open_storage(None, tmp_path / "bot.sqlite3")
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
     async def request(user_id: int, when: datetime, outcome: Outcome, cost: float) -> None:
@@ -122,63 +124,21 @@ async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> No
     await storage.close()
 
 
-async def test_a_job_is_stored_whole_and_forgotten_once_answered(tmp_path: Path) -> None:
-    """What a restart needs is kept while the job is open; the prompt and the file ids go once
-    it is answered (the prompt stays only when the operator keeps prompts)."""
-    path = tmp_path / "bot.sqlite3"
-    storage = await SqliteStorage.open(path)
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    first = await storage.open_job(_job(5, now))
-    second = await storage.open_job(_job(5, now, prompt="kept", keep=True))
-    job = await storage.job(first)
-    assert job is not None
-    assert (job.who, job.order, job.output_format) == (
-        Requester(5, 7, 70, True),
-        Order("a fox", "google/gemini-3.1-flash-image", "16:9", "2K", 2),
-        "file",
-    )
-    assert (job.file_ids, job.outcome, job.created_at) == (
-        ("file-a", "file-b"),
-        Outcome.QUEUED,
-        now,
-    )
-    claimed = await storage.claim(first)
-    assert claimed is not None
-    assert (claimed.outcome, claimed.upstream_sent) == (Outcome.RUNNING, False)  # it has inputs
-    assert await storage.claim(first) is None  # one claim only
-    await storage.upstream_sent(first)
-    await storage.set_note(first, 99)
-    await storage.requeue(first)  # refused: its upstream call was made
-    job = await storage.job(first)
-    assert job is not None
-    assert (job.outcome, job.upstream_sent, job.note_id) == (Outcome.RUNNING, True, 99)
-    assert [j.id for j in await storage.open_jobs()] == [first, second]
-    assert await storage.open_job_ids(7, 5) == [first, second]
-    for job_id in (first, second):
-        await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5))
-    assert await storage.open_jobs() == []
-    await storage.close()
-    with sqlite3.connect(path) as db:
-        rows = db.execute(
-            "SELECT job_prompt, file_ids, prompt FROM requests ORDER BY id"
-        ).fetchall()
-    assert rows == [(None, None, None), (None, None, "kept")]
-
-
 async def test_requests_left_open_by_an_older_version_are_answered_as_interrupted(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path) as db:
-        for statement in (s for version in _MIGRATIONS[:4] for s in version):
+        for statement in (s for m in _MIGRATIONS[:4] for s in m.statements(Dialect.SQLITE)):
             db.execute(statement)
         db.execute(
             "INSERT INTO requests (created_at, chat_id, user_id, kind, model, aspect_ratio, "
             "image_size) VALUES ('2026-11-01 10:00:00', 1, 1, 'generate', 'm', '1:1', '1K')"
         )
         db.execute("PRAGMA user_version = 4")
-    storage = await SqliteStorage.open(path)
-    [job] = await storage.open_jobs()
+    storage = await open_storage(None, path)
+    job = await storage.job(1)
+    assert job is not None
     assert (job.outcome, job.upstream_sent) == (Outcome.RUNNING, True)
     await storage.close()
 
@@ -189,7 +149,7 @@ def _mode(path: Path) -> int:
 
 async def test_the_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "data" / "bot.sqlite3"
-    storage = await SqliteStorage.open(path)
+    storage = await open_storage(None, path)
     await storage.update_preferences(1, aspect_ratio="1:1")
     assert _mode(path.parent) == 0o700
     assert _mode(path) == 0o600
@@ -215,7 +175,7 @@ async def test_an_unusable_database_is_refused_and_closed(
         path.write_bytes(content)
     before = set(threading.enumerate())
     with pytest.raises(StorageError, match=problem) as refused:
-        await SqliteStorage.open(path)
+        await open_storage(None, path)
     assert str(path) in str(refused.value)
     # aiosqlite's thread ends: it would keep a failed process alive.
     for thread in set(threading.enumerate()) - before:
