@@ -121,6 +121,7 @@ def build_application(settings: Settings) -> BotApplication:
         opened.append(images)
         overrides = Overrides(storage)
         await overrides.load()
+        await overrides.watch()
         policy = Policy(
             settings.access, storage, overrides=overrides, selling=settings.stars.enabled
         )
@@ -141,7 +142,7 @@ def build_application(settings: Settings) -> BotApplication:
             settings=settings,
             storage=storage,
             availability=availability,
-            albums=AlbumCollector(),
+            albums=AlbumCollector(storage),
             doorkeeper=Doorkeeper(settings.access, overrides=overrides),
             policy=policy,
             pipeline=pipeline,

@@ -1,15 +1,21 @@
 """What admins change from Telegram on top of .env: who is let in or kept out, and per-user or
-per-chat limits; kept in memory over the database, each change audited."""
+per-chat limits; kept in memory over the database, each change audited and told to the other
+replicas, which read the rules again."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
 from bot.storage import AuditEntry, Limits, Storage
 
+log = logging.getLogger(__name__)
+
 # Users have positive ids; groups, supergroups and channels negative ones.
 Subject = int
+CHANGED = "bot_overrides"
 
 
 class Overrides:
@@ -22,11 +28,33 @@ class Overrides:
         self._access: dict[Subject, bool] = {}
         self._limits: dict[Subject, Limits] = {}
         self._listeners: list[Callable[[Subject], None]] = []
+        self._reload: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
+        """Read the rules; listeners hear of every subject whose access changed."""
         assert self._storage is not None
-        self._access = await self._storage.access_rules()
+        access = await self._storage.access_rules()
         self._limits = await self._storage.limits()
+        changed = {
+            s for s in access.keys() | self._access.keys() if access.get(s) != self._access.get(s)
+        }
+        self._access = access
+        for subject in changed:
+            self._tell(subject)
+
+    async def watch(self) -> None:
+        """Read the rules again whenever another replica changed them."""
+        assert self._storage is not None
+        await self._storage.listen(CHANGED, lambda _: self._reload_soon())
+
+    def _reload_soon(self) -> None:
+        self._reload = asyncio.get_running_loop().create_task(self._reload_now())
+
+    async def _reload_now(self) -> None:
+        try:
+            await self.load()
+        except Exception as exc:
+            log.error("could not read the admins' rules again: %s", exc)
 
     def on_change(self, listener: Callable[[Subject], None]) -> None:
         """Call `listener(subject)` after each change of who is let in."""
@@ -65,6 +93,10 @@ class Overrides:
         await self._storage.set_access(subject, allowed)
         await self._storage.audit(admin_id, "allow" if allowed else "deny", subject, "")
         self._access[subject] = allowed
+        self._tell(subject)
+        await self._storage.notify(CHANGED)
+
+    def _tell(self, subject: Subject) -> None:
         for listener in self._listeners:
             listener(subject)
 
@@ -83,6 +115,7 @@ class Overrides:
         await self._storage.set_limits(subject, limits)
         await self._storage.audit(admin_id, action, subject, value)
         self._limits[subject] = limits
+        await self._storage.notify(CHANGED)
 
     async def audit_log(self, limit: int = 15) -> list[AuditEntry]:
         assert self._storage is not None

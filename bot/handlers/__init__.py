@@ -36,6 +36,7 @@ from bot.handlers.commands import (
     usage_command,
 )
 from bot.handlers.messages import on_message, unsupported_message
+from bot.handlers.once import Once
 from bot.handlers.payments import (
     BUY_PREFIX,
     buy_button,
@@ -65,6 +66,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
     # Within a group only the first matching handler runs, so the catch-alls come last. In group
     # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
     # message handlers check for themselves whether a message is meant for the bot.
+    application.add_handler(TypeHandler(Update, Once()), group=-2)
     application.add_handler(TypeHandler(Update, door), group=-1)
     application.add_handlers(
         [
