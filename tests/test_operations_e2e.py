@@ -270,6 +270,25 @@ def test_compose_keeps_data_restarts_and_gives_the_grace_period() -> None:
     assert grace > 30  # SHUTDOWN_GRACE_SECONDS' default
 
 
+def test_the_replicas_profile_runs_three_replicas_on_postgresql_behind_a_proxy() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "profiles" not in services["bot"]  # `docker compose up` is still the single bot
+    replica, postgres, proxy = services["replica"], services["postgres"], services["proxy"]
+    assert {s["profiles"][0] for s in (replica, postgres, proxy)} == {"replicas"}
+    assert replica["deploy"]["replicas"] == 3
+    assert replica["environment"]["DATABASE_URL"].startswith("postgresql://bot:")
+    assert replica["environment"]["DATABASE_URL"].endswith("@postgres:5432/bot")
+    assert replica["environment"]["WEBHOOK_LISTEN"] == "0.0.0.0"
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    [mount] = proxy["volumes"]
+    source = mount.split(":")[0]
+    nginx = (REPO / source).read_text()
+    assert "server replica:8443" in nginx
+    assert "proxy_pass http://bot_replicas;" in nginx
+    assert "client_max_body_size 1m;" in nginx
+
+
 @pytest.mark.parametrize("name", [".dockerignore", ".env.example"])
 def test_the_files_operators_need_exist(name: str) -> None:
     assert (REPO / name).read_text().strip()
