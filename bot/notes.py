@@ -1,7 +1,8 @@
 """Queue notes: the "Queued: 12 ahead of you" reply with a Cancel button, sent when a job has to
-wait, edited when its place changed a lot, deleted when its answer is out (by whichever replica
-answers it). One task does all of it through the cosmetic budget, most useful first: new notes,
-then deletions, then edits."""
+wait, edited when its place changed a lot, turned into "Drawing… 25 s" while the job runs, and
+deleted when its answer is out (by whichever replica answers it). One task does all of it
+through the cosmetic budget, most useful first: new notes, then deletions, then progress, then
+places."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ CANCEL_PREFIX = "cancel"
 # A note is edited at most this often, and only when its place at least halved (or the job is
 # next): the crowd's notes would otherwise take Telegram's budget from the pictures.
 EDIT_INTERVAL = 15.0
+# A running job's note shows how long it has been drawing: first this long after its start (a
+# quick picture needs none), then this often.
+PROGRESS_FIRST = 5.0
+PROGRESS_EVERY = 15.0
 # How often places are looked at again.
 PASS_INTERVAL = 5.0
 # A job that starts within this long needs no note: a free slot takes it at once.
@@ -38,6 +43,16 @@ def cancel_button(job_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(texts.CANCEL_BUTTON, callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
     )
+
+
+@dataclass
+class _Drawing:
+    """A running job's note, showing how long it has been drawing."""
+
+    chat_id: int
+    message_id: int
+    started_at: float
+    due_at: float  # when it is next to be edited
 
 
 @dataclass
@@ -74,6 +89,7 @@ class QueueNotes:
         self._unsent: OrderedDict[int, None] = OrderedDict()  # jobs whose note is to be sent
         self._to_delete: list[tuple[int, int]] = []
         self._to_edit: OrderedDict[int, int] = OrderedDict()  # job -> place to show
+        self._drawing: dict[int, _Drawing] = {}  # running jobs with a note
         self._work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -90,8 +106,18 @@ class QueueNotes:
         self._unsent[job_id] = None
         self._work.set()
 
-    def started(self, job_id: int) -> None:
-        """The job has its turn: a note not yet sent is no longer needed."""
+    def started(self, job: Job) -> None:
+        """The job has its turn: a note not yet sent is no longer needed; one that was (by any
+        replica: the job's row has it) shows the drawing's progress from now on."""
+        self._forget_waiting(job.id)
+        if job.note_id is not None:
+            now = self._clock()
+            self._drawing[job.id] = _Drawing(
+                job.who.chat_id, job.note_id, now, now + PROGRESS_FIRST
+            )
+            self._work.set()
+
+    def _forget_waiting(self, job_id: int) -> None:
         if job_id in self._unsent:
             del self._unsent[job_id], self._notes[job_id]  # never sent: nothing to delete
         self._to_edit.pop(job_id, None)
@@ -103,8 +129,9 @@ class QueueNotes:
     def finished(self, job: Job) -> None:
         """The job's answer is out (or it was cancelled): its note goes, whichever replica sent
         it (the job's row has it)."""
-        self.started(job.id)
+        self._forget_waiting(job.id)
         self._notes.pop(job.id, None)
+        self._drawing.pop(job.id, None)
         if job.note_id is not None:
             self.forget(job.who.chat_id, job.note_id)
 
@@ -132,12 +159,16 @@ class QueueNotes:
                     await self._look_at_places()
                     next_pass = loop.time() + self._pass_interval
                 due = self._due()
-                if not (due or self._to_delete or self._to_edit):
+                progress = self._progress_due()
+                if not (due or self._to_delete or progress or self._to_edit):
                     self._work.clear()
                     wait = next_pass - loop.time()
                     if self._unsent:  # the first one is due after its delay
                         first = self._notes[next(iter(self._unsent))]
                         wait = min(wait, first.queued_at + self._note_delay - self._clock())
+                    if self._drawing:
+                        soonest = min(d.due_at for d in self._drawing.values())
+                        wait = min(wait, soonest - self._clock())
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._work.wait(), max(0.01, wait))
                     continue
@@ -154,6 +185,11 @@ class QueueNotes:
             except Exception as exc:
                 log.warning("queue notes: %s", exc)
                 await asyncio.sleep(1.0)  # e.g. the database is away: do not spin
+
+    def _progress_due(self) -> int | None:
+        """A running job whose note is due for its next "Drawing…" edit."""
+        now = self._clock()
+        return next((job for job, d in self._drawing.items() if d.due_at <= now), None)
 
     def _due(self) -> bool:
         """Whether the oldest unsent note has waited out its delay."""
@@ -176,7 +212,7 @@ class QueueNotes:
             job_id = next(iter(self._unsent))
             if job_id in self._places or len(self._places) >= PLACES_COUNTED:
                 break
-            self.started(job_id)
+            self._forget_waiting(job_id)
             dropped = True
         return dropped
 
@@ -189,6 +225,16 @@ class QueueNotes:
         elif self._to_delete:
             chat_id, message_id = self._to_delete.pop(0)
             await self._bot.delete_message(chat_id, message_id)
+        elif (running := self._progress_due()) is not None:
+            drawing = self._drawing[running]
+            now = self._clock()
+            drawing.due_at = now + PROGRESS_EVERY
+            await self._bot.edit_message_text(
+                texts.drawing(now - drawing.started_at),
+                chat_id=drawing.chat_id,
+                message_id=drawing.message_id,
+                reply_markup=cancel_button(running),
+            )
         elif self._to_edit:
             job_id, ahead = self._to_edit.popitem(last=False)
             edited = self._notes.get(job_id)

@@ -238,7 +238,7 @@ class Pipeline:
         try:
             if job.upstream_sent:
                 self._sent.add(job_id)
-            self._notes.started(job_id)
+            self._notes.started(job)
             outcome, cost = await self._carry_out(job, self._answer(job), slot)
         except asyncio.CancelledError as stop:
             reason = stop_reason(stop)

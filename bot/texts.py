@@ -96,6 +96,10 @@ def queued(ahead: int) -> str:
     return f"Queued: {ahead} ahead of you."
 
 
+def drawing(seconds: float) -> str:
+    return f"Drawing… {seconds:.0f} s"
+
+
 def setting_current(label: str, value: str, allowed: tuple[str, ...], example: str) -> str:
     return (
         f"Current {label}: {value}\nAllowed: {', '.join(allowed)}\n"

@@ -13,7 +13,7 @@ from telegram import Bot
 
 from bot.domain import Order, Outcome
 from bot.jobs import Job, Requester
-from bot.notes import EDIT_INTERVAL, NOTE_DELAY, QueueNotes
+from bot.notes import EDIT_INTERVAL, NOTE_DELAY, PROGRESS_EVERY, PROGRESS_FIRST, QueueNotes
 from bot.telegram_budget import CosmeticBudget
 from tests.conftest import BOT_TOKEN
 from tests.fakes.telegram import FakeTelegram
@@ -141,7 +141,7 @@ async def test_a_job_that_starts_before_its_note_goes_out_gets_none(
     # Started here: the pipeline says so.
     notes = QueueNotes(bot, CosmeticBudget(), Queue(3), remember, clock=clock)
     notes.waiting(1, chat_id=502, reply_to=None)
-    notes.started(1)
+    notes.started(_job(1, 502, None))
     notes.finished(_job(1, 502, None))
     # Started in another replica: it is no longer in the queue when its note is due.
     elsewhere = QueueNotes(bot, CosmeticBudget(), Queue(None), remember, clock=clock)
@@ -171,4 +171,38 @@ async def test_a_note_for_a_job_that_started_while_it_was_sent_is_deleted_at_onc
     [sent] = await telegram.wait_for("sendMessage", 504)
     [deleted] = await telegram.wait_for("deleteMessage", 504)
     assert int(deleted.params["message_id"]) == sent.result["message_id"]
+    await notes.stop()
+
+
+async def test_a_running_jobs_note_shows_how_long_it_has_been_drawing_then_goes(
+    bot: Bot, telegram: FakeTelegram
+) -> None:
+    clock = Clock()
+
+    async def remember(job_id: int, note_id: int) -> bool:
+        return True
+
+    notes = QueueNotes(bot, CosmeticBudget(), Queue(0), remember, clock=clock)
+    notes.start()
+    notes.waiting(1, chat_id=505, reply_to=None)
+    clock.now += NOTE_DELAY
+    [sent] = await telegram.wait_for("sendMessage", 505)
+    job = _job(1, 505, sent.result["message_id"])  # its row has the note, as a claim reads it
+    notes.started(job)
+    clock.now += PROGRESS_FIRST - 0.5
+    await asyncio.sleep(0.1)
+    assert telegram.sent("editMessageText", 505) == []  # a quick picture needs no progress
+    clock.now += 0.5
+    [first] = await telegram.wait_for("editMessageText", 505)
+    assert first.params["text"] == "Drawing… 5 s"
+    assert first.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "cancel|1"
+    clock.now += PROGRESS_EVERY
+    [_, second] = await telegram.wait_for("editMessageText", 505, count=2)
+    assert second.params["text"] == "Drawing… 20 s"
+    notes.finished(job)  # the picture is there: the note goes, and is edited no more
+    [deleted] = await telegram.wait_for("deleteMessage", 505)
+    assert int(deleted.params["message_id"]) == sent.result["message_id"]
+    clock.now += PROGRESS_EVERY
+    await asyncio.sleep(0.1)
+    assert len(telegram.sent("editMessageText", 505)) == 2
     await notes.stop()
