@@ -43,13 +43,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only: about SQLite itself (its file, its pragmas): not run on PostgreSQL"
     )
+    config.addinivalue_line("markers", "postgresql_only: about several replicas on one database")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses a database runs on each (`backend`), unless it is about SQLite."""
     if "backend" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("sqlite_only")
-        metafunc.parametrize("backend", BACKENDS[:1] if only else BACKENDS, indirect=True)
+        backends: tuple[str, ...] = BACKENDS
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = ("sqlite",)
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            backends = ("postgresql",)
+        metafunc.parametrize("backend", backends, indirect=True)
 
 
 @pytest.fixture

@@ -75,6 +75,30 @@ async def test_the_cap_queues_requests_and_tells_their_place(
     assert _prompts(eden) == ["first", "second", "third"]
 
 
+async def test_a_queued_jobs_note_shows_the_drawing_then_goes_with_the_picture(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    eden.then_hang(2.5)
+    eden.then_hang(7.5)
+    await start_bot(MAX_CONCURRENT_GENERATIONS="1")
+    await telegram.send(text_message(A, "first"))
+    await eden.wait_for_calls(1)
+    second = await telegram.send(text_message(B, "second"))
+    [note] = await telegram.wait_for("sendMessage", B)
+    assert note.params["text"] == "Queued: you're next."
+    # Its turn came: after a few seconds the note says how long the drawing has taken.
+    [edit] = await telegram.wait_for("editMessageText", B, timeout=15)
+    assert int(edit.params["message_id"]) == note.result["message_id"]
+    assert edit.params["text"].startswith("Drawing… ")
+    assert 5 <= int(edit.params["text"].split()[1]) <= 7
+    [button] = edit.params["reply_markup"]["inline_keyboard"][0]
+    assert button["text"] == "Cancel"
+    [photo] = await telegram.wait_for("sendPhoto", B)
+    assert photo.reply_to == second["message_id"]
+    [deleted] = await telegram.wait_for("deleteMessage", B)
+    assert int(deleted.params["message_id"]) == note.result["message_id"]
+
+
 async def test_chats_take_turns_in_the_queue(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:

@@ -93,6 +93,11 @@ class FakeEden:
         self._streams: dict[str, tuple[bytes, float, int]] = {}
         self._redirects: dict[str, str] = {}
         self.streamed = 0
+        # Generations being answered now, and the most there ever were at once.
+        self.running = 0
+        self.peak = 0
+        # Every answer not scripted otherwise takes this long.
+        self.delay = 0.0
         self.hosted_requests: list[dict[str, str]] = []
         self._names = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -191,9 +196,14 @@ class FakeEden:
             return web.json_response(
                 {"detail": "Invalid API key", "error_code": "UNAUTHORIZED"}, status=401
             )
-        if self._script:
-            return await self._script.popleft()(request, body)
-        return await self._default(request, body)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            if self._script:
+                return await self._script.popleft()(request, body)
+            return await self._default(request, body)
+        finally:
+            self.running -= 1
 
     async def _listing(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
@@ -216,6 +226,8 @@ class FakeEden:
         return image
 
     async def _default(self, request: web.Request, body: dict[str, Any]) -> web.StreamResponse:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         path = "/" + request.match_info["path"]
         if path == "/chat/completions":
             if self.chat_unsupported:

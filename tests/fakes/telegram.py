@@ -9,7 +9,7 @@ import json
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,8 @@ class FakeTelegram:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        # Set: updates go to this (a webhook) instead of waiting for getUpdates.
+        self.deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None
 
     # ---- server life -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -142,8 +144,12 @@ class FakeTelegram:
         )
 
     async def _push(self, update: dict[str, Any]) -> None:
+        numbered = {"update_id": next(self._update_ids), **update}
+        if self.deliver is not None:
+            await self.deliver(numbered)
+            return
         async with self._changed:
-            self._updates.append({"update_id": next(self._update_ids), **update})
+            self._updates.append(numbered)
             self._changed.notify_all()
 
     def fail_next(self, method: str, status: int, description: str, **parameters: Any) -> None:
