@@ -134,7 +134,8 @@ def build_application(settings: Settings) -> BotApplication:
             keep_prompts=settings.access.log_prompts,
             worker=database.replica_id,
             lease_seconds=database.job_lease_seconds,
-            exclusive=storage.exclusive,
+            # Polling, this replica holds the lock only one may hold: it is the only one.
+            exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.fakes.database import URL_FILE
 from tests.fakes.eden import API_KEY, FakeEden
 from tests.fakes.process import BotProcess
 from tests.fakes.telegram import FakeTelegram
+from tests.postgres import PostgresNotInstalled, PostgresServer
 
 BOT_TOKEN = "123456:TEST-token-abcdefghijklmnopqrstuvwxyz"
 
@@ -128,3 +130,50 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# In the reason of every PostgreSQL test skipped for want of PostgreSQL (ALLOW_NO_POSTGRES=1).
+POSTGRES_NOT_RUN = "PostgreSQL tests did NOT run"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server of this test process's own (each xdist worker starts one, on a
+    free port). Without PostgreSQL: an error, or a loud skip where ALLOW_NO_POSTGRES=1."""
+    try:
+        server = PostgresServer.start()
+    except PostgresNotInstalled as error:
+        if os.environ.get("ALLOW_NO_POSTGRES") == "1":
+            pytest.skip(f"{POSTGRES_NOT_RUN} (ALLOW_NO_POSTGRES=1): {error}")
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database on the server, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A banner no one can miss when PostgreSQL tests were skipped for want of PostgreSQL."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if POSTGRES_NOT_RUN in str(getattr(report, "longrepr", ""))
+    ]
+    if not skipped:
+        return
+    terminalreporter.write_sep("!", f"{POSTGRES_NOT_RUN.upper()}", red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(skipped)} PostgreSQL tests were SKIPPED: PostgreSQL is not installed here and"
+        " ALLOW_NO_POSTGRES=1 allowed it. Nothing was tested on PostgreSQL.",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_sep("!", red=True, bold=True)

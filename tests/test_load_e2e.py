@@ -27,6 +27,14 @@ def _outcomes(tmp_path: Path) -> list[str]:
     return [row[0] for row in rows(tmp_path, "SELECT outcome FROM requests ORDER BY id")]
 
 
+async def _stored(tmp_path: Path, count: int) -> None:
+    for _ in range(100):
+        if len(_outcomes(tmp_path)) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} requests were not stored")
+
+
 # ---- concurrency and the queue ---------------------------------------------------------------
 async def test_a_slow_chat_does_not_hold_up_another(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
@@ -100,15 +108,18 @@ async def test_a_queued_jobs_note_shows_the_drawing_then_goes_with_the_picture(
 
 
 async def test_chats_take_turns_in_the_queue(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:
     for _ in range(5):
         eden.then_hang(0.4)
     await start_bot(MAX_CONCURRENT_GENERATIONS="1", USER_MAX_IN_FLIGHT="5")
-    for prompt in ("a1", "a2", "a3"):
+    await telegram.wait_for("setMyCommands")
+    for count, prompt in enumerate(("a1", "a2", "a3"), start=1):
         await telegram.send(text_message(A, prompt))
-        await eden.wait_for_calls(1)
-    await asyncio.sleep(0.2)
+        # Updates are handled concurrently: each is stored before the next is sent, so that
+        # the order of arrival is the one written.
+        await _stored(tmp_path, count)
+    await eden.wait_for_calls(1)
     await telegram.send(text_message(B, "b1"))
     await telegram.wait_for("sendPhoto", count=4, timeout=20)
     # Chat A queued three; B arrived last but is served before A's third.
