@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import TelegramError
 
-from bot import texts
+from bot import i18n, texts
 from bot.telegram_budget import CosmeticBudget
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ PASS_INTERVAL = 5.0
 
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.CANCEL_BUTTON, callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
+        [[InlineKeyboardButton(texts.CANCEL_BUTTON(), callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
     )
 
 
@@ -38,6 +38,7 @@ def cancel_button(job_id: int) -> InlineKeyboardMarkup:
 class _Note:
     chat_id: int
     reply_to: int | None
+    language: str  # the requester's: one task writes everyone's notes
     message_id: int | None = None  # None until sent
     shown: int = 0  # the place it shows
     edited_at: float = 0.0
@@ -67,15 +68,17 @@ class QueueNotes:
         self._task: asyncio.Task[None] | None = None
 
     # ---- what the pipeline tells it ----------------------------------------------------------
-    def waiting(self, job_id: int, chat_id: int, reply_to: int | None, ahead: int) -> None:
+    def waiting(
+        self, job_id: int, chat_id: int, reply_to: int | None, ahead: int, language: str
+    ) -> None:
         """A job that has to wait: its note is sent as soon as the budget allows."""
-        self._notes[job_id] = _Note(chat_id, reply_to, shown=ahead)
+        self._notes[job_id] = _Note(chat_id, reply_to, language, shown=ahead)
         self._unsent[job_id] = None
         self._work.set()
 
-    def adopt(self, job_id: int, chat_id: int, message_id: int) -> None:
+    def adopt(self, job_id: int, chat_id: int, message_id: int, language: str) -> None:
         """A note sent by an earlier run, for a job queued again after a restart."""
-        self._notes[job_id] = _Note(chat_id, None, message_id, shown=-1)
+        self._notes[job_id] = _Note(chat_id, None, language, message_id, shown=-1)
 
     def started(self, job_id: int) -> None:
         """The job has its turn: a note not yet sent is no longer needed."""
@@ -139,12 +142,13 @@ class QueueNotes:
             note = self._notes.get(job_id)
             if note is not None and note.message_id is not None:
                 note.shown, note.edited_at = ahead, self._clock()
-                await self._bot.edit_message_text(
-                    texts.queued(ahead),
-                    chat_id=note.chat_id,
-                    message_id=note.message_id,
-                    reply_markup=cancel_button(job_id),
-                )
+                with i18n.speaking(note.language):
+                    await self._bot.edit_message_text(
+                        texts.queued(ahead),
+                        chat_id=note.chat_id,
+                        message_id=note.message_id,
+                        reply_markup=cancel_button(job_id),
+                    )
 
     async def _send(self, job_id: int, note: _Note) -> None:
         reply = (
@@ -152,12 +156,13 @@ class QueueNotes:
             if note.reply_to
             else None
         )
-        sent = await self._bot.send_message(
-            note.chat_id,
-            texts.queued(note.shown),
-            reply_parameters=reply,
-            reply_markup=cancel_button(job_id),
-        )
+        with i18n.speaking(note.language):
+            sent = await self._bot.send_message(
+                note.chat_id,
+                texts.queued(note.shown),
+                reply_parameters=reply,
+                reply_markup=cancel_button(job_id),
+            )
         note.message_id, note.edited_at = sent.message_id, self._clock()
         if self._notes.get(job_id) is not note:
             self.forget(note.chat_id, sent.message_id)  # the job ended while this was sent

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot import texts
+from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
 from bot.delivery import Answer
 from bot.domain import Order, Outcome, Picture
@@ -103,7 +103,7 @@ class Pipeline:
         )
         ahead = self._queue.push(who.chat_id, job_id)
         if ahead >= self._workers.free:
-            self._notes.waiting(job_id, who.chat_id, who.message_id, ahead)
+            self._notes.waiting(job_id, who.chat_id, who.message_id, ahead, who.language)
         return job_id
 
     async def owner(self, job_id: int) -> Requester | None:
@@ -136,16 +136,19 @@ class Pipeline:
         for job in await self._storage.open_jobs():
             self._policy.resumed(job.who)
             if job.upstream_sent:
-                await self._tell(self._answer(job), texts.INTERRUPTED)
+                with i18n.speaking(job.who.language):
+                    await self._tell(self._answer(job), texts.INTERRUPTED())
                 await self._close(job, Outcome.INTERRUPTED, None, note_id=job.note_id)
                 continue
             if job.outcome is Outcome.RUNNING:
                 await self._storage.requeue(job.id)
             ahead = self._queue.push(job.who.chat_id, job.id)
             if job.note_id is not None:
-                self._notes.adopt(job.id, job.who.chat_id, job.note_id)
+                self._notes.adopt(job.id, job.who.chat_id, job.note_id, job.who.language)
             elif ahead >= self._workers.free:
-                self._notes.waiting(job.id, job.who.chat_id, job.who.message_id, ahead)
+                self._notes.waiting(
+                    job.id, job.who.chat_id, job.who.message_id, ahead, job.who.language
+                )
             resumed += 1
         if resumed:
             log.warning("%d job(s) left by the last run are queued again", resumed)
@@ -169,6 +172,7 @@ class Pipeline:
             job = await self._claim(job_id)
             if job is None:
                 return  # answered meanwhile
+            i18n.use(job.who.language)  # this task answers this job only
             if job.upstream_sent:
                 self._sent.add(job_id)
             self._notes.started(job_id)
@@ -183,16 +187,17 @@ class Pipeline:
             job = job or await self._storage.job(job_id)
             if job is None:
                 return
+            i18n.use(job.who.language)
             if reason is Outcome.INTERRUPTED and job_id not in self._sent:
                 await self._storage.requeue(job_id)  # nothing was sent: it runs after the restart
                 return
             outcome = reason
             if reason is Outcome.INTERRUPTED:
-                await self._tell(self._answer(job), texts.INTERRUPTED)
+                await self._tell(self._answer(job), texts.INTERRUPTED())
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
             if job is not None:
-                await self._tell(self._answer(job), texts.UNEXPECTED_ERROR)
+                await self._tell(self._answer(job), texts.UNEXPECTED_ERROR())
         finally:
             slot.release()
         if job is not None:
@@ -253,7 +258,7 @@ class Pipeline:
             await self._tell(answer, str(exc))
             return None
         if any(p.animated for p in downloaded):
-            await self._tell(answer, texts.FIRST_FRAME_ONLY)
+            await self._tell(answer, texts.FIRST_FRAME_ONLY())
         return tuple(pictures)
 
     async def _claim(self, job_id: int) -> Job | None:

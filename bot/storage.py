@@ -146,6 +146,10 @@ class Storage(Protocol):
 
     async def refund_payment(self, charge_id: str) -> bool: ...
 
+    async def language(self, user_id: int) -> str | None: ...
+
+    async def set_language(self, user_id: int, language: str | None) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -288,6 +292,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END
         """,
     ),
+    (
+        # The language a user chose with /language (no row: their Telegram app's), and the one
+        # a job answers in, read by the worker long after the update. Portable SQL: the same
+        # statements are to run on PostgreSQL.
+        "CREATE TABLE user_languages (user_id BIGINT PRIMARY KEY, language TEXT NOT NULL)",
+        "ALTER TABLE requests ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -300,7 +311,7 @@ _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNIN
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding"
+    "funding, language"
 )
 
 
@@ -401,8 +412,8 @@ class SqliteStorage:
         job_id = await self._write(
             "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
             "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, outcome, "
-            "job_prompt, prompt, funding) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "job_prompt, prompt, funding, language) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _timestamp(job.created_at),
             who.chat_id,
             who.user_id,
@@ -420,6 +431,7 @@ class SqliteStorage:
             order.prompt,
             order.prompt if job.keep_prompt else None,
             job.funding.value,
+            who.language,
         )
         assert job_id is not None
         return job_id
@@ -603,6 +615,23 @@ class SqliteStorage:
         )
         return cursor.rowcount == 1
 
+    # ---- languages ---------------------------------------------------------------------------
+    async def language(self, user_id: int) -> str | None:
+        rows = await self._rows("SELECT language FROM user_languages WHERE user_id = ?", user_id)
+        return str(rows[0][0]) if rows else None
+
+    async def set_language(self, user_id: int, language: str | None) -> None:
+        """Store the user's choice; None forgets it (their Telegram app's language again)."""
+        if language is None:
+            await self._write("DELETE FROM user_languages WHERE user_id = ?", user_id)
+            return
+        await self._write(
+            "INSERT INTO user_languages (user_id, language) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
+            user_id,
+            language,
+        )
+
     async def ping(self) -> None:
         """Raises unless the database takes a write."""
         await self._write("INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, datetime('now'))")
@@ -614,10 +643,10 @@ class SqliteStorage:
 def _job(row: Any) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding) = row  # fmt: skip
+     funding, language) = row  # fmt: skip
     return Job(
         id=job_id,
-        who=Requester(user_id, chat_id, message_id, bool(in_group)),
+        who=Requester(user_id, chat_id, message_id, bool(in_group), language),
         order=Order(prompt or "", model, ratio, size, inputs),
         output_format=output_format,
         file_ids=tuple(json.loads(file_ids or "[]")),

@@ -79,7 +79,7 @@ async def test_quota_and_budget_overrides_take_precedence_over_env(
 ) -> None:
     await start_bot(USER_DAILY_IMAGES="5", ADMIN_USER_IDS=f"{ADMIN}")
     assert await telegram.ask(text_message(ADMIN, f"/quota {ALICE} 1")) == (
-        f"Done: user {ALICE} now has 1 images a day."
+        f"Done: user {ALICE} now has 1 image a day."
     )
     assert (await telegram.answer(text_message(ALICE, "one"))).method == "sendPhoto"
     refusal = await telegram.ask(text_message(ALICE, "two"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import i18n
 from tests.conftest import StartBot
 from tests.fakes.eden import FakeEden
 from tests.fakes.telegram import FakeTelegram, text_message
@@ -274,7 +275,7 @@ async def test_sigterm_past_the_grace_tells_the_user_to_send_again(
     assert _outcomes(tmp_path) == ["interrupted"]
     # Nothing is left for the next start to apologise for.
     await start_bot()
-    await telegram.wait_for("setMyCommands", count=2)
+    await telegram.wait_for("setMyCommands", count=2 * len(i18n.LANGUAGES))
     assert len(telegram.sent("sendMessage", A)) == 1
 
 

@@ -125,7 +125,7 @@ async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
         bot, CosmeticBudget(), lambda: dict(places), remember, clock=clock, pass_interval=0.01
     )
     notes.start()
-    notes.waiting(1, chat_id=501, reply_to=77, ahead=40)
+    notes.waiting(1, chat_id=501, reply_to=77, ahead=40, language="en")
     [sent] = await telegram.wait_for("sendMessage", 501)
     assert sent.params["text"] == "Queued: 40 ahead of you."
     assert sent.reply_to == 77
@@ -164,7 +164,7 @@ async def test_a_job_that_starts_before_its_note_goes_out_gets_none(
         pass
 
     notes = QueueNotes(bot, budget, dict, remember)
-    notes.waiting(1, chat_id=502, reply_to=None, ahead=3)
+    notes.waiting(1, chat_id=502, reply_to=None, ahead=3, language="en")
     notes.started(1)
     notes.finished(1)
     notes.start()
