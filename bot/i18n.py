@@ -35,7 +35,7 @@ _ALIASES = {"pt": "pt_BR", "in": "id"}
 # each line opens with a right-to-left mark (so a line starting with a command is still laid out
 # right to left), and each command and placeholder is fenced with left-to-right marks.
 _RLM, _LRM = "\u200f", "\u200e"
-_LATIN_RUN = re.compile(r"/\w+|\{\w*\}")
+_LATIN_RUN = re.compile(r"/\w+|@?\{\w*\}")
 
 
 def _right_to_left(text: str) -> str:
