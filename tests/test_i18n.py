@@ -34,11 +34,15 @@ def _placeholders(text: str) -> set[str]:
 
 
 def _ids(message: Message) -> tuple[str, ...]:
-    return message.id if isinstance(message.id, tuple) else (message.id,)
+    """The English: (singular,) or (singular, plural)."""
+    found = message.id if isinstance(message.id, tuple | list) else (message.id,)
+    return tuple(str(text) for text in found)
 
 
 def _strings(message: Message) -> tuple[str, ...]:
-    return message.string if isinstance(message.string, tuple) else (message.string,)
+    """The translation's forms; an empty string where one is missing."""
+    found = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    return tuple(text or "" for text in found)
 
 
 TEMPLATE = [m for m in _catalog(LOCALES / f"{i18n.DOMAIN}.pot") if m.id]
@@ -79,12 +83,13 @@ def test_the_committed_mo_files_match_their_po(code: str) -> None:
     for message in _catalog(_po(code)):
         if not message.id:
             continue
-        if isinstance(message.id, tuple):
+        english = _ids(message)
+        if len(english) == 2:
             for n in (1, 2, 5, 21):
-                got = compiled.ngettext(message.id[0], message.id[1], n)
-                assert got in (*_strings(message), *message.id), (code, message.id, n)
+                got = compiled.ngettext(english[0], english[1], n)
+                assert got in (*_strings(message), *english), (code, english, n)
         else:
-            assert compiled.gettext(message.id) == (message.string or message.id), message.id
+            assert compiled.gettext(english[0]) == (_strings(message)[0] or english[0]), english
 
 
 @pytest.mark.parametrize(
