@@ -84,7 +84,7 @@ async def test_quota_and_budget_overrides_take_precedence_over_env(
     assert (await telegram.answer(text_message(ALICE, "one"))).method == "sendPhoto"
     refusal = await telegram.ask(text_message(ALICE, "two"))
     assert refusal.startswith("You've used all 1 of today's images.")
-    assert "Left today: 0 of 1 images" in await telegram.ask(text_message(ALICE, "/usage"))
+    assert (await telegram.ask(text_message(ALICE, "/usage"))).endswith("Left today: 0 of 1 image")
     assert "not a valid number" in await telegram.ask(text_message(ADMIN, f"/quota {ALICE} x"))
     assert await telegram.ask(text_message(ADMIN, "/quota")) == (
         "Whom? Give a user id (a chat's is negative), or reply to their message."
