@@ -16,7 +16,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import HTTPXRequest
 from tornado.httpserver import HTTPServer
 
-from bot import logs, texts, transport
+from bot import i18n, logs, texts, transport
 from bot.albums import AlbumCollector
 from bot.availability import ModelAvailability
 from bot.config import EdenSettings, Settings
@@ -24,6 +24,7 @@ from bot.doorkeeper import Doorkeeper, warn_about_access
 from bot.handlers import register
 from bot.handlers.lifecycle import stop_gracefully_on_signals
 from bot.health import HealthServer, Throttled
+from bot.languages import UserLanguages
 from bot.metrics import Metrics
 from bot.overrides import Overrides
 from bot.pipeline import Pipeline
@@ -149,6 +150,7 @@ def build_application(settings: Settings) -> BotApplication:
             pipeline=pipeline,
             metrics=metrics,
             overrides=overrides,
+            languages=UserLanguages(storage),
         )
         services.attach(application)
         if settings.server.health_port:
@@ -167,9 +169,7 @@ def build_application(settings: Settings) -> BotApplication:
                 # The bot still works; the failing health check will say that this did not.
                 log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
         warn_about_access(settings.access)
-        # A bot that sells must offer /paysupport (Telegram's rule for payments).
-        commands = texts.COMMANDS + (texts.STAR_COMMANDS if settings.stars.enabled else ())
-        await application.bot.set_my_commands([BotCommand(*c) for c in commands])
+        await set_commands(application, selling=settings.stars.enabled)
         await pipeline.start()
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
@@ -215,6 +215,19 @@ def build_application(settings: Settings) -> BotApplication:
     application: BotApplication = builder.build()
     register(application)
     return application
+
+
+async def set_commands(application: BotApplication, *, selling: bool) -> None:
+    """The command menu in each shipped language (Telegram shows it by the app's language; the
+    English one, set without a language, to everyone else)."""
+    # A bot that sells must offer /paysupport (Telegram's rule for payments).
+    commands = texts.COMMANDS + (texts.STAR_COMMANDS if selling else ())
+    for language in i18n.LANGUAGES:
+        with i18n.speaking(language):
+            menu = [BotCommand(command, describe()) for command, describe in commands]
+        # Telegram takes two-letter codes only: pt_BR's menu is every Portuguese speaker's.
+        code = language.split("_")[0] if language != i18n.DEFAULT else None
+        await application.bot.set_my_commands(menu, language_code=code)
 
 
 async def health_checks(

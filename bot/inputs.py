@@ -39,13 +39,13 @@ async def download(bot: Bot, image: ImageFile) -> Picture:
         file = await bot.get_file(image.file_id)
         data = bytes(await file.download_as_bytearray())
     except TelegramError as exc:
-        raise InputRejected(texts.DOWNLOAD_FAILED) from exc
+        raise InputRejected(texts.DOWNLOAD_FAILED()) from exc
     try:
         return imaging.inspect(data)
     except imaging.TooManyPixels as exc:
         raise InputRejected(texts.too_many_pixels(imaging.MAX_PIXELS)) from exc
     except imaging.NotAnImage as exc:
-        raise InputRejected(texts.NOT_AN_IMAGE) from exc
+        raise InputRejected(texts.NOT_AN_IMAGE()) from exc
 
 
 async def prepare(picture: Picture, accepted: frozenset[str]) -> Picture:
@@ -54,4 +54,4 @@ async def prepare(picture: Picture, accepted: frozenset[str]) -> Picture:
     try:
         return await asyncio.wrap_future(work)
     except imaging.BrokenImage as exc:
-        raise InputRejected(texts.BROKEN_IMAGE) from exc
+        raise InputRejected(texts.BROKEN_IMAGE()) from exc

@@ -18,6 +18,8 @@ class Requester:
     chat_id: int
     message_id: int | None = None
     in_group: bool = False
+    # The catalog (bot/i18n.py) the answers are written in, long after the update.
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)

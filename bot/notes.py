@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import TelegramError
 
-from bot import texts
+from bot import i18n, texts
 from bot.jobs import Job
 from bot.telegram_budget import CosmeticBudget
 
@@ -41,7 +41,7 @@ PLACES_COUNTED = 10_000
 
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.CANCEL_BUTTON, callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
+        [[InlineKeyboardButton(texts.CANCEL_BUTTON(), callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
     )
 
 
@@ -51,6 +51,7 @@ class _Drawing:
 
     chat_id: int
     message_id: int
+    language: str
     started_at: float
     due_at: float  # when it is next to be edited
 
@@ -59,6 +60,7 @@ class _Drawing:
 class _Note:
     chat_id: int
     reply_to: int | None
+    language: str  # the requester's: one task writes everyone's notes
     queued_at: float
     message_id: int | None = None  # None until sent
     shown: int = 0  # the place it shows
@@ -99,10 +101,10 @@ class QueueNotes:
         """Jobs waiting in all replicas, as last counted."""
         return len(self._places)
 
-    def waiting(self, job_id: int, chat_id: int, reply_to: int | None) -> None:
+    def waiting(self, job_id: int, chat_id: int, reply_to: int | None, language: str) -> None:
         """A job was queued here: unless it starts at once, its note is sent as soon as the
         budget allows."""
-        self._notes[job_id] = _Note(chat_id, reply_to, queued_at=self._clock())
+        self._notes[job_id] = _Note(chat_id, reply_to, language, queued_at=self._clock())
         self._unsent[job_id] = None
         self._work.set()
 
@@ -113,7 +115,7 @@ class QueueNotes:
         if job.note_id is not None:
             now = self._clock()
             self._drawing[job.id] = _Drawing(
-                job.who.chat_id, job.note_id, now, now + PROGRESS_FIRST
+                job.who.chat_id, job.note_id, job.who.language, now, now + PROGRESS_FIRST
             )
             self._work.set()
 
@@ -229,23 +231,25 @@ class QueueNotes:
             drawing = self._drawing[running]
             now = self._clock()
             drawing.due_at = now + PROGRESS_EVERY
-            await self._bot.edit_message_text(
-                texts.drawing(now - drawing.started_at),
-                chat_id=drawing.chat_id,
-                message_id=drawing.message_id,
-                reply_markup=cancel_button(running),
-            )
+            with i18n.speaking(drawing.language):
+                await self._bot.edit_message_text(
+                    texts.drawing(now - drawing.started_at),
+                    chat_id=drawing.chat_id,
+                    message_id=drawing.message_id,
+                    reply_markup=cancel_button(running),
+                )
         elif self._to_edit:
             job_id, ahead = self._to_edit.popitem(last=False)
             edited = self._notes.get(job_id)
             if edited is not None and edited.message_id is not None:
                 edited.shown, edited.edited_at = ahead, self._clock()
-                await self._bot.edit_message_text(
-                    texts.queued(ahead),
-                    chat_id=edited.chat_id,
-                    message_id=edited.message_id,
-                    reply_markup=cancel_button(job_id),
-                )
+                with i18n.speaking(edited.language):
+                    await self._bot.edit_message_text(
+                        texts.queued(ahead),
+                        chat_id=edited.chat_id,
+                        message_id=edited.message_id,
+                        reply_markup=cancel_button(job_id),
+                    )
 
     async def _send(self, job_id: int, note: _Note) -> None:
         reply = (
@@ -253,12 +257,13 @@ class QueueNotes:
             if note.reply_to
             else None
         )
-        sent = await self._bot.send_message(
-            note.chat_id,
-            texts.queued(note.shown),
-            reply_parameters=reply,
-            reply_markup=cancel_button(job_id),
-        )
+        with i18n.speaking(note.language):
+            sent = await self._bot.send_message(
+                note.chat_id,
+                texts.queued(note.shown),
+                reply_parameters=reply,
+                reply_markup=cancel_button(job_id),
+            )
         note.message_id, note.edited_at = sent.message_id, self._clock()
         # Stored with its job only while the job waits: whoever answers the job deletes it then.
         # A job that started meanwhile (here or elsewhere) would never learn of it.

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot import texts
+from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
 from bot.delivery import Answer
 from bot.domain import Order, Outcome, Picture
@@ -117,7 +117,7 @@ class Pipeline:
         job_id = await self._policy.admit(
             who, lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding))
         )
-        self._notes.waiting(job_id, who.chat_id, who.message_id)
+        self._notes.waiting(job_id, who.chat_id, who.message_id, who.language)
         self._workers.wake()
         await self._tell_replicas(JOBS_CHANNEL)
         return job_id
@@ -175,7 +175,8 @@ class Pipeline:
             if self._workers.is_running(job.id):
                 continue  # ours, its lease late in renewing
             if job.upstream_sent:
-                await self._tell(self._answer(job), texts.INTERRUPTED)
+                with i18n.speaking(job.who.language):
+                    await self._tell(self._answer(job), texts.INTERRUPTED())
                 await self._close(job, Outcome.INTERRUPTED, None)
                 continue
             await self._storage.requeue(job.id)
@@ -235,6 +236,7 @@ class Pipeline:
     async def _run(self, job: Job, slot: Slot) -> None:
         job_id = job.id
         outcome, cost = Outcome.UNEXPECTED_ERROR, None
+        i18n.use(job.who.language)  # this task answers this job only
         try:
             if job.upstream_sent:
                 self._sent.add(job_id)
@@ -251,10 +253,10 @@ class Pipeline:
                 return
             outcome = reason
             if reason is Outcome.INTERRUPTED:
-                await self._tell(self._answer(job), texts.INTERRUPTED)
+                await self._tell(self._answer(job), texts.INTERRUPTED())
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
-            await self._tell(self._answer(job), texts.UNEXPECTED_ERROR)
+            await self._tell(self._answer(job), texts.UNEXPECTED_ERROR())
         finally:
             slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
@@ -316,7 +318,7 @@ class Pipeline:
             await self._tell(answer, str(exc))
             return None
         if any(p.animated for p in downloaded):
-            await self._tell(answer, texts.FIRST_FRAME_ONLY)
+            await self._tell(answer, texts.FIRST_FRAME_ONLY())
         return tuple(pictures)
 
     async def _claim(self) -> Job | None:

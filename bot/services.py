@@ -12,6 +12,7 @@ from bot.availability import ModelAvailability
 from bot.chat_settings import ChatSettings, resolve
 from bot.config import Settings
 from bot.doorkeeper import Doorkeeper
+from bot.languages import UserLanguages
 from bot.metrics import Metrics
 from bot.overrides import Overrides
 from bot.pipeline import Pipeline
@@ -32,6 +33,7 @@ class Services:
     pipeline: Pipeline
     metrics: Metrics
     overrides: Overrides
+    languages: UserLanguages
 
     def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         application.bot_data[_KEY] = self

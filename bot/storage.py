@@ -209,6 +209,10 @@ class Storage(Protocol):
 
     async def refund_payment(self, charge_id: str) -> bool: ...
 
+    async def language(self, user_id: int) -> str | None: ...
+
+    async def set_language(self, user_id: int, language: str | None) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -459,6 +463,14 @@ _MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        common=(
+            # The language a user chose with /language (no row: their Telegram app's), and the
+            # one a job answers in, read by the worker long after the update.
+            "CREATE TABLE user_languages (user_id INTEGER PRIMARY KEY, language TEXT NOT NULL)",
+            "ALTER TABLE requests ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -474,7 +486,7 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding"
+    "funding, language"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -555,8 +567,8 @@ class SqlStorage:
             [(job_id,)] = await self._rows(
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
-                f"outcome, job_prompt, prompt, funding, turn) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_TURN}) "
+                "outcome, job_prompt, prompt, funding, language, turn) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
                 who.chat_id,
@@ -575,6 +587,7 @@ class SqlStorage:
                 order.prompt,
                 order.prompt if job.keep_prompt else None,
                 job.funding.value,
+                who.language,
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -914,6 +927,23 @@ class SqlStorage:
         )
         return bool(rows)
 
+    # ---- languages ---------------------------------------------------------------------------
+    async def language(self, user_id: int) -> str | None:
+        rows = await self._rows("SELECT language FROM user_languages WHERE user_id = ?", user_id)
+        return str(rows[0][0]) if rows else None
+
+    async def set_language(self, user_id: int, language: str | None) -> None:
+        """Store the user's choice; None forgets it (their Telegram app's language again)."""
+        if language is None:
+            await self._write("DELETE FROM user_languages WHERE user_id = ?", user_id)
+            return
+        await self._write(
+            "INSERT INTO user_languages (user_id, language) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
+            user_id,
+            language,
+        )
+
     async def ping(self) -> None:
         """Raises unless the database takes a write (a new value each time: SQLite skips
         writing a row that would not change)."""
@@ -951,10 +981,10 @@ async def open_storage(
 def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding) = row  # fmt: skip
+     funding, language) = row  # fmt: skip
     return Job(
         id=job_id,
-        who=Requester(user_id, chat_id, message_id, bool(in_group)),
+        who=Requester(user_id, chat_id, message_id, bool(in_group), language),
         order=Order(prompt or "", model, ratio, size, inputs),
         output_format=output_format,
         file_ids=tuple(json.loads(file_ids or "[]")),

@@ -1,11 +1,17 @@
-"""Every sentence a user can see, in one place (plain text: no markup to escape)."""
+"""Every sentence a user can see, in one place (plain text: no markup to escape), in the
+language of the update or job being handled (bot/i18n.py): the English here is each message's id
+in the gettext catalogs (bot/locales, made with scripts/catalogs.sh)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from babel.dates import format_datetime
+
 from bot.config import StarPack
 from bot.fidelity import Delivered
+from bot.i18n import Text, current, ngettext
+from bot.i18n import gettext as _
 from bot.policy import (
     CoolingDown,
     DailyImagesReached,
@@ -23,7 +29,7 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 TELEGRAM_CAPTION_LIMIT = 1024
 
-HELP = """\
+HELP = Text("""\
 I draw pictures with Google's Gemini image models.
 
 • Send me a description and I reply with an image.
@@ -39,95 +45,129 @@ I draw pictures with Google's Gemini image models.
 /settings - this chat's settings
 /usage - your images and spend
 /cancel - stop your picture in progress
-/help - this message"""
+/language - the language I speak with you
+/help - this message""")
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("ratio", "Show or set the aspect ratio, e.g. /ratio 16:9"),
-    ("size", "Show or set the resolution: 512, 1K, 2K or 4K"),
-    ("format", "Send results as photos or as files"),
-    ("model", "Show or set the image model"),
-    ("settings", "This chat's settings"),
-    ("usage", "Your images and spend, and what is left"),
-    ("cancel", "Stop your picture in progress"),
-    ("help", "What I do and how to use me"),
+
+def help_text(username: str) -> str:
+    return HELP().format(username=username)
+
+
+# The menu Telegram shows, set for each language at start: (command, description).
+COMMANDS: tuple[tuple[str, Text], ...] = (
+    ("ratio", Text("Show or set the aspect ratio, e.g. /ratio 16:9")),
+    ("size", Text("Show or set the resolution: 512, 1K, 2K or 4K")),
+    ("format", Text("Send results as photos or as files")),
+    ("model", Text("Show or set the image model")),
+    ("settings", Text("This chat's settings")),
+    ("usage", Text("Your images and spend, and what is left")),
+    ("cancel", Text("Stop your picture in progress")),
+    ("language", Text("Choose the language I speak with you")),
+    ("help", Text("What I do and how to use me")),
 )
 
-PHOTO_WITHOUT_CAPTION = (
+PHOTO_WITHOUT_CAPTION = Text(
     "To edit this photo, send it again with a caption saying what to change, "
     "e.g. “make it a watercolor painting”."
 )
-EMPTY_PROMPT = "Tell me what to draw, e.g. “a lighthouse at dusk, oil painting”."
-UNSUPPORTED_MESSAGE = (
+EMPTY_PROMPT = Text("Tell me what to draw, e.g. “a lighthouse at dusk, oil painting”.")
+UNSUPPORTED_MESSAGE = Text(
     "I can only work with text and photos. Describe the picture you want, "
     "or send a photo with a caption saying what to change."
 )
-NOT_AN_IMAGE = "I couldn't read that as an image. Please send a JPEG, PNG, WEBP or HEIC picture."
-NOT_AN_IMAGE_FILE = (
+NOT_AN_IMAGE = Text(
+    "I couldn't read that as an image. Please send a JPEG, PNG, WEBP or HEIC picture."
+)
+NOT_AN_IMAGE_FILE = Text(
     "That file isn't an image. I can edit JPEG, PNG, WEBP and HEIC pictures, "
     "sent as photos or as files."
 )
-INPUT_TOO_LARGE = "That file is too large for me to download (Telegram's limit for bots is 20 MB)."
-DOWNLOAD_FAILED = "I couldn't download your image from Telegram. Please send it again."
-BROKEN_IMAGE = (
+INPUT_TOO_LARGE = Text(
+    "That file is too large for me to download (Telegram's limit for bots is 20 MB)."
+)
+DOWNLOAD_FAILED = Text("I couldn't download your image from Telegram. Please send it again.")
+BROKEN_IMAGE = Text(
     "That image seems to be cut off or damaged, so I couldn't read it. "
     "Please send it again, or another copy of it."
 )
-FIRST_FRAME_ONLY = "Your image is animated: I used its first frame only."
-SETTINGS_ADMINS_ONLY = "Only this group's administrators can change its settings."
-INTERRUPTED = "The bot restarted while working on this. Please send it again."
-CANCELLED = "Cancelled."
-NOTHING_TO_CANCEL = "You have no picture in progress here."
-NOTHING_TO_CANCEL_HERE = "That picture is already done or cancelled."
-NOT_YOURS_TO_CANCEL = "Only the person who asked for this picture can cancel it."
-CANCEL_BUTTON = "Cancel"
-UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
-UNEXPECTED_ERROR = "Sorry, something went wrong on my side. Please try again in a moment."
+FIRST_FRAME_ONLY = Text("Your image is animated: I used its first frame only.")
+SETTINGS_ADMINS_ONLY = Text("Only this group's administrators can change its settings.")
+INTERRUPTED = Text("The bot restarted while working on this. Please send it again.")
+CANCELLED = Text("Cancelled.")
+NOTHING_TO_CANCEL = Text("You have no picture in progress here.")
+NOTHING_TO_CANCEL_HERE = Text("That picture is already done or cancelled.")
+NOT_YOURS_TO_CANCEL = Text("Only the person who asked for this picture can cancel it.")
+CANCEL_BUTTON = Text("Cancel")
+UNKNOWN_COMMAND = Text("I don't know that command. Send /help to see what I can do.")
+UNEXPECTED_ERROR = Text("Sorry, something went wrong on my side. Please try again in a moment.")
+# The settings, as their sentences name them.
+RATIO = Text("aspect ratio")
+SIZE = Text("size")
+FORMAT = Text("result format")
+MODEL = Text("model")
 # Answers to a button tap (Telegram shows at most 200 characters).
-UNKNOWN_BUTTON = "This button isn't one of mine, or is out of date. Send /settings to start again."
+UNKNOWN_BUTTON = Text(
+    "This button isn't one of mine, or is out of date. Send /settings to start again."
+)
 
 
 def button_choice_gone(label: str, command: str) -> str:
-    return f"That {label} can't be chosen now. Send /{command} for the current choices."
+    return _("That {label} can't be chosen now. Send /{command} for the current choices.").format(
+        label=label, command=command
+    )
 
 
 def queued(ahead: int) -> str:
     if ahead == 0:
-        return "Queued: you're next."
-    return f"Queued: {ahead} ahead of you."
+        return _("Queued: you're next.")
+    return ngettext("Queued: {n} ahead of you.", "Queued: {n} ahead of you.", ahead).format(n=ahead)
+
+
+def _choices(allowed: tuple[str, ...]) -> str:
+    return ", ".join(allowed)
 
 
 def drawing(seconds: float) -> str:
-    return f"Drawing… {seconds:.0f} s"
+    return _("Drawing… {seconds} s").format(seconds=f"{seconds:.0f}")
 
 
 def setting_current(label: str, value: str, allowed: tuple[str, ...], example: str) -> str:
-    return (
-        f"Current {label}: {value}\nAllowed: {', '.join(allowed)}\n"
-        f"Tap a button or type, e.g., {example}"
-    )
+    return _(
+        "Current {label}: {value}\nAllowed: {allowed}\nTap a button or type, e.g., {example}"
+    ).format(label=label, value=value, allowed=_choices(allowed), example=example)
 
 
 def settings_overview(model: str, ratio: str, size: str, output_format: str) -> str:
-    return (
-        f"This chat's settings:\n"
-        f"Model: {model}\nAspect ratio: {ratio}\nSize: {size}\nResults as: {output_format}\n\n"
+    return _(
+        "This chat's settings:\n"
+        "Model: {model}\nAspect ratio: {ratio}\nSize: {size}\nResults as: {output_format}\n\n"
         "Change them with /model, /ratio, /size and /format."
-    )
+    ).format(model=model, ratio=ratio, size=size, output_format=output_format)
 
 
 def setting_fell_back(label: str, old: str, new: str, model: str) -> str:
-    return f"{model} can't do the {label} {old}, so this chat now uses {new}."
+    return _("{model} can't do the {label} {old}, so this chat now uses {new}.").format(
+        model=model, label=label, old=old, new=new
+    )
 
 
 def images_left_out(used: int, given: int) -> str:
-    return f"This model takes at most {used} images, so I used the first {used} of your {given}."
+    return ngettext(
+        "This model takes at most {used} image, so I used the first {used} of your {given}.",
+        "This model takes at most {used} images, so I used the first {used} of your {given}.",
+        used,
+    ).format(used=used, given=given)
 
 
 def too_many_pixels(limit: int) -> str:
-    return (
-        f"That image has too many pixels for me: I take up to {limit / 1e6:.0f} megapixels. "
-        "Please send a smaller version."
-    )
+    megapixels = round(limit / 1e6)
+    return ngettext(
+        "That image has too many pixels for me: I take up to {megapixels} megapixel. "
+        "Please send a smaller version.",
+        "That image has too many pixels for me: I take up to {megapixels} megapixels. "
+        "Please send a smaller version.",
+        megapixels,
+    ).format(megapixels=megapixels)
 
 
 def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) -> str:
@@ -137,11 +177,14 @@ def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) ->
     # A real multiplication sign: the caption is read by people, not parsed.
     pixels = f"{shape.width}×{shape.height}"  # noqa: RUF001
     details = f"{shape.aspect_ratio} · {shape.image_size} · {pixels}"
+    if current().rtl:
+        # Digits around a sign would swap places in a right-to-left caption (see bot/i18n.py).
+        details = f"\u200e{details}"
     if cost_usd is not None:
         details += f" · ${cost_usd:.3f}"
     asked = [a for a in (delivered.asked_ratio, delivered.asked_size) if a]
     if asked:
-        details += f" (asked {' · '.join(asked)})"
+        details += " " + _("(asked {asked})").format(asked=" · ".join(asked))
     room = TELEGRAM_CAPTION_LIMIT - _telegram_length(details) - 2
     if _telegram_length(prompt) > room:
         prompt = prompt[: room - 1]
@@ -157,11 +200,15 @@ def _telegram_length(text: str) -> int:
 
 
 def setting_changed(label: str, value: str) -> str:
-    return f"Done: the {label} is now {value}. It applies to every image in this chat."
+    return _("Done: the {label} is now {value}. It applies to every image in this chat.").format(
+        label=label, value=value
+    )
 
 
 def setting_unknown(label: str, given: str, allowed: tuple[str, ...]) -> str:
-    return f"“{_echo(given)}” is not a valid {label}. Choose one of: {', '.join(allowed)}"
+    return _("“{given}” is not a valid {label}. Choose one of: {allowed}").format(
+        given=_echo(given), label=label, allowed=_choices(allowed)
+    )
 
 
 # Of a user's own text quoted back: enough to recognise it, never enough to pass Telegram's limit.
@@ -173,10 +220,12 @@ def _echo(given: str) -> str:
 
 
 def setting_unsupported(label: str, value: str, model: str, allowed: tuple[str, ...]) -> str:
-    return f"{model} can't make the {label} {value}. It can do: {', '.join(allowed)}"
+    return _("{model} can't make the {label} {value}. It can do: {allowed}").format(
+        model=model, label=label, value=value, allowed=_choices(allowed)
+    )
 
 
-_TELL_OPERATOR = "Retrying won't help; please tell the bot's operator."
+_TELL_OPERATOR = Text("Retrying won't help; please tell the bot's operator.")
 
 
 def upstream_failure(error: e.UpstreamError) -> str:
@@ -184,44 +233,60 @@ def upstream_failure(error: e.UpstreamError) -> str:
     if isinstance(error, e.NoImageReturned):
         return _refusal(error)
     if isinstance(error, e.ServiceUnavailable):
-        return (
+        return _(
             "The image service is down right now, so I didn't send this. "
             "Please try again in a few minutes."
         )
     if isinstance(error, e.HostedImageFailed):
-        return (
+        return _(
             "The image was made, but I couldn't fetch it from where the image service stored "
             "it. Please try again; if it keeps happening, tell the bot's operator."
         )
     if isinstance(error, e.ReplyTooLarge):
-        return "The image service sent more than I can handle. Please try a smaller size."
+        return _("The image service sent more than I can handle. Please try a smaller size.")
     if error.retryable:
         # The retrying layer has already tried again: say so, then when the user should.
-        tried = f" (I tried {error.attempts} times)" if error.attempts > 1 else ""
-        return f"{_transient(error)}{tried}. Please try again {_when(error)}."
+        return _transient(error) + " " + _when(error)
     if isinstance(error, e.AuthenticationFailed):
-        return f"The bot's image-service key was refused. {_TELL_OPERATOR}"
-    if isinstance(error, e.InsufficientCredits):
-        return f"The bot's image-service account is out of credit. {_TELL_OPERATOR}"
-    if isinstance(error, e.ModelNotFound | e.ChatCompletionsUnsupported):
-        return f"The configured image model isn't available. {_TELL_OPERATOR}"
-    return "The image service refused this request. Try rephrasing it or using another photo."
+        problem = _("The bot's image-service key was refused.")
+    elif isinstance(error, e.InsufficientCredits):
+        problem = _("The bot's image-service account is out of credit.")
+    elif isinstance(error, e.ModelNotFound | e.ChatCompletionsUnsupported):
+        problem = _("The configured image model isn't available.")
+    else:
+        return _(
+            "The image service refused this request. Try rephrasing it or using another photo."
+        )
+    return f"{problem} {_TELL_OPERATOR()}"
 
 
 def _transient(error: e.UpstreamError) -> str:
     if isinstance(error, e.UpstreamTimeout):
-        return "The image service took too long to answer"
-    if isinstance(error, e.TransportError):
-        return "I couldn't reach the image service"
-    if isinstance(error, e.RateLimited):
-        return "The image service is busy right now"
-    return "The image service had a problem making this image"
+        what = _("The image service took too long to answer")
+    elif isinstance(error, e.TransportError):
+        what = _("I couldn't reach the image service")
+    elif isinstance(error, e.RateLimited):
+        what = _("The image service is busy right now")
+    else:
+        what = _("The image service had a problem making this image")
+    if error.attempts > 1:
+        what += " " + ngettext(
+            "(I tried {n} time).", "(I tried {n} times).", error.attempts
+        ).format(n=error.attempts)
+    else:
+        what += "."
+    return what
 
 
 def _when(error: e.UpstreamError) -> str:
     if isinstance(error, e.RateLimited) and error.retry_after:
-        return f"in about {error.retry_after:.0f} seconds"
-    return "in a minute"
+        seconds = round(error.retry_after)
+        return ngettext(
+            "Please try again in about {n} second.",
+            "Please try again in about {n} seconds.",
+            seconds,
+        ).format(n=seconds)
+    return _("Please try again in a minute.")
 
 
 _SAFETY_REASONS = {"content_filter", "image_safety", "safety", "prohibited_content", "blocklist"}
@@ -230,114 +295,189 @@ _SAFETY_REASONS = {"content_filter", "image_safety", "safety", "prohibited_conte
 def _refusal(error: e.NoImageReturned) -> str:
     reason = (error.finish_reason or "").lower()
     if error.model_text:
-        text = f"No image this time. The model said:\n\n{error.model_text}"
+        text = _("No image this time. The model said:") + f"\n\n{error.model_text}"
     elif reason in _SAFETY_REASONS:
-        text = (
+        text = _(
             "No image this time: the request was blocked by the model's safety filter. "
             "Try rephrasing it."
         )
     else:
-        text = "No image this time: the model answered without one. Try rephrasing your request."
+        text = _("No image this time: the model answered without one. Try rephrasing your request.")
     return text[:TELEGRAM_TEXT_LIMIT]
 
 
+# ---- languages -------------------------------------------------------------------------------
+def language_current(name: str, automatic: bool) -> str:
+    if automatic:
+        intro = _("I speak {language} with you, as your Telegram app does.")
+    else:
+        intro = _("I speak {language} with you, as you chose.")
+    return (
+        intro.format(language=name)
+        + "\n"
+        + _(
+            "Tap a language, or type it, e.g. /language es. "
+            "/language auto follows your Telegram app again."
+        )
+    )
+
+
+def language_changed(name: str, automatic: bool) -> str:
+    if automatic:
+        return _("Done: I follow your Telegram app's language again ({language}).").format(
+            language=name
+        )
+    return _("Done: from now on I speak {language} with you.").format(language=name)
+
+
+def language_unknown(given: str, codes: tuple[str, ...]) -> str:
+    return _("I don't speak “{given}”. Choose one of: {codes}").format(
+        given=_echo(given), codes=_choices(codes)
+    )
+
+
+LANGUAGE_AUTOMATIC = Text("Automatic (as in Telegram)")
+LANGUAGE_BUTTON_UNKNOWN = Text("That isn't a language I speak. Send /language for the choices.")
+
+
 # ---- access, limits and usage ----------------------------------------------------------------
-ADMINS_ONLY = "That command is for the bot's administrators."
+ADMINS_ONLY = Text("That command is for the bot's administrators.")
 
 
 def access_refused(user_id: int) -> str:
-    return (
+    return _(
         "Sorry, this bot is private. If you should have access, send the bot's operator "
-        f"your Telegram user id: {user_id}"
-    )
+        "your Telegram user id: {id}"
+    ).format(id=user_id)
 
 
 def access_refused_chat(chat_id: int) -> str:
-    return (
+    return _(
         "Sorry, this bot is private. Messages sent on behalf of a group or channel count as "
-        f"that chat: if it should have access, send the bot's operator its id: {chat_id}"
-    )
+        "that chat: if it should have access, send the bot's operator its id: {id}"
+    ).format(id=chat_id)
 
 
 def _until(moment: datetime, now: datetime) -> str:
     left = max(0, int((moment - now).total_seconds()))
     hours, minutes = divmod(left // 60, 60)
-    return f"{moment:%-d %B %H:%M} UTC (in {hours} h {minutes} min)"
+    # TRANSLATORS: a date pattern (https://babel.pocoo.org/en/latest/dates.html#pattern-syntax):
+    # day, month name, time; words in it go between single quotes.
+    when = format_datetime(moment, _("d MMMM HH:mm"), locale=current().locale)
+    return _("{when} UTC (in {hours} h {minutes} min)").format(
+        when=when, hours=hours, minutes=minutes
+    )
 
 
 def limit_reached(error: LimitReached, now: datetime, selling: bool = False) -> str:
     text = _limit_reached(error, now)
     if selling and isinstance(error, QuotaReached):
-        text += " You can buy more images with Telegram Stars: /buy"
+        text += " " + _("You can buy more images with Telegram Stars: /buy")
     return text
 
 
 def _limit_reached(error: LimitReached, now: datetime) -> str:
     if isinstance(error, TooManyInFlight):
-        pictures = "a picture" if error.limit == 1 else f"{error.limit} pictures"
-        return f"You already have {pictures} in progress. Send this again when it's done."
+        return ngettext(
+            "You already have a picture in progress. Send this again when it's done.",
+            "You already have {n} pictures in progress. Send this again when they're done.",
+            error.limit,
+        ).format(n=error.limit)
     if isinstance(error, CoolingDown):
-        return f"Please wait {max(1, round(error.wait_seconds))} s before your next picture here."
+        seconds = max(1, round(error.wait_seconds))
+        return _("Please wait {n} s before your next picture here.").format(n=seconds)
     if isinstance(error, DailyImagesReached):
-        return (
-            f"You've used all {error.limit} of today's images. "
-            f"The limit resets at {_until(error.resets_at, now)}."
-        )
+        return ngettext(
+            "You've used all {n} of today's images. The limit resets at {until}.",
+            "You've used all {n} of today's images. The limit resets at {until}.",
+            error.limit,
+        ).format(n=error.limit, until=_until(error.resets_at, now))
     if isinstance(error, GroupBudgetReached):
-        return (
-            f"This group has used its budget of ${error.budget_usd:.2f} for this month "
-            f"(spent ${error.spent_usd:.2f}), so I can't draw more here until "
-            f"{_until(error.resets_at, now)}."
+        return _(
+            "This group has used its budget of ${budget} for this month (spent ${spent}), "
+            "so I can't draw more here until {until}."
+        ).format(
+            budget=_usd(error.budget_usd),
+            spent=_usd(error.spent_usd),
+            until=_until(error.resets_at, now),
         )
     if isinstance(error, MonthlyBudgetReached):
-        return (
-            f"You've used this month's budget of ${error.budget_usd:.2f} "
-            f"(spent ${error.spent_usd:.2f}). It resets on {_until(error.resets_at, now)}."
+        return _(
+            "You've used this month's budget of ${budget} (spent ${spent}). It resets on {until}."
+        ).format(
+            budget=_usd(error.budget_usd),
+            spent=_usd(error.spent_usd),
+            until=_until(error.resets_at, now),
         )
-    return "You've reached a usage limit. Please try again later."
+    return _("You've reached a usage limit. Please try again later.")
+
+
+def _usd(amount: float) -> str:
+    return f"{amount:.2f}"
+
+
+def _images(count: int) -> str:
+    return ngettext("{n} image", "{n} images", count).format(n=count)
 
 
 def _spend(spend: Spend) -> str:
-    estimate = " (partly estimated)" if spend.estimated else ""
-    return (
-        f"{spend.images} image{'s' if spend.images != 1 else ''}, ${spend.cost_usd:.3f}{estimate}"
-    )
+    text = f"{_images(spend.images)}, ${spend.cost_usd:.3f}"
+    return text + " " + _("(partly estimated)") if spend.estimated else text
 
 
 def usage(report: UsageReport) -> str:
-    lines = [f"Today: {_spend(report.today)}", f"This month: {_spend(report.month)}"]
+    lines = [
+        _("Today: {spend}").format(spend=_spend(report.today)),
+        _("This month: {spend}").format(spend=_spend(report.month)),
+    ]
     if report.exempt:
-        lines.append("As an administrator you have no limits.")
+        lines.append(_("As an administrator you have no limits."))
     else:
         if report.daily_limit:
             left = max(0, report.daily_limit - report.today.images)
-            lines.append(f"Left today: {left} of {report.daily_limit} images")
+            lines.append(
+                ngettext(
+                    "Left today: {left} of {limit} image",
+                    "Left today: {left} of {limit} images",
+                    report.daily_limit,
+                ).format(left=left, limit=report.daily_limit)
+            )
         if report.monthly_budget_usd:
             left_usd = max(0.0, report.monthly_budget_usd - report.month.cost_usd)
-            lines.append(f"Left this month: ${left_usd:.2f} of ${report.monthly_budget_usd:.2f}")
+            lines.append(
+                _("Left this month: ${left} of ${budget}").format(
+                    left=_usd(left_usd), budget=_usd(report.monthly_budget_usd)
+                )
+            )
         if not report.daily_limit and not report.monthly_budget_usd:
-            lines.append("No limits are set.")
+            lines.append(_("No limits are set."))
     if report.credits is not None:
         lines.append(
-            f"Bought credits: {report.credits} image{'s' if report.credits != 1 else ''} "
-            "(used when the free ones run out; /buy for more)"
+            _("Bought credits: {images} (used when the free ones run out; /buy for more)").format(
+                images=_images(report.credits)
+            )
         )
-    return "Your usage (days and months in UTC)\n" + "\n".join(lines)
+    return _("Your usage (days and months in UTC)") + "\n" + "\n".join(lines)
 
 
 def stats(days: list[DayTotals], users: list[UserTotals], failures: list[tuple[str, int]]) -> str:
-    lines = ["Last 7 days (UTC)"]
-    lines += [f"{d.day}: {d.ok} ok, {d.failed} failed, ${d.cost_usd:.2f}" for d in days] or [
-        "no requests"
-    ]
-    lines.append("\nTop users")
-    lines += [f"{u.user_id}: {u.images} images, ${u.cost_usd:.2f}" for u in users] or ["none"]
-    lines.append("\nFailures by kind")
-    lines += [f"{kind}: {count}" for kind, count in failures] or ["none"]
+    none = _("none")
+    lines = [_("Last 7 days (UTC)")]
+    lines += [
+        _("{day}: {ok} ok, {failed} failed, ${cost}").format(
+            day=d.day, ok=d.ok, failed=d.failed, cost=_usd(d.cost_usd)
+        )
+        for d in days
+    ] or [_("no requests")]
+    lines.append("\n" + _("Top users"))
+    lines += [f"{u.user_id}: {_images(u.images)}, ${u.cost_usd:.2f}" for u in users] or [none]
+    lines.append("\n" + _("Failures by kind"))
+    lines += [f"{kind}: {count}" for kind, count in failures] or [none]
     return "\n".join(lines)
 
 
 # ---- the /stats chart --------------------------------------------------------------------------
+# Drawn with Pillow's built-in font, which has Latin letters only: English for everyone.
 CHART_IMAGES = "Images per day (blue: delivered, red: failed)"
 CHART_SPEND = "Spend per day (USD)"
 CHART_NO_FAILURES = "No failures."
@@ -351,49 +491,72 @@ def chart_failures(days: int) -> str:
     return f"Failures by kind, last {days} days"
 
 
+def chart_caption(days: int) -> str:
+    return ngettext(
+        "Usage over the last {n} day (UTC)", "Usage over the last {n} days (UTC)", days
+    ).format(n=days)
+
+
 # ---- admin commands ----------------------------------------------------------------------------
-ADMIN_COMMANDS = """Admin commands (changes take effect at once and are kept in the database):
+ADMIN_COMMANDS = Text("""Admin commands (changes take effect at once and are kept in the database):
 /allow <id> - let a user (or, with a negative id, a chat) in
 /deny <id> - keep a user or chat out (wins over every list but ADMIN_USER_IDS)
 /quota <user> <images per day> - 0 = unlimited
 /budget <user or chat> <USD per month> - 0 = unlimited
 /refund <charge id> - refund a Telegram Stars payment
-Instead of an id, reply to the person's message."""
-ADMIN_NEEDS_TARGET = "Whom? Give a user id (a chat's is negative), or reply to their message."
-ADMIN_CANNOT_DENY_ADMIN = "That's an administrator from ADMIN_USER_IDS: change .env instead."
+Instead of an id, reply to the person's message.""")
+ADMIN_NEEDS_TARGET = Text("Whom? Give a user id (a chat's is negative), or reply to their message.")
+ADMIN_CANNOT_DENY_ADMIN = Text("That's an administrator from ADMIN_USER_IDS: change .env instead.")
+# What /quota and /budget expect, for admin_bad_number.
+ADMIN_QUOTA_NUMBER = Text("number of images per day")
+ADMIN_BUDGET_NUMBER = Text("budget in USD")
 
 
-def admin_bad_number(given: str, what: str) -> str:
-    return f"“{_echo(given)}” is not a valid {what}. {ADMIN_COMMANDS}"
+def admin_bad_number(given: str, what: Text) -> str:
+    return _("“{given}” is not a valid {what}.").format(given=_echo(given), what=what()) + (
+        "\n" + ADMIN_COMMANDS()
+    )
 
 
 def _subject(subject_id: int) -> str:
-    return f"chat {subject_id}" if subject_id < 0 else f"user {subject_id}"
+    if subject_id < 0:
+        return _("chat {id}").format(id=subject_id)
+    return _("user {id}").format(id=subject_id)
 
 
 def admin_access_changed(subject_id: int, allowed: bool) -> str:
     if allowed:
-        return f"Done: {_subject(subject_id)} is let in."
-    return f"Done: {_subject(subject_id)} is kept out."
+        return _("Done: {subject} is let in.").format(subject=_subject(subject_id))
+    return _("Done: {subject} is kept out.").format(subject=_subject(subject_id))
 
 
 def admin_quota_changed(subject_id: int, images: int) -> str:
-    limit = f"{images} images a day" if images else "no daily limit"
-    return f"Done: {_subject(subject_id)} now has {limit}."
+    if images:
+        return ngettext(
+            "Done: {subject} now has {n} image a day.",
+            "Done: {subject} now has {n} images a day.",
+            images,
+        ).format(subject=_subject(subject_id), n=images)
+    return _("Done: {subject} now has no daily limit.").format(subject=_subject(subject_id))
 
 
 def admin_budget_changed(subject_id: int, usd: float) -> str:
-    budget = f"a budget of ${usd:.2f} a month" if usd else "no monthly budget"
-    return f"Done: {_subject(subject_id)} now has {budget}."
+    if usd:
+        return _("Done: {subject} now has a budget of ${budget} a month.").format(
+            subject=_subject(subject_id), budget=_usd(usd)
+        )
+    return _("Done: {subject} now has no monthly budget.").format(subject=_subject(subject_id))
 
 
 def _limits(limits: Limits) -> str:
+    unlimited = _("unlimited")
     parts = []
     if limits.daily_images is not None:
-        parts.append(f"{limits.daily_images or 'unlimited'} images/day")
+        images = limits.daily_images or unlimited
+        parts.append(_("{images} images/day").format(images=images))
     if limits.monthly_budget_usd is not None:
-        budget = f"${limits.monthly_budget_usd:.2f}" if limits.monthly_budget_usd else "unlimited"
-        parts.append(f"{budget}/month")
+        budget = f"${limits.monthly_budget_usd:.2f}" if limits.monthly_budget_usd else unlimited
+        parts.append(_("{budget}/month").format(budget=budget))
     return ", ".join(parts)
 
 
@@ -403,34 +566,39 @@ def _audit_line(entry: AuditEntry) -> str:
         what += f" {entry.subject_id}"
     if entry.value:
         what += f" {entry.value}"
-    return f"{entry.at:%Y-%m-%d %H:%M} by {entry.admin_id}: {what}"
+    return _("{at} by {admin}: {what}").format(
+        at=f"{entry.at:%Y-%m-%d %H:%M}", admin=entry.admin_id, what=what
+    )
 
 
 def admin_overview(
     rules: dict[int, bool], limits: dict[int, Limits], audit: list[AuditEntry]
 ) -> str:
     """What admins changed from Telegram, on top of .env, and the latest changes."""
-    lines = ["Set from Telegram (on top of .env)"]
+    none = _("none")
+    lines = [_("Set from Telegram (on top of .env)")]
     allowed = [str(s) for s, a in sorted(rules.items()) if a]
     denied = [str(s) for s, a in sorted(rules.items()) if not a]
-    lines.append(f"Allowed: {', '.join(allowed) or 'none'}")
-    lines.append(f"Denied: {', '.join(denied) or 'none'}")
-    lines.append("Limits:")
-    lines += [f"  {s}: {_limits(lim)}" for s, lim in sorted(limits.items())] or ["  none"]
-    lines.append("\nLatest changes (UTC)")
-    lines += [_audit_line(entry) for entry in audit] or ["none"]
-    return "\n".join(lines) + "\n\n" + ADMIN_COMMANDS
+    lines.append(_("Allowed: {ids}").format(ids=", ".join(allowed) or none))
+    lines.append(_("Denied: {ids}").format(ids=", ".join(denied) or none))
+    lines.append(_("Limits:"))
+    lines += [f"  {s}: {_limits(lim)}" for s, lim in sorted(limits.items())] or [f"  {none}"]
+    lines.append("\n" + _("Latest changes (UTC)"))
+    lines += [_audit_line(entry) for entry in audit] or [none]
+    return "\n".join(lines) + "\n\n" + ADMIN_COMMANDS()
 
 
 # ---- Telegram Stars ----------------------------------------------------------------------------
-STAR_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("buy", "Buy more images with Telegram Stars"),
-    ("paysupport", "Help with a payment"),
+STAR_COMMANDS: tuple[tuple[str, Text], ...] = (
+    ("buy", Text("Buy more images with Telegram Stars")),
+    ("paysupport", Text("Help with a payment")),
 )
-NOT_SELLING = "This bot doesn't sell images."
-PACK_GONE = "That pack is no longer on sale. Send /buy to see the current ones."
-PAYMENT_REFUSED = "That pack is no longer on sale at this price. Send /buy to see the current ones."
-PAYSUPPORT = (
+NOT_SELLING = Text("This bot doesn't sell images.")
+PACK_GONE = Text("That pack is no longer on sale. Send /buy to see the current ones.")
+PAYMENT_REFUSED = Text(
+    "That pack is no longer on sale at this price. Send /buy to see the current ones."
+)
+PAYSUPPORT = Text(
     "Help with a payment\n\n"
     "Stars buy image credits: one credit is one picture, used only when your free images (or "
     "this month's budget) run out. A picture that fails, or that you cancel, gives its credit "
@@ -439,47 +607,67 @@ PAYSUPPORT = (
     "id from the payment's receipt (Telegram keeps it in the chat). Refunds are made in Stars, "
     "to the account that paid."
 )
-REFUND_USAGE = "Usage: /refund <charge id> (from the payment's receipt, or the log)."
-REFUND_UNKNOWN = "I have no payment with that charge id."
-REFUND_ALREADY = "That payment was already refunded."
+REFUND_USAGE = Text("Usage: /refund <charge id> (from the payment's receipt, or the log).")
+REFUND_UNKNOWN = Text("I have no payment with that charge id.")
+REFUND_ALREADY = Text("That payment was already refunded.")
 
 
 def refund_failed(reason: str) -> str:
-    return f"Telegram refused the refund: {_echo(reason)}"
+    return _("Telegram refused the refund: {reason}").format(reason=_echo(reason))
 
 
 def buy_offer(packs: tuple[StarPack, ...], balance: int) -> str:
     lines = [
-        f"You have {balance} bought image{'s' if balance != 1 else ''}. Packs for sale:",
+        ngettext(
+            "You have {n} bought image. Packs for sale:",
+            "You have {n} bought images. Packs for sale:",
+            balance,
+        ).format(n=balance),
         *(f"• {pack_label(p)}" for p in packs),
-        "\nCredits are used when your free images run out; a failed picture gives its back.",
-        "Help with payments: /paysupport",
+        "\n"
+        + _("Credits are used when your free images run out; a failed picture gives its back."),
+        _("Help with payments: /paysupport"),
     ]
     return "\n".join(lines)
 
 
 def pack_label(pack: StarPack) -> str:
-    return f"{pack.images} images for {pack.stars} ⭐"
-
-
-def invoice_title(pack: StarPack) -> str:
-    return f"{pack.images} images"
-
-
-def invoice_description(pack: StarPack) -> str:
-    return (
-        f"{pack.images} image credits, used when your free daily images run out. "
-        "A picture that fails gives its credit back."
+    return ngettext("{n} image for {stars} ⭐", "{n} images for {stars} ⭐", pack.images).format(
+        n=pack.images, stars=pack.stars
     )
 
 
+def invoice_title(pack: StarPack) -> str:
+    return _images(pack.images)
+
+
+def invoice_description(pack: StarPack) -> str:
+    return ngettext(
+        "{n} image credit, used when your free daily images run out. "
+        "A picture that fails gives its credit back.",
+        "{n} image credits, used when your free daily images run out. "
+        "A picture that fails gives its credit back.",
+        pack.images,
+    ).format(n=pack.images)
+
+
 def payment_received(credits: int, balance: int) -> str:
-    return f"Thank you! {credits} images added; you now have {balance}."
+    return ngettext(
+        "Thank you! {n} image added; you now have {balance}.",
+        "Thank you! {n} images added; you now have {balance}.",
+        credits,
+    ).format(n=credits, balance=balance)
 
 
 def payment_already_counted(balance: int) -> str:
-    return f"This payment was already counted; you have {balance} bought images."
+    return ngettext(
+        "This payment was already counted; you have {n} bought image.",
+        "This payment was already counted; you have {n} bought images.",
+        balance,
+    ).format(n=balance)
 
 
 def refunded(payment: Payment, balance: int) -> str:
-    return f"Refunded {payment.stars} ⭐ to user {payment.user_id}; their bought images: {balance}."
+    return _("Refunded {stars} ⭐ to user {user}; their bought images: {balance}.").format(
+        stars=payment.stars, user=payment.user_id, balance=balance
+    )

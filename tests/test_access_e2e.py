@@ -201,7 +201,7 @@ async def test_usage_and_stats(start_bot: StartBot, telegram: FakeTelegram, eden
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     assert f"{today}: 3 ok, 1 failed, $0.20" in stats
     assert f"{ALICE}: 2 images, $0.13" in stats
-    assert f"{BOB}: 1 images, $0.07" in stats
+    assert f"{BOB}: 1 image, $0.07" in stats
     assert stats.index(str(ALICE)) < stats.index(str(BOB))
     assert "rate_limited: 1" in stats
 

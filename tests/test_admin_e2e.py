@@ -76,12 +76,12 @@ async def test_quota_and_budget_overrides_take_precedence_over_env(
 ) -> None:
     await start_bot(USER_DAILY_IMAGES="5", ADMIN_USER_IDS=f"{ADMIN}")
     assert await telegram.ask(text_message(ADMIN, f"/quota {ALICE} 1")) == (
-        f"Done: user {ALICE} now has 1 images a day."
+        f"Done: user {ALICE} now has 1 image a day."
     )
     assert (await telegram.answer(text_message(ALICE, "one"))).method == "sendPhoto"
     refusal = await telegram.ask(text_message(ALICE, "two"))
     assert refusal.startswith("You've used all 1 of today's images.")
-    assert "Left today: 0 of 1 images" in await telegram.ask(text_message(ALICE, "/usage"))
+    assert (await telegram.ask(text_message(ALICE, "/usage"))).endswith("Left today: 0 of 1 image")
     assert "not a valid number" in await telegram.ask(text_message(ADMIN, f"/quota {ALICE} x"))
     assert await telegram.ask(text_message(ADMIN, "/quota")) == (
         "Whom? Give a user id (a chat's is negative), or reply to their message."

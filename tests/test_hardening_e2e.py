@@ -104,7 +104,7 @@ async def test_a_truncated_image_gets_a_clear_reply_and_never_reaches_eden(
     cut = whole[: len(whole) // 2]
     await start_bot()
     reply = await telegram.ask(_file(telegram, cut, f"image/{fmt.lower()}", "add a hat"))
-    assert reply == texts.BROKEN_IMAGE
+    assert reply == texts.BROKEN_IMAGE()
     assert eden.calls == []
 
 
@@ -115,7 +115,7 @@ async def test_an_animated_gif_is_used_by_its_first_frame_and_the_user_is_told(
     await start_bot()
     message = await telegram.send(_file(telegram, _gif(red, green), "image/gif", "make it snow"))
     note, result = await telegram.wait_for(("sendMessage", "sendPhoto"), ALICE, count=2)
-    assert note.params["text"] == texts.FIRST_FRAME_ONLY
+    assert note.params["text"] == texts.FIRST_FRAME_ONLY()
     assert note.reply_to == result.reply_to == message["message_id"]
     assert result.method == "sendPhoto"
     [call] = eden.calls
@@ -131,7 +131,7 @@ async def test_a_failed_download_is_told_and_costs_nothing(
 ) -> None:
     bot = await start_bot()
     gone = photo_message(ALICE, [("no-such-file", 800, 600, 5000)], caption="edit it")
-    assert await telegram.ask(gone) == texts.DOWNLOAD_FAILED
+    assert await telegram.ask(gone) == texts.DOWNLOAD_FAILED()
     assert eden.calls == []
     await bot.stop()
     assert _ledger(tmp_path) == [("edit", "bad_input", 0.0)]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import i18n
 from tests.conftest import StartBot
 from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
@@ -308,7 +309,7 @@ async def test_sigterm_past_the_grace_tells_the_user_to_send_again(
     assert _outcomes(tmp_path) == ["interrupted"]
     # Nothing is left for the next start to apologise for.
     await start_bot()
-    await telegram.wait_for("setMyCommands", count=2)
+    await telegram.wait_for("setMyCommands", count=2 * len(i18n.LANGUAGES))
     assert len(telegram.sent("sendMessage", A)) == 1
 
 

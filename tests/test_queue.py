@@ -98,7 +98,7 @@ async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
 
     notes = QueueNotes(bot, CosmeticBudget(), queue, remember, clock=clock, pass_interval=0.01)
     notes.start()
-    notes.waiting(1, chat_id=501, reply_to=77)
+    notes.waiting(1, chat_id=501, reply_to=77, language="en")
     await asyncio.sleep(0.05)
     assert telegram.sent(chat_id=501) == []  # a job may start at once: no note yet
     clock.now += NOTE_DELAY
@@ -140,12 +140,12 @@ async def test_a_job_that_starts_before_its_note_goes_out_gets_none(
 
     # Started here: the pipeline says so.
     notes = QueueNotes(bot, CosmeticBudget(), Queue(3), remember, clock=clock)
-    notes.waiting(1, chat_id=502, reply_to=None)
+    notes.waiting(1, chat_id=502, reply_to=None, language="en")
     notes.started(_job(1, 502, None))
     notes.finished(_job(1, 502, None))
     # Started in another replica: it is no longer in the queue when its note is due.
     elsewhere = QueueNotes(bot, CosmeticBudget(), Queue(None), remember, clock=clock)
-    elsewhere.waiting(1, chat_id=503, reply_to=None)
+    elsewhere.waiting(1, chat_id=503, reply_to=None, language="en")
     for started in (notes, elsewhere):
         started.start()
     clock.now += NOTE_DELAY
@@ -166,7 +166,7 @@ async def test_a_note_for_a_job_that_started_while_it_was_sent_is_deleted_at_onc
 
     notes = QueueNotes(bot, CosmeticBudget(), Queue(2), remember, clock=clock)
     notes.start()
-    notes.waiting(1, chat_id=504, reply_to=None)
+    notes.waiting(1, chat_id=504, reply_to=None, language="en")
     clock.now += NOTE_DELAY
     [sent] = await telegram.wait_for("sendMessage", 504)
     [deleted] = await telegram.wait_for("deleteMessage", 504)
@@ -184,7 +184,7 @@ async def test_a_running_jobs_note_shows_how_long_it_has_been_drawing_then_goes(
 
     notes = QueueNotes(bot, CosmeticBudget(), Queue(0), remember, clock=clock)
     notes.start()
-    notes.waiting(1, chat_id=505, reply_to=None)
+    notes.waiting(1, chat_id=505, reply_to=None, language="en")
     clock.now += NOTE_DELAY
     [sent] = await telegram.wait_for("sendMessage", 505)
     job = _job(1, 505, sent.result["message_id"])  # its row has the note, as a claim reads it

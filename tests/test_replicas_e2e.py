@@ -128,7 +128,7 @@ async def test_a_replica_killed_mid_burst_leaves_every_request_answered_once(
             int(c.params["chat_id"])
             for c in telegram.calls
             if c.method == "sendPhoto"
-            or (c.method == "sendMessage" and c.params.get("text") == texts.INTERRUPTED)
+            or (c.method == "sendMessage" and c.params.get("text") == texts.INTERRUPTED())
         )
 
     await telegram.wait_until(lambda: set(answers()) == set(chats), timeout=60)
@@ -234,7 +234,7 @@ async def test_cancel_and_settings_reach_the_other_replicas(
         timeout=15,
     )
     await telegram.wait_until(
-        lambda: texts.CANCELLED in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
+        lambda: texts.CANCELLED() in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
     )
     assert len(telegram.sent("sendPhoto", chat)) == 3
 

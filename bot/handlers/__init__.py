@@ -35,6 +35,12 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.language import (
+    LANGUAGE_PREFIX,
+    language_button,
+    language_command,
+    speak_their_language,
+)
 from bot.handlers.messages import on_message, unsupported_message
 from bot.handlers.once import Once
 from bot.handlers.payments import (
@@ -66,7 +72,9 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
     # Within a group only the first matching handler runs, so the catch-alls come last. In group
     # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
     # message handlers check for themselves whether a message is meant for the bot.
-    application.add_handler(TypeHandler(Update, Once()), group=-2)
+    application.add_handler(TypeHandler(Update, Once()), group=-3)
+    # The language before the door: the door's refusal is in it too.
+    application.add_handler(TypeHandler(Update, speak_their_language), group=-2)
     application.add_handler(TypeHandler(Update, door), group=-1)
     application.add_handlers(
         [
@@ -82,6 +90,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("buy", buy_command),
             CommandHandler("paysupport", paysupport_command),
             CommandHandler("refund", refund_command),
+            CommandHandler("language", language_command),
+            CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),
             MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
@@ -131,9 +141,9 @@ class ErrorReporter:
         try:
             if update.callback_query:
                 # A button's message is the bot's own: answer the tap, which stops its spinner.
-                await update.callback_query.answer(texts.UNEXPECTED_ERROR)
+                await update.callback_query.answer(texts.UNEXPECTED_ERROR())
             elif update.effective_message:
-                await update.effective_message.reply_text(texts.UNEXPECTED_ERROR)
+                await update.effective_message.reply_text(texts.UNEXPECTED_ERROR())
         except Exception:
             log.warning("could not tell the user about the error", exc_info=True)
 

@@ -22,7 +22,7 @@ async def admin_message(update: Update, context: BotContext) -> tuple[Message, i
         return None
     who = requester_id(message)
     if who is None or not context.services.policy.is_admin(who):
-        await message.reply_text(texts.ADMINS_ONLY)
+        await message.reply_text(texts.ADMINS_ONLY())
         return None
     return message, who
 
@@ -56,7 +56,7 @@ async def _admin_target(
     message, admin = found
     subject, rest = _target(message, list(context.args or []), values)
     if subject is None:
-        await message.reply_text(texts.ADMIN_NEEDS_TARGET)
+        await message.reply_text(texts.ADMIN_NEEDS_TARGET())
         return None
     return message, admin, subject, rest
 
@@ -86,7 +86,7 @@ async def _set_access(update: Update, context: BotContext, *, allowed: bool) -> 
         return
     message, admin, subject, _ = found
     if not allowed and context.services.policy.is_admin(subject):
-        await message.reply_text(texts.ADMIN_CANNOT_DENY_ADMIN)
+        await message.reply_text(texts.ADMIN_CANNOT_DENY_ADMIN())
         return
     await context.services.overrides.set_access(admin, subject, allowed)
     await message.reply_text(texts.admin_access_changed(subject, allowed))
@@ -98,7 +98,7 @@ async def quota_command(update: Update, context: BotContext) -> None:
         return
     message, admin, subject, [given] = found
     if not given.isdigit() or len(given) > 6:
-        await message.reply_text(texts.admin_bad_number(given, "number of images per day"))
+        await message.reply_text(texts.admin_bad_number(given, texts.ADMIN_QUOTA_NUMBER))
         return
     await context.services.overrides.set_daily_images(admin, subject, int(given))
     await message.reply_text(texts.admin_quota_changed(subject, int(given)))
@@ -114,7 +114,7 @@ async def budget_command(update: Update, context: BotContext) -> None:
     except ValueError:
         usd = -1.0
     if not math.isfinite(usd) or usd < 0 or usd > 1e6:
-        await message.reply_text(texts.admin_bad_number(given, "budget in USD"))
+        await message.reply_text(texts.admin_bad_number(given, texts.ADMIN_BUDGET_NUMBER))
         return
     await context.services.overrides.set_monthly_budget(admin, subject, usd)
     await message.reply_text(texts.admin_budget_changed(subject, usd))

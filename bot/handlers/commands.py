@@ -17,12 +17,12 @@ from bot.services import BotContext
 
 async def help_command(update: Update, context: BotContext) -> None:
     if update.effective_message:
-        await update.effective_message.reply_text(texts.HELP.format(username=context.bot.username))
+        await update.effective_message.reply_text(texts.help_text(context.bot.username))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     if update.effective_message:
-        await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)
+        await update.effective_message.reply_text(texts.UNKNOWN_COMMAND())
 
 
 async def usage_command(update: Update, context: BotContext) -> None:
@@ -42,7 +42,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
         return
     services = context.services
     if not services.policy.is_admin(requester_id(message)):
-        await message.reply_text(texts.ADMINS_ONLY)
+        await message.reply_text(texts.ADMINS_ONLY())
         return
     today = day_start(datetime.now(UTC))
     since = today - timedelta(days=6)
@@ -59,7 +59,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
     failures = await storage.failures_by_kind(chart_since)
     # Drawing takes tens of milliseconds of CPU: not on the loop every update waits on.
     png = await asyncio.to_thread(usage_chart, days, failures, today.date(), CHART_DAYS)
-    await message.reply_photo(png, caption=texts.chart_title(CHART_DAYS))
+    await message.reply_photo(png, caption=texts.chart_caption(CHART_DAYS))
 
 
 async def cancel_command(update: Update, context: BotContext) -> None:
@@ -68,7 +68,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
     if message is None or (who := requester_id(message)) is None:
         return
     stopped = await context.services.pipeline.cancel(message.chat_id, who)
-    await message.reply_text(texts.CANCELLED if stopped else texts.NOTHING_TO_CANCEL)
+    await message.reply_text(texts.CANCELLED() if stopped else texts.NOTHING_TO_CANCEL())
 
 
 async def cancel_button(update: Update, context: BotContext) -> None:
@@ -80,10 +80,10 @@ async def cancel_button(update: Update, context: BotContext) -> None:
     pipeline = context.services.pipeline
     owner = await pipeline.owner(int(raw)) if raw.isdigit() and len(raw) < 19 else None
     if owner is None:
-        await query.answer(texts.NOTHING_TO_CANCEL_HERE)
+        await query.answer(texts.NOTHING_TO_CANCEL_HERE())
     elif owner.user_id != query.from_user.id:
-        await query.answer(texts.NOT_YOURS_TO_CANCEL, show_alert=True)
+        await query.answer(texts.NOT_YOURS_TO_CANCEL(), show_alert=True)
     elif await pipeline.cancel_job(int(raw)):
-        await query.answer(texts.CANCELLED)
+        await query.answer(texts.CANCELLED())
     else:  # its picture is made, and on its way
-        await query.answer(texts.NOTHING_TO_CANCEL_HERE)
+        await query.answer(texts.NOTHING_TO_CANCEL_HERE())

@@ -45,9 +45,9 @@ def image_files(message: Message) -> list[ImageFile]:
     elif message.document is None:
         return []
     elif not (message.document.mime_type or "").startswith("image/"):
-        raise InputRejected(texts.NOT_AN_IMAGE_FILE)
+        raise InputRejected(texts.NOT_AN_IMAGE_FILE())
     else:
         image = ImageFile(message.document.file_id, message.document.file_size)
     if image.file_size and image.file_size > TELEGRAM_DOWNLOAD_LIMIT:
-        raise InputRejected(texts.INPUT_TOO_LARGE)
+        raise InputRejected(texts.INPUT_TOO_LARGE())
     return [image]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from telegram import Message, Update
 from telegram.constants import ChatType
 
-from bot import texts
+from bot import i18n, texts
 from bot.chat_settings import ChatSettings
 from bot.domain import Order
 from bot.handlers.access import requester_id
@@ -46,7 +46,7 @@ async def on_message(update: Update, context: BotContext) -> None:
         return
     prompt = prompt_of(lead, context.bot)
     if not prompt:
-        await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION if files else texts.EMPTY_PROMPT)
+        await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION() if files else texts.EMPTY_PROMPT())
         return
     await _fulfil(lead, context, chat, prompt, files)
 
@@ -55,7 +55,7 @@ async def unsupported_message(update: Update, context: BotContext) -> None:
     """Stickers, videos, voice notes...: a hint, if the message was meant for the bot."""
     message = update.effective_message
     if message and addressed_to_bot(message, context.bot):
-        await message.reply_text(texts.UNSUPPORTED_MESSAGE)
+        await message.reply_text(texts.UNSUPPORTED_MESSAGE())
 
 
 async def _fulfil(
@@ -74,6 +74,7 @@ async def _fulfil(
             chat_id=message.chat_id,
             message_id=message.message_id,
             in_group=message.chat.type != ChatType.PRIVATE,
+            language=i18n.current().code,
         ),
         order=Order(
             prompt=prompt,

@@ -28,7 +28,7 @@ async def buy_command(update: Update, context: BotContext) -> None:
         return
     offers = context.services.settings.stars.offers
     if not offers:
-        await message.reply_text(texts.NOT_SELLING)
+        await message.reply_text(texts.NOT_SELLING())
         return
     buttons = [
         [InlineKeyboardButton(texts.pack_label(p), callback_data=_button_data(p.images, p.stars))]
@@ -48,7 +48,7 @@ async def buy_button(update: Update, context: BotContext) -> None:
     _, _, raw = (query.data or "").partition("|")
     pack = credits.pack_of(f"pack:{raw}")
     if pack is None or pack not in context.services.settings.stars.offers:
-        await query.answer(texts.PACK_GONE, show_alert=True)
+        await query.answer(texts.PACK_GONE(), show_alert=True)
         return
     await query.answer()
     # Stars need no payment provider token: Telegram is the provider.
@@ -75,7 +75,7 @@ async def pre_checkout(update: Update, context: BotContext) -> None:
     allowed = await services.doorkeeper.allows(context.bot, query.from_user.id, None)
     if pack is None or not allowed:
         log.info("pre-checkout refused: %s from user %s", query.invoice_payload, query.from_user.id)
-        await query.answer(ok=False, error_message=texts.PAYMENT_REFUSED)
+        await query.answer(ok=False, error_message=texts.PAYMENT_REFUSED())
         return
     await query.answer(ok=True)
 
@@ -97,7 +97,7 @@ async def successful_payment(update: Update, context: BotContext) -> None:
             user_id,
             paid.invoice_payload,
         )
-        await message.reply_text(texts.PAYSUPPORT)
+        await message.reply_text(texts.PAYSUPPORT())
         return
     storage = context.services.storage
     payment = Payment(paid.telegram_payment_charge_id, user_id, pack.images, paid.total_amount)
@@ -119,7 +119,7 @@ async def successful_payment(update: Update, context: BotContext) -> None:
 
 async def paysupport_command(update: Update, context: BotContext) -> None:
     if update.effective_message:
-        await update.effective_message.reply_text(texts.PAYSUPPORT)
+        await update.effective_message.reply_text(texts.PAYSUPPORT())
 
 
 async def refund_command(update: Update, context: BotContext) -> None:
@@ -130,15 +130,15 @@ async def refund_command(update: Update, context: BotContext) -> None:
     message, admin = found
     args = context.args or []
     if len(args) != 1:
-        await message.reply_text(texts.REFUND_USAGE)
+        await message.reply_text(texts.REFUND_USAGE())
         return
     storage = context.services.storage
     payment = await storage.payment(args[0])
     if payment is None:
-        await message.reply_text(texts.REFUND_UNKNOWN)
+        await message.reply_text(texts.REFUND_UNKNOWN())
         return
     if payment.refunded:
-        await message.reply_text(texts.REFUND_ALREADY)
+        await message.reply_text(texts.REFUND_ALREADY())
         return
     try:
         await context.bot.refund_star_payment(payment.user_id, payment.charge_id)

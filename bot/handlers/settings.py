@@ -19,6 +19,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from bot import texts
 from bot.catalog import normalize_format, normalize_ratio, normalize_size
 from bot.chat_settings import ChatSettings
+from bot.i18n import Text
 from bot.services import BotContext, Services
 
 CALLBACK_PREFIX = "set"
@@ -29,7 +30,7 @@ class Setting:
     """One per-chat setting: its command, how to read a typed value, where it is stored."""
 
     command: str
-    label: str
+    label: Text
     field: str
     example: str
     normalize: Callable[[str], str | None]
@@ -44,10 +45,10 @@ def _normalize_model(text: str) -> str | None:
 SETTINGS = {
     s.command: s
     for s in (
-        Setting("ratio", "aspect ratio", "aspect_ratio", "/ratio 16:9", normalize_ratio, 5),
-        Setting("size", "size", "image_size", "/size 2K", normalize_size, 4),
-        Setting("format", "result format", "output_format", "/format file", normalize_format, 2),
-        Setting("model", "model", "model", "/model <name>", _normalize_model, 1),
+        Setting("ratio", texts.RATIO, "aspect_ratio", "/ratio 16:9", normalize_ratio, 5),
+        Setting("size", texts.SIZE, "image_size", "/size 2K", normalize_size, 4),
+        Setting("format", texts.FORMAT, "output_format", "/format file", normalize_format, 2),
+        Setting("model", texts.MODEL, "model", "/model <name>", _normalize_model, 1),
     )
 }
 
@@ -64,7 +65,7 @@ async def setting_command(update: Update, context: BotContext) -> None:
     if not context.args:
         await message.reply_text(
             texts.setting_current(
-                setting.label,
+                setting.label(),
                 getattr(current, setting.field),
                 current.choices(setting.field),
                 setting.example,
@@ -74,7 +75,7 @@ async def setting_command(update: Update, context: BotContext) -> None:
         return
     given = " ".join(context.args)
     if not await _may_change(services, context.bot, chat, message.from_user, message):
-        await message.reply_text(texts.SETTINGS_ADMINS_ONLY)
+        await message.reply_text(texts.SETTINGS_ADMINS_ONLY())
         return
     await message.reply_text(await _change(services, chat.id, current, setting, given))
 
@@ -100,17 +101,17 @@ async def setting_button(update: Update, context: BotContext) -> None:
         return
     button = _read_button(query.data)
     if button is None or query.message is None:
-        await query.answer(texts.UNKNOWN_BUTTON)
+        await query.answer(texts.UNKNOWN_BUTTON())
         return
     setting, value = button
     chat = query.message.chat
     services = context.services
     if not await _may_change(services, context.bot, chat, query.from_user, None):
-        await query.answer(texts.SETTINGS_ADMINS_ONLY, show_alert=True)
+        await query.answer(texts.SETTINGS_ADMINS_ONLY(), show_alert=True)
         return
     current = await services.chat_settings(chat.id)
     if value not in current.choices(setting.field):
-        await query.answer(texts.button_choice_gone(setting.label, setting.command))
+        await query.answer(texts.button_choice_gone(setting.label(), setting.command))
         return
     reply = await _change(services, chat.id, current, setting, value)
     await query.answer()
@@ -120,7 +121,7 @@ async def setting_button(update: Update, context: BotContext) -> None:
 async def unknown_button(update: Update, context: BotContext) -> None:
     """Any other tap: answered, so that the button does not spin."""
     if update.callback_query:
-        await update.callback_query.answer(texts.UNKNOWN_BUTTON)
+        await update.callback_query.answer(texts.UNKNOWN_BUTTON())
 
 
 def _read_button(data: str | None) -> tuple[Setting, str] | None:
@@ -142,11 +143,11 @@ async def _change(
     if setting.field == "model" and value is not None:
         value = _match_model(value, allowed)
     if value is None:
-        return texts.setting_unknown(setting.label, given, allowed)
+        return texts.setting_unknown(setting.label(), given, allowed)
     if value not in allowed:
-        return texts.setting_unsupported(setting.label, value, current.model, allowed)
+        return texts.setting_unsupported(setting.label(), value, current.model, allowed)
     await services.storage.update_preferences(chat_id, **{setting.field: value})
-    lines = [texts.setting_changed(setting.label, value)]
+    lines = [texts.setting_changed(setting.label(), value)]
     if setting.field == "model":
         lines += await _drop_what_the_model_cannot_do(services, chat_id, current)
     return "\n".join(lines)
@@ -163,7 +164,7 @@ async def _drop_what_the_model_cannot_do(
         if old not in after.choices(setting.field):
             await services.storage.update_preferences(chat_id, **{setting.field: None})
             new = getattr(after, setting.field)
-            notes.append(texts.setting_fell_back(setting.label, old, new, after.model))
+            notes.append(texts.setting_fell_back(setting.label(), old, new, after.model))
     return notes
 
 

@@ -420,8 +420,12 @@ def _read_params(
     return params, files, filenames
 
 
-def user(user_id: int) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+def user(user_id: int, language: str | None = None) -> dict[str, Any]:
+    """A user; `language` is their Telegram app's `language_code` (Telegram omits it at times)."""
+    found: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+    if language is not None:
+        found["language_code"] = language
+    return found
 
 
 def chat(chat_id: int) -> dict[str, Any]:
@@ -441,12 +445,16 @@ def _entities(text: str) -> list[dict[str, Any]]:
 
 
 def text_message(
-    chat_id: int, text: str, user_id: int | None = None, reply_to: dict[str, Any] | None = None
+    chat_id: int,
+    text: str,
+    user_id: int | None = None,
+    reply_to: dict[str, Any] | None = None,
+    language: str | None = None,
 ) -> dict[str, Any]:
     """A user's text message, with the entities Telegram would add."""
     message: dict[str, Any] = {
         "chat": chat(chat_id),
-        "from": user(user_id or abs(chat_id)),
+        "from": user(user_id or abs(chat_id), language),
         "text": text,
     }
     if entities := _entities(text):
