@@ -28,6 +28,7 @@ from bot.metrics import Metrics
 from bot.overrides import Overrides
 from bot.pipeline import Pipeline
 from bot.policy import Policy
+from bot.retention import Retention
 from bot.services import BotContext, Services
 from bot.storage import SqliteStorage
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
@@ -90,6 +91,7 @@ def build_application(settings: Settings) -> BotApplication:
     api = settings.telegram.api_url.rstrip("/")
 
     health: list[HealthServer] = []
+    retention: list[Retention] = []
     opened: list[ImageService] = []
 
     async def start(application: BotApplication) -> None:
@@ -119,6 +121,7 @@ def build_application(settings: Settings) -> BotApplication:
             capacity=settings.load.max_concurrent_generations,
             keep_prompts=settings.access.log_prompts,
             metrics=metrics,
+            inline_storage_chat_id=settings.bot.inline_storage_chat_id,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(
@@ -153,11 +156,15 @@ def build_application(settings: Settings) -> BotApplication:
         commands = texts.COMMANDS + (texts.STAR_COMMANDS if settings.stars.enabled else ())
         await application.bot.set_my_commands([BotCommand(*c) for c in commands])
         await pipeline.start()
+        retention.append(Retention(storage, settings.access.request_retention_days))
+        retention[0].start()
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
     async def stop(application: BotApplication) -> None:
         for server in health:
             await server.stop()
+        for task in retention:
+            await task.stop()
         # Nothing was opened if start-up failed before `start` (a refused token, no network).
         if services := Services.find(application):
             await services.availability.stop()

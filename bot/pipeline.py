@@ -17,19 +17,22 @@ from telegram.error import TelegramError
 
 from bot import texts
 from bot.catalog import capabilities_for, estimated_price
-from bot.delivery import Answer
+from bot.delivery import Answer, file_id_of
 from bot.domain import Order, Outcome, Picture
 from bot.fair_queue import FairQueue
 from bot.fidelity import FidelityCheck
+from bot.inline_answer import InlineAnswer
 from bot.inputs import ImageFile, InputRejected, download, prepare
-from bot.jobs import Job, NewJob, Requester
+from bot.jobs import Job, JobOptions, NewJob, Requester
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.notes import QueueNotes
 from bot.policy import Policy
+from bot.result_buttons import result_keyboard
 from bot.storage import Storage
 from bot.telegram_budget import CosmeticBudget
 from bot.upstream import ImageService, UpstreamError
+from bot.variants import make, total_cost, upstream_request
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class Submission:
     order: Order
     output_format: str
     file_ids: tuple[str, ...] = ()
+    options: JobOptions = dataclasses.field(default_factory=JobOptions)
 
 
 class Pipeline:
@@ -57,6 +61,7 @@ class Pipeline:
         keep_prompts: bool,
         metrics: Metrics | None = None,
         budget: CosmeticBudget | None = None,
+        inline_storage_chat_id: int | None = None,
     ) -> None:
         self._bot = bot
         self._storage = storage
@@ -65,6 +70,7 @@ class Pipeline:
         self._keep_prompts = keep_prompts
         self._metrics = metrics
         self._budget = budget or CosmeticBudget()
+        self._inline_storage_chat_id = inline_storage_chat_id
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
         self._queue = FairQueue()
@@ -88,21 +94,25 @@ class Pipeline:
     async def submit(self, submission: Submission) -> int:
         """Write the request down as a job and queue it (LimitReached if it may not go ahead);
         its answer comes from a worker. A job that has to wait gets a queue note."""
-        who, order = submission.who, submission.order
+        who, order, images = submission.who, submission.order, submission.options.images
         job = NewJob(
             who=who,
             order=order,
             output_format=submission.output_format,
             file_ids=submission.file_ids,
-            estimated_cost_usd=estimated_price(order.model, order.image_size),
+            estimated_cost_usd=estimated_price(order.model, order.image_size) * images,
             created_at=self._policy.now(),
             keep_prompt=self._keep_prompts,
+            options=submission.options,
         )
         job_id = await self._policy.admit(
-            who, lambda funding: self._storage.open_job(dataclasses.replace(job, funding=funding))
+            who,
+            lambda funding: self._storage.open_job(dataclasses.replace(job, funding=funding)),
+            images,
         )
         ahead = self._queue.push(who.chat_id, job_id)
-        if ahead >= self._workers.free:
+        # An inline job's message says "Drawing" already, and its chat may be closed to the bot.
+        if ahead >= self._workers.free and job.options.inline_message_id is None:
             self._notes.waiting(job_id, who.chat_id, who.message_id, ahead)
         return job_id
 
@@ -144,7 +154,7 @@ class Pipeline:
             ahead = self._queue.push(job.who.chat_id, job.id)
             if job.note_id is not None:
                 self._notes.adopt(job.id, job.who.chat_id, job.note_id)
-            elif ahead >= self._workers.free:
+            elif ahead >= self._workers.free and job.options.inline_message_id is None:
                 self._notes.waiting(job.id, job.who.chat_id, job.who.message_id, ahead)
             resumed += 1
         if resumed:
@@ -200,7 +210,12 @@ class Pipeline:
             await asyncio.shield(self._close(job, outcome, cost))
 
     def _answer(self, job: Job) -> Answer:
-        return Answer(self._bot, job.who.chat_id, job.who.message_id)
+        inline = job.options.inline_message_id
+        if inline is None:
+            return Answer(self._bot, job.who.chat_id, job.who.message_id)
+        storage = self._inline_storage_chat_id
+        upload_to = job.who.chat_id if storage is None else storage
+        return InlineAnswer(self._bot, inline, upload_to, private=storage is None)
 
     async def _carry_out(
         self, job: Job, answer: Answer, slot: Slot
@@ -208,7 +223,7 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None
-        request = job.order.with_images(pictures)
+        request = upstream_request(job.order, job.options, pictures)
         if job.id not in self._sent:
             self._sent.add(job.id)
             await self._mark(self._storage.upstream_sent, job.id)
@@ -220,23 +235,31 @@ class Pipeline:
                 if self._notes.shown(job.id)
                 else answer.uploading_photo(self._budget)
             )
-            async with indicator, self._images.generate(request) as result:
+            async with indicator, make(self._images, request, job.options.images) as results:
                 slot.release()  # the upstream has answered; the upload needs no slot
                 self._delivered.add(job.id)
                 # The user's next request need not wait for this upload.
                 self._policy.released(job.who)
-                delivered = self._fidelity.check(request, result)
-                caption = texts.result_caption(request.prompt, delivered, result.cost_usd)
-                sent = await answer.picture(
-                    result.picture, caption, as_file=job.output_format == "file"
+                [delivered, *_] = [self._fidelity.check(request, r) for r in results]
+                cost = total_cost(results)
+                caption = texts.result_caption(job.order.prompt, delivered, cost)
+                sent = await answer.result(
+                    [r.picture for r in results],
+                    caption,
+                    as_file=job.output_format == "file",
+                    buttons=result_keyboard(job.id, job.order),
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
             await self._tell(answer, texts.upstream_failure(exc))
             return exc.kind, None
+        if file_id := file_id_of(sent):
+            await self._mark(self._storage.set_result, job.id, file_id)
         if self._metrics:
-            self._metrics.images_sent.labels("photo" if sent.photo else "document").inc()
-        return Outcome.OK, result.cost_usd
+            self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
+                len(results)
+            )
+        return Outcome.OK, cost
 
     async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
         """The job's images, fetched and made fit for the model; None if one cannot be used (the
@@ -267,10 +290,10 @@ class Pipeline:
         job = await self._storage.job(job_id)
         return job if job is not None and job.outcome is Outcome.QUEUED else None
 
-    async def _mark(self, step: Callable[[int], Awaitable[None]], job_id: int) -> None:
+    async def _mark(self, step: Callable[..., Awaitable[None]], job_id: int, *values: str) -> None:
         """Record a job's progress; a refusal is logged, for the same reason as in _claim."""
         try:
-            await step(job_id)
+            await step(job_id, *values)
         except Exception as exc:
             log.error(
                 "could not record the progress of job %d (%s): %s", job_id, step.__name__, exc

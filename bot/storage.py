@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, NewJob, Requester
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
 
 
 class StorageError(Exception):
@@ -109,6 +109,10 @@ class Storage(Protocol):
     async def requeue(self, job_id: int) -> None: ...
 
     async def set_note(self, job_id: int, note_id: int) -> None: ...
+
+    async def set_result(self, job_id: int, file_id: str) -> None: ...
+
+    async def forget_requests(self, before: datetime) -> int: ...
 
     async def close_request(self, closing: Closing) -> None: ...
 
@@ -288,6 +292,17 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END
         """,
     ),
+    (
+        # A closed request stays a job that a result button can run again, until
+        # REQUEST_RETENTION_DAYS clear its prompt, inputs and result (forget_requests).
+        # `images`: the pictures it makes (x4 makes four), what quotas count.
+        "ALTER TABLE requests ADD COLUMN images INTEGER NOT NULL DEFAULT 1",
+        # The input is a result, to be made larger and otherwise unchanged.
+        "ALTER TABLE requests ADD COLUMN enlarge INTEGER NOT NULL DEFAULT 0",
+        # Inline mode: the message the picture goes into, instead of a reply in `chat_id`.
+        "ALTER TABLE requests ADD COLUMN inline_message_id TEXT",
+        "ALTER TABLE requests ADD COLUMN result_file_id TEXT",
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -300,7 +315,7 @@ _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNIN
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding"
+    "funding, images, enlarge, inline_message_id, result_file_id"
 )
 
 
@@ -401,8 +416,8 @@ class SqliteStorage:
         job_id = await self._write(
             "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
             "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, outcome, "
-            "job_prompt, prompt, funding) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "job_prompt, prompt, funding, images, enlarge, inline_message_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _timestamp(job.created_at),
             who.chat_id,
             who.user_id,
@@ -420,6 +435,9 @@ class SqliteStorage:
             order.prompt,
             order.prompt if job.keep_prompt else None,
             job.funding.value,
+            job.options.images,
+            int(job.options.enlarge),
+            job.options.inline_message_id,
         )
         assert job_id is not None
         return job_id
@@ -464,10 +482,24 @@ class SqliteStorage:
     async def set_note(self, job_id: int, note_id: int) -> None:
         await self._write("UPDATE requests SET note_id = ? WHERE id = ?", note_id, job_id)
 
+    async def set_result(self, job_id: int, file_id: str) -> None:
+        await self._write("UPDATE requests SET result_file_id = ? WHERE id = ?", file_id, job_id)
+
+    async def forget_requests(self, before: datetime) -> int:
+        """Clear what closed requests made before `before` kept to be run again (the prompt, the
+        input and result files, the inline message); their ledger lines stay. How many."""
+        cursor = await self._db.execute(
+            "UPDATE requests SET job_prompt = NULL, file_ids = NULL, result_file_id = NULL, "
+            f"inline_message_id = NULL WHERE created_at < ? AND NOT ({_OPEN}) AND "
+            "(job_prompt IS NOT NULL OR file_ids IS NOT NULL OR result_file_id IS NOT NULL)",
+            (_timestamp(before),),
+        )
+        return cursor.rowcount
+
     async def close_request(self, closing: Closing) -> None:
         await self._write(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
-            "finished_at = ?, job_prompt = NULL, file_ids = NULL WHERE id = ?",
+            "finished_at = ? WHERE id = ?",
             closing.outcome.value,
             closing.cost_usd,
             int(closing.estimated),
@@ -487,7 +519,8 @@ class SqliteStorage:
 
     async def _spend(self, where: str, subject_id: int, since: datetime) -> Spend:
         [(images, cost, estimated)] = await self._rows(
-            f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(MAX(cost_estimated), 0) "
+            "SELECT COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0), "
+            "COALESCE(MAX(cost_estimated), 0) "
             f"FROM requests WHERE {where} AND created_at >= ? AND {_COUNTED}",
             subject_id,
             _timestamp(since),
@@ -506,7 +539,7 @@ class SqliteStorage:
 
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]:
         rows = await self._rows(
-            "SELECT user_id, COUNT(*), SUM(cost_usd) FROM requests "
+            "SELECT user_id, SUM(images), SUM(cost_usd) FROM requests "
             f"WHERE created_at >= ? AND outcome = '{Outcome.OK}' AND user_id IS NOT NULL "
             "GROUP BY user_id ORDER BY 3 DESC, 2 DESC LIMIT ?",
             _timestamp(since),
@@ -614,7 +647,7 @@ class SqliteStorage:
 def _job(row: Any) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding) = row  # fmt: skip
+     funding, images, enlarge, inline_message_id, result_file_id) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group)),
@@ -627,6 +660,8 @@ def _job(row: Any) -> Job:
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
         funding=Funding(funding),
+        options=JobOptions(images, bool(enlarge), inline_message_id),
+        result_file_id=result_file_id,
     )
 
 

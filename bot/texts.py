@@ -274,6 +274,11 @@ def _limit_reached(error: LimitReached, now: datetime) -> str:
         return f"You already have {pictures} in progress. Send this again when it's done."
     if isinstance(error, CoolingDown):
         return f"Please wait {max(1, round(error.wait_seconds))} s before your next picture here."
+    if isinstance(error, DailyImagesReached) and error.left:
+        return (
+            f"That's {error.asked} images, and you have {error.left} of today's {error.limit} "
+            f"left. The limit resets at {_until(error.resets_at, now)}."
+        )
     if isinstance(error, DailyImagesReached):
         return (
             f"You've used all {error.limit} of today's images. "
@@ -479,3 +484,47 @@ def payment_already_counted(balance: int) -> str:
 
 def refunded(payment: Payment, balance: int) -> str:
     return f"Refunded {payment.stars} ⭐ to user {payment.user_id}; their bought images: {balance}."
+
+
+# ---- the buttons under a result --------------------------------------------------------------
+AGAIN_BUTTON = "🔁 Again"
+FOUR_BUTTON = "×4"  # noqa: RUF001 (a real multiplication sign, read by people)
+RATIO_BUTTON = "Ratio…"
+BACK_BUTTON = "« Back"
+# Answers to a tap on them (Telegram shows at most 200 characters).
+RESULT_BUTTON_TAKEN = "On it: a new picture is coming."
+RESULT_BUTTON_UNKNOWN = "I don't know this picture's request. Please send the prompt again."
+RESULT_MODEL_GONE = "This picture's model isn't offered any more. Please send the prompt again."
+RESULT_CANNOT_ENLARGE = "I can't make this picture larger. Please send the prompt again."
+
+
+def larger_button(size: str) -> str:
+    return f"⬆ {size}"
+
+
+def result_button_expired(days: int) -> str:
+    return (
+        f"I keep requests for {days} days, and this one is older, so I no longer have it. "
+        "Please send the prompt again."
+    )
+
+
+# ---- inline mode -----------------------------------------------------------------------------
+INLINE_DESCRIPTION = "With the settings of your private chat with me"
+INLINE_OPEN_BOT = "Open the bot"
+INLINE_PRIVATE = "This bot is private: tap to get your user id"
+
+
+def inline_title(prompt: str) -> str:
+    return f"Draw: {prompt}"
+
+
+def inline_drawing(prompt: str) -> str:
+    return f"Drawing: {prompt}…"
+
+
+def inline_start_first(username: str) -> str:
+    return (
+        f"I can't send you the picture yet: open a chat with @{username}, press Start, "
+        "then try again."
+    )

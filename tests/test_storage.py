@@ -122,9 +122,10 @@ async def test_the_ledger_counts_spend_per_user_and_period(tmp_path: Path) -> No
     await storage.close()
 
 
-async def test_a_job_is_stored_whole_and_forgotten_once_answered(tmp_path: Path) -> None:
-    """What a restart needs is kept while the job is open; the prompt and the file ids go once
-    it is answered (the prompt stays only when the operator keeps prompts)."""
+async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(tmp_path: Path) -> None:
+    """What a restart needs is kept while the job is open, and what a result button needs after
+    it is answered; the prompt and the file ids go once the retention passes (the ledger's
+    prompt stays only when the operator keeps prompts)."""
     path = tmp_path / "bot.sqlite3"
     storage = await SqliteStorage.open(path)
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -156,13 +157,24 @@ async def test_a_job_is_stored_whole_and_forgotten_once_answered(tmp_path: Path)
     assert await storage.open_job_ids(7, 5) == [first, second]
     for job_id in (first, second):
         await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5))
+    await storage.set_result(second, "result-1")
     assert await storage.open_jobs() == []
+    kept = await storage.job(second)
+    assert kept is not None
+    assert (kept.order.prompt, kept.file_ids, kept.result_file_id) == (
+        "kept",
+        ("file-a", "file-b"),
+        "result-1",
+    )
+    assert await storage.forget_requests(now) == 0  # not older than that yet
+    assert await storage.forget_requests(now + timedelta(seconds=1)) == 2
+    assert await storage.forget_requests(now + timedelta(seconds=1)) == 0
     await storage.close()
     with sqlite3.connect(path) as db:
         rows = db.execute(
-            "SELECT job_prompt, file_ids, prompt FROM requests ORDER BY id"
+            "SELECT job_prompt, file_ids, result_file_id, prompt FROM requests ORDER BY id"
         ).fetchall()
-    assert rows == [(None, None, None), (None, None, "kept")]
+    assert rows == [(None, None, None, None), (None, None, None, "kept")]
 
 
 async def test_requests_left_open_by_an_older_version_are_answered_as_interrupted(
