@@ -29,6 +29,7 @@ from bot.metrics import Metrics
 from bot.overrides import Overrides
 from bot.pipeline import Pipeline
 from bot.policy import Policy
+from bot.retention import Retention
 from bot.services import BotContext, Services
 from bot.storage import Storage, StorageError, open_storage
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
@@ -91,6 +92,7 @@ def build_application(settings: Settings) -> BotApplication:
     api = settings.telegram.api_url.rstrip("/")
 
     health: list[HealthServer] = []
+    retention: list[Retention] = []
     opened: list[ImageService] = []
     opened_storage: list[Storage] = []
 
@@ -138,6 +140,7 @@ def build_application(settings: Settings) -> BotApplication:
             # Polling, this replica holds the lock only one may hold: it is the only one.
             exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
+            inline_storage_chat_id=settings.bot.inline_storage_chat_id,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(
@@ -171,11 +174,15 @@ def build_application(settings: Settings) -> BotApplication:
         warn_about_access(settings.access)
         await set_commands(application, selling=settings.stars.enabled)
         await pipeline.start()
+        retention.append(Retention(storage, settings.access.request_retention_days))
+        retention[0].start()
         stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
 
     async def stop(application: BotApplication) -> None:
         for server in health:
             await server.stop()
+        for task in retention:
+            await task.stop()
         # Nothing was opened if start-up failed before `start` (a refused token, no network).
         if services := Services.find(application):
             await services.availability.stop()

@@ -83,6 +83,22 @@ async def _check_telegram(settings: Settings, report: Report) -> None:
         report.fail(
             "telegram", f"no answer from {api}: {exc}", "check TELEGRAM_API_URL and the network"
         )
+    else:
+        _report_inline_mode(me.supports_inline_queries, report)
+
+
+def _report_inline_mode(enabled: bool | None, report: Report) -> None:
+    """Inline mode is optional, so it is a note, not a failure. getMe says whether it is on, but
+    not inline feedback, without which a chosen inline result never reaches the bot."""
+    if enabled:
+        report.ok("inline mode", "on")
+    else:
+        report.note("inline mode", "off; to offer `@bot a prompt`, send @BotFather /setinline")
+    report.note(
+        "inline feedback",
+        "Telegram does not say whether it is on; inline mode needs it: @BotFather "
+        "/setinlinefeedback, 100%",
+    )
 
 
 async def _check_eden(settings: Settings, report: Report) -> None:

@@ -151,6 +151,9 @@ class AccessSettings(BaseSettings):
     user_max_in_flight: int = Field(default=2, ge=1)
     group_cooldown_seconds: float = Field(default=5.0, ge=0)
     log_prompts: bool = False
+    # Requests are kept this long (prompt, settings, input and result files), even with
+    # LOG_PROMPTS=false, so that the buttons under a result can run them again.
+    request_retention_days: int = Field(default=7, ge=1)
 
     @property
     def has_allow_list(self) -> bool:
@@ -317,6 +320,9 @@ class BotSettings(BaseSettings):
     data_dir: Path = Path("./data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # Inline mode: where a picture is uploaded before it is put into the inline message (which
+    # takes no uploads); unset, the user's private chat with the bot.
+    inline_storage_chat_id: Annotated[int | None, BeforeValidator(_blank_is_unset)] = None
 
     @field_validator("default_aspect_ratio")
     @classmethod

@@ -7,9 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import NetworkError, TelegramError, TimedOut
 
@@ -24,6 +31,13 @@ PHOTO_MAX_SIDES_SUM = 10_000
 PHOTO_MAX_SIDE_RATIO = 20
 # A chat action shows for at most 5 s, so it is renewed a little sooner.
 CHAT_ACTION_INTERVAL = 4.0
+
+
+def file_id_of(message: Message) -> str | None:
+    """The `file_id` of the picture a message carries (the largest size of a photo)."""
+    if message.photo:
+        return message.photo[-1].file_id
+    return message.document.file_id if message.document else None
 
 
 def fits_as_photo(picture: Picture) -> bool:
@@ -46,17 +60,40 @@ class Answer:
             ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
         )
 
-    async def text(self, text: str) -> Message:
-        return await self.bot.send_message(self.chat_id, text, reply_parameters=self._reply)
+    async def text(self, text: str) -> None:
+        await self.bot.send_message(self.chat_id, text, reply_parameters=self._reply)
+
+    async def result(
+        self,
+        pictures: Sequence[Picture],
+        caption: str,
+        *,
+        as_file: bool,
+        buttons: InlineKeyboardMarkup | None,
+    ) -> Message:
+        """A job's pictures: one with its buttons, or several as one album (Telegram lets no
+        album carry buttons); the first message sent."""
+        if len(pictures) == 1:
+            return await self.picture(pictures[0], caption, as_file=as_file, buttons=buttons)
+        return await self.album(pictures, caption, as_file=as_file)
 
     async def picture(
-        self, picture: Picture, caption: str | None = None, *, as_file: bool = False
+        self,
+        picture: Picture,
+        caption: str | None = None,
+        *,
+        as_file: bool = False,
+        buttons: InlineKeyboardMarkup | None = None,
     ) -> Message:
         """`picture` as a photo, or as a document if asked or if Telegram would refuse it."""
         if not as_file and fits_as_photo(picture):
             try:
                 return await self.bot.send_photo(
-                    self.chat_id, picture.data, caption=caption, reply_parameters=self._reply
+                    self.chat_id,
+                    picture.data,
+                    caption=caption,
+                    reply_parameters=self._reply,
+                    reply_markup=buttons,
                 )
             except TimedOut:
                 # The photo may have arrived after all; a document too would send it twice.
@@ -75,7 +112,25 @@ class Answer:
             filename=f"image.{picture.extension}",
             caption=caption,
             reply_parameters=self._reply,
+            reply_markup=buttons,
         )
+
+    async def album(self, pictures: Sequence[Picture], caption: str, *, as_file: bool) -> Message:
+        """Pictures as one album with one caption: photos, or documents if asked or if Telegram
+        would refuse any of them as a photo (an album cannot mix the two)."""
+        media: list[InputMediaPhoto] | list[InputMediaDocument]
+        captions = [caption, *(None for _ in pictures[1:])]
+        if not as_file and all(fits_as_photo(p) for p in pictures):
+            media = [
+                InputMediaPhoto(p.data, caption=c) for p, c in zip(pictures, captions, strict=True)
+            ]
+        else:
+            media = [
+                InputMediaDocument(p.data, caption=c, filename=f"image-{i}.{p.extension}")
+                for i, (p, c) in enumerate(zip(pictures, captions, strict=True), start=1)
+            ]
+        sent = await self.bot.send_media_group(self.chat_id, media, reply_parameters=self._reply)
+        return sent[0]
 
     @contextlib.asynccontextmanager
     async def uploading_photo(self, budget: CosmeticBudget) -> AsyncIterator[None]:

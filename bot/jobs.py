@@ -23,6 +23,17 @@ class Requester:
 
 
 @dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What a result button or an inline query adds to a request: how many variants to make,
+    whether the input is a result to be made larger unchanged, and the inline message (instead
+    of the chat) that is to show the picture."""
+
+    images: int = 1
+    enlarge: bool = False
+    inline_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """What accepting a request writes down: enough to carry it out after a restart. Input
     images are Telegram `file_id`s, fetched when the job starts, never their bytes."""
@@ -36,6 +47,7 @@ class NewJob:
     # Kept in the ledger after the job is done only with LOG_PROMPTS=true.
     keep_prompt: bool = False
     funding: Funding = Funding.FREE
+    options: JobOptions = JobOptions()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +60,8 @@ class Job(NewJob):
     note_id: int | None = None
     # The upstream call was made: after a crash it may have been paid for, so it is not repeated.
     upstream_sent: bool = False
+    # The delivered picture's `file_id`: the input of a "larger" button.
+    result_file_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,18 +18,21 @@ from telegram.error import TelegramError
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
-from bot.delivery import Answer
+from bot.delivery import Answer, file_id_of
 from bot.domain import Order, Outcome, Picture
 from bot.fidelity import FidelityCheck
+from bot.inline_answer import InlineAnswer
 from bot.inputs import ImageFile, InputRejected, download, prepare
-from bot.jobs import Job, NewJob, Requester
+from bot.jobs import Job, JobOptions, NewJob, Requester
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.notes import QueueNotes
 from bot.policy import Policy
+from bot.result_buttons import result_keyboard
 from bot.storage import Storage
 from bot.telegram_budget import CosmeticBudget
 from bot.upstream import ImageService, UpstreamError
+from bot.variants import make, total_cost, upstream_request
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class Submission:
     order: Order
     output_format: str
     file_ids: tuple[str, ...] = ()
+    options: JobOptions = dataclasses.field(default_factory=JobOptions)
 
 
 class Pipeline:
@@ -68,6 +72,7 @@ class Pipeline:
         exclusive: bool,
         metrics: Metrics | None = None,
         budget: CosmeticBudget | None = None,
+        inline_storage_chat_id: int | None = None,
     ) -> None:
         self._bot = bot
         self._storage = storage
@@ -81,6 +86,7 @@ class Pipeline:
         self._exclusive = exclusive
         self._metrics = metrics
         self._budget = budget or CosmeticBudget()
+        self._inline_storage_chat_id = inline_storage_chat_id
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
         self._workers = Workers(capacity, self._claim, self._run)
@@ -104,20 +110,25 @@ class Pipeline:
     async def submit(self, submission: Submission) -> int:
         """Write the request down as a job and queue it (LimitReached if it may not go ahead);
         its answer comes from a worker. A job that has to wait gets a queue note."""
-        who, order = submission.who, submission.order
+        who, order, images = submission.who, submission.order, submission.options.images
         job = NewJob(
             who=who,
             order=order,
             output_format=submission.output_format,
             file_ids=submission.file_ids,
-            estimated_cost_usd=estimated_price(order.model, order.image_size),
+            estimated_cost_usd=estimated_price(order.model, order.image_size) * images,
             created_at=self._policy.now(),
             keep_prompt=self._keep_prompts,
+            options=submission.options,
         )
         job_id = await self._policy.admit(
-            who, lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding))
+            who,
+            lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding)),
+            images,
         )
-        self._notes.waiting(job_id, who.chat_id, who.message_id, who.language)
+        # An inline job's message says "Drawing" already, and its chat may be closed to the bot.
+        if job.options.inline_message_id is None:
+            self._notes.waiting(job_id, who.chat_id, who.message_id, who.language)
         self._workers.wake()
         await self._tell_replicas(JOBS_CHANNEL)
         return job_id
@@ -263,7 +274,12 @@ class Pipeline:
         await asyncio.shield(self._close(job, outcome, cost))
 
     def _answer(self, job: Job) -> Answer:
-        return Answer(self._bot, job.who.chat_id, job.who.message_id)
+        inline = job.options.inline_message_id
+        if inline is None:
+            return Answer(self._bot, job.who.chat_id, job.who.message_id)
+        storage = self._inline_storage_chat_id
+        upload_to = job.who.chat_id if storage is None else storage
+        return InlineAnswer(self._bot, inline, upload_to, private=storage is None)
 
     async def _carry_out(
         self, job: Job, answer: Answer, slot: Slot
@@ -271,7 +287,7 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None
-        request = job.order.with_images(pictures)
+        request = upstream_request(job.order, job.options, pictures)
         if job.id not in self._sent:
             self._sent.add(job.id)
             await self._mark(self._storage.upstream_sent, job.id)
@@ -283,25 +299,34 @@ class Pipeline:
                 if job.note_id is not None or self._notes.shown(job.id)
                 else answer.uploading_photo(self._budget)
             )
-            async with indicator, self._images.generate(request) as result:
+            async with indicator, make(self._images, request, job.options.images) as results:
                 self._delivered.add(job.id)
                 # The upstream has answered: the upload needs no generation slot, and the user's
                 # next request need not wait for it.
                 await self._mark(self._storage.slot_released, job.id)
                 slot.release()
                 await self._tell_replicas(JOBS_CHANNEL)
-                delivered = self._fidelity.check(request, result)
-                caption = texts.result_caption(request.prompt, delivered, result.cost_usd)
-                sent = await answer.picture(
-                    result.picture, caption, as_file=job.output_format == "file"
+                [delivered, *_] = [self._fidelity.check(request, r) for r in results]
+                cost = total_cost(results)
+                # The order's prompt: an enlargement's upstream prompt is an instruction.
+                caption = texts.result_caption(job.order.prompt, delivered, cost)
+                sent = await answer.result(
+                    [r.picture for r in results],
+                    caption,
+                    as_file=job.output_format == "file",
+                    buttons=result_keyboard(job.id, job.order),
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
             await self._tell(answer, texts.upstream_failure(exc))
             return exc.kind, None
+        if file_id := file_id_of(sent):
+            await self._mark(self._storage.set_result, job.id, file_id)
         if self._metrics:
-            self._metrics.images_sent.labels("photo" if sent.photo else "document").inc()
-        return Outcome.OK, result.cost_usd
+            self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
+                len(results)
+            )
+        return Outcome.OK, cost
 
     async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
         """The job's images, fetched and made fit for the model; None if one cannot be used (the
@@ -327,12 +352,12 @@ class Pipeline:
         lease_until = datetime.now(UTC) + self._lease
         return await self._storage.claim_next(self._worker, lease_until, self._capacity)
 
-    async def _mark(self, step: Callable[[int], Awaitable[None]], job_id: int) -> None:
+    async def _mark(self, step: Callable[..., Awaitable[None]], job_id: int, *values: str) -> None:
         """Record a job's progress; a database that refuses writes (a full disk) must not cost
         the user their picture: the refusal is logged, and only a crash before the job's end
         could run it again."""
         try:
-            await step(job_id)
+            await step(job_id, *values)
         except Exception as exc:
             log.error(
                 "could not record the progress of job %d (%s): %s", job_id, step.__name__, exc

@@ -42,10 +42,13 @@ class QuotaReached(LimitReached):
 
 
 class DailyImagesReached(QuotaReached):
-    def __init__(self, limit: int, resets_at: datetime) -> None:
+    def __init__(self, limit: int, resets_at: datetime, asked: int = 1, left: int = 0) -> None:
         super().__init__(f"daily limit of {limit} images")
         self.limit = limit
         self.resets_at = resets_at
+        # A request for several images (x4) may be refused with some still left.
+        self.asked = asked
+        self.left = left
 
 
 class MonthlyBudgetReached(QuotaReached):
@@ -123,12 +126,19 @@ class Policy:
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._access.admin_user_ids
 
-    async def admit(self, who: Requester, store: Callable[[Storage, Funding], Awaitable[T]]) -> T:
+    async def admit(
+        self,
+        who: Requester,
+        store: Callable[[Storage, Funding], Awaitable[T]],
+        images: int = 1,
+    ) -> T:
         """Raise LimitReached, or call `store(storage, funding)` (which writes the request down,
         and with Funding.CREDIT takes the credit in the same write) and return what it returns.
         The checks and the write are one step for this user (and group), in every replica, so
         that two requests arriving together cannot both take the last image of the day. Free
-        allowances are used first, then credits."""
+        allowances are used first, then credits. A request for several `images` (x4) must fit
+        the free allowance whole: a job takes one credit, so credits pay for single pictures
+        only. It is still one request in flight (USER_MAX_IN_FLIGHT counts requests)."""
         limited = who.user_id is not None and not self.is_admin(who.user_id)
         if limited:
             self._check_cooldown(who)
@@ -140,9 +150,9 @@ class Policy:
                 if await storage.in_flight(who.user_id) >= limit:
                     raise TooManyInFlight(limit)
                 try:
-                    await self._check_quota(storage, who, self._clock())
+                    await self._check_quota(storage, who, self._clock(), images)
                 except QuotaReached:
-                    if not (self._selling and await storage.credits(who.user_id) > 0):
+                    if images > 1 or not (self._selling and await storage.credits(who.user_id) > 0):
                         raise
                     funding = Funding.CREDIT
             stored = await store(storage, funding)
@@ -175,13 +185,16 @@ class Policy:
     def group_budget(self, chat_id: int) -> float:
         return self._overrides.monthly_budget(chat_id, self._access.group_monthly_budget_usd)
 
-    async def _check_quota(self, storage: Storage, who: Requester, now: datetime) -> None:
+    async def _check_quota(
+        self, storage: Storage, who: Requester, now: datetime, images: int
+    ) -> None:
         assert who.user_id is not None
         user_id = who.user_id
         if daily := self.daily_limit(user_id):
             today = await storage.spend(user_id, day_start(now), free_only=True)
-            if today.images >= daily:
-                raise DailyImagesReached(daily, day_start(now) + timedelta(days=1))
+            if today.images + images > daily:
+                left = max(0, daily - today.images)
+                raise DailyImagesReached(daily, day_start(now) + timedelta(days=1), images, left)
         if budget := self.monthly_budget(user_id):
             month = await storage.spend(user_id, month_start(now), free_only=True)
             if month.cost_usd >= budget:

@@ -21,7 +21,7 @@ from bot.database import (
     open_database,
 )
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, NewJob, Requester
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
 
 StorageError = DatabaseError
 
@@ -157,6 +157,10 @@ class Storage(Protocol):
     async def stops(self, worker: str) -> list[tuple[int, Outcome]]: ...
 
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
+
+    async def set_result(self, job_id: int, file_id: str) -> None: ...
+
+    async def forget_requests(self, before: datetime) -> int: ...
 
     async def close_request(self, closing: Closing) -> None: ...
 
@@ -471,6 +475,19 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN language TEXT NOT NULL DEFAULT 'en'",
         ),
     ),
+    Migration(
+        common=(
+            # A closed request stays a job that a result button can run again, until
+            # REQUEST_RETENTION_DAYS clear its prompt, inputs and result (forget_requests).
+            # `images`: the pictures it makes (x4 makes four), what quotas and totals count.
+            "ALTER TABLE requests ADD COLUMN images INTEGER NOT NULL DEFAULT 1",
+            # The input is a result, to be made larger and otherwise unchanged.
+            "ALTER TABLE requests ADD COLUMN enlarge INTEGER NOT NULL DEFAULT 0",
+            # Inline mode: the message the picture goes into, instead of a reply in `chat_id`.
+            "ALTER TABLE requests ADD COLUMN inline_message_id TEXT",
+            "ALTER TABLE requests ADD COLUMN result_file_id TEXT",
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -486,7 +503,7 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language"
+    "funding, language, images, enlarge, inline_message_id, result_file_id"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -567,8 +584,10 @@ class SqlStorage:
             [(job_id,)] = await self._rows(
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
-                "outcome, job_prompt, prompt, funding, language, turn) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_TURN}) "
+                "outcome, job_prompt, prompt, funding, language, images, enlarge, "
+                "inline_message_id, turn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                f"{_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
                 who.chat_id,
@@ -588,6 +607,9 @@ class SqlStorage:
                 order.prompt if job.keep_prompt else None,
                 job.funding.value,
                 who.language,
+                job.options.images,
+                int(job.options.enlarge),
+                job.options.inline_message_id,
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -610,6 +632,8 @@ class SqlStorage:
         return [job_id for (job_id,) in rows]
 
     async def in_flight(self, user_id: int | None) -> int:
+        """The user's requests in flight (USER_MAX_IN_FLIGHT counts requests: a x4 is one job,
+        holding one generation slot, though quotas count its four images)."""
         [(count,)] = await self._rows(
             f"SELECT COUNT(*) FROM requests WHERE user_id IS NOT DISTINCT FROM ? AND {_IN_FLIGHT}",
             user_id,
@@ -726,10 +750,29 @@ class SqlStorage:
         )
         return bool(rows)
 
+    async def set_result(self, job_id: int, file_id: str) -> None:
+        """The delivered picture's `file_id`: the input of the result's "larger" button."""
+        await self._write("UPDATE requests SET result_file_id = ? WHERE id = ?", file_id, job_id)
+
+    async def forget_requests(self, before: datetime) -> int:
+        """Clear what closed requests made before `before` kept to be run again (the prompt, the
+        input and result files, the inline message); their ledger lines stay. How many."""
+        rows = await self._rows(
+            "UPDATE requests SET job_prompt = NULL, file_ids = NULL, result_file_id = NULL, "
+            f"inline_message_id = NULL WHERE created_at < ? AND NOT ({_OPEN}) AND "
+            "(job_prompt IS NOT NULL OR file_ids IS NOT NULL OR result_file_id IS NOT NULL "
+            "OR inline_message_id IS NOT NULL) "
+            "RETURNING id",
+            _timestamp(before),
+        )
+        return len(rows)
+
     async def close_request(self, closing: Closing) -> None:
+        """Close a job's ledger line. Its prompt and files stay, for the buttons under its
+        result, until REQUEST_RETENTION_DAYS have passed (forget_requests)."""
         await self._write(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
-            "finished_at = ?, job_prompt = NULL, file_ids = NULL, generating = 0, worker = NULL "
+            "finished_at = ?, generating = 0, worker = NULL "
             "WHERE id = ?",
             closing.outcome.value,
             float(closing.cost_usd),
@@ -801,7 +844,8 @@ class SqlStorage:
 
     async def _spend(self, where: str, subject_id: int, since: datetime) -> Spend:
         [(images, cost, estimated)] = await self._rows(
-            f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(MAX(cost_estimated), 0) "
+            "SELECT COALESCE(SUM(images), 0), COALESCE(SUM(cost_usd), 0), "
+            "COALESCE(MAX(cost_estimated), 0) "
             f"FROM requests WHERE {where} AND created_at >= ? AND {_COUNTED}",
             subject_id,
             _timestamp(since),
@@ -810,8 +854,10 @@ class SqlStorage:
 
     async def daily_totals(self, since: datetime) -> list[DayTotals]:
         rows = await self._rows(
-            f"SELECT substr(created_at, 1, 10), COUNT(*) FILTER (WHERE outcome = '{Outcome.OK}'), "
-            f"COUNT(*) FILTER (WHERE {_FAILED}), "
+            # Images, as quotas count them: a x4 request made (or failed to make) four.
+            "SELECT substr(created_at, 1, 10), "
+            f"COALESCE(SUM(images) FILTER (WHERE outcome = '{Outcome.OK}'), 0), "
+            f"COALESCE(SUM(images) FILTER (WHERE {_FAILED}), 0), "
             f"COALESCE(SUM(cost_usd) FILTER (WHERE outcome = '{Outcome.OK}'), 0) "
             "FROM requests WHERE created_at >= ? GROUP BY 1 ORDER BY 1 DESC",
             _timestamp(since),
@@ -820,7 +866,7 @@ class SqlStorage:
 
     async def top_users(self, since: datetime, limit: int) -> list[UserTotals]:
         rows = await self._rows(
-            "SELECT user_id, COUNT(*), SUM(cost_usd) FROM requests "
+            "SELECT user_id, SUM(images), SUM(cost_usd) FROM requests "
             f"WHERE created_at >= ? AND outcome = '{Outcome.OK}' AND user_id IS NOT NULL "
             "GROUP BY user_id ORDER BY 3 DESC, 2 DESC LIMIT ?",
             _timestamp(since),
@@ -981,7 +1027,7 @@ async def open_storage(
 def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding, language) = row  # fmt: skip
+     funding, language, images, enlarge, inline_message_id, result_file_id) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -994,6 +1040,8 @@ def _job(row: Sequence[Any]) -> Job:
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
         funding=Funding(funding),
+        options=JobOptions(int(images), bool(enlarge), inline_message_id),
+        result_file_id=result_file_id,
     )
 
 

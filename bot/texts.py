@@ -386,6 +386,19 @@ def _limit_reached(error: LimitReached, now: datetime) -> str:
     if isinstance(error, CoolingDown):
         seconds = max(1, round(error.wait_seconds))
         return _("Please wait {n} s before your next picture here.").format(n=seconds)
+    if isinstance(error, DailyImagesReached) and error.left:
+        return ngettext(
+            "That's {asked} images, and you have {n} of today's {limit} left. "
+            "The limit resets at {until}.",
+            "That's {asked} images, and you have {n} of today's {limit} left. "
+            "The limit resets at {until}.",
+            error.left,
+        ).format(
+            asked=error.asked,
+            n=error.left,
+            limit=error.limit,
+            until=_until(error.resets_at, now),
+        )
     if isinstance(error, DailyImagesReached):
         return ngettext(
             "You've used all {n} of today's images. The limit resets at {until}.",
@@ -671,3 +684,52 @@ def refunded(payment: Payment, balance: int) -> str:
     return _("Refunded {stars} ⭐ to user {user}; their bought images: {balance}.").format(
         stars=payment.stars, user=payment.user_id, balance=balance
     )
+
+
+# ---- the buttons under a result --------------------------------------------------------------
+AGAIN_BUTTON = Text("🔁 Again")
+FOUR_BUTTON = "×4"  # noqa: RUF001 (a real multiplication sign, read by people; no words)
+RATIO_BUTTON = Text("Ratio…")
+BACK_BUTTON = Text("« Back")
+# Answers to a tap on them (Telegram shows at most 200 characters).
+RESULT_BUTTON_TAKEN = Text("On it: a new picture is coming.")
+RESULT_BUTTON_UNKNOWN = Text("I don't know this picture's request. Please send the prompt again.")
+RESULT_MODEL_GONE = Text(
+    "This picture's model isn't offered any more. Please send the prompt again."
+)
+RESULT_CANNOT_ENLARGE = Text("I can't make this picture larger. Please send the prompt again.")
+
+
+def larger_button(size: str) -> str:
+    return f"⬆ {size}"
+
+
+def result_button_expired(days: int) -> str:
+    return ngettext(
+        "I keep requests for {n} day, and this one is older, so I no longer have it. "
+        "Please send the prompt again.",
+        "I keep requests for {n} days, and this one is older, so I no longer have it. "
+        "Please send the prompt again.",
+        days,
+    ).format(n=days)
+
+
+# ---- inline mode -----------------------------------------------------------------------------
+INLINE_DESCRIPTION = Text("With the settings of your private chat with me")
+INLINE_OPEN_BOT = Text("Open the bot")
+INLINE_PRIVATE = Text("This bot is private: tap to get your user id")
+
+
+def inline_title(prompt: str) -> str:
+    return _("Draw: {prompt}").format(prompt=prompt)
+
+
+def inline_drawing(prompt: str) -> str:
+    return _("Drawing: {prompt}…").format(prompt=prompt)
+
+
+def inline_start_first(username: str) -> str:
+    return _(
+        "I can't send you the picture yet: open a chat with @{username}, press Start, "
+        "then try again."
+    ).format(username=username)

@@ -5,10 +5,11 @@ written as one step. Each test runs on SQLite and on a real PostgreSQL server.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Order, Outcome
-from bot.jobs import Closing, NewJob, Requester
+from bot.jobs import Closing, JobOptions, NewJob, Requester
 from bot.storage import AlbumItem
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
@@ -29,11 +30,12 @@ def _job(chat_id: int, prompt: str = "a fox", inputs: int = 0, keep: bool = Fals
     )
 
 
-async def test_a_job_is_stored_whole_and_forgotten_once_answered(
+async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(
     open_store: OpenStore, tmp_path: object
 ) -> None:
-    """What a restart needs is kept while the job is open; the prompt and the file ids go once
-    it is answered (the prompt stays only when the operator keeps prompts)."""
+    """What a restart needs is kept while the job is open, and what a result button needs after
+    it is answered; the prompt and the file ids go once the retention passes (the ledger's
+    prompt stays only when the operator keeps prompts)."""
     storage = await open_store()
     first = await storage.open_job(_job(7, inputs=2))
     second = await storage.open_job(_job(7, prompt="kept", keep=True))
@@ -45,6 +47,7 @@ async def test_a_job_is_stored_whole_and_forgotten_once_answered(
         "file",
     )
     assert (job.file_ids, job.outcome, job.created_at) == (("file-0", "file-1"), "queued", NOW)
+    assert (job.options, job.result_file_id) == (JobOptions(), None)
     claimed = await storage.claim_next("w1", LATER, cap=5)
     assert claimed is not None
     assert (claimed.id, claimed.outcome, claimed.upstream_sent) == (first, "running", False)
@@ -58,11 +61,42 @@ async def test_a_job_is_stored_whole_and_forgotten_once_answered(
     assert await storage.open_job_ids(7, 7) == [first, second]
     for job_id in (first, second):
         await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5))
+    await storage.set_result(first, "result-1")
     assert await storage.open_job_ids(7, 7) == []
-    assert rows(tmp_path, "SELECT job_prompt, file_ids, prompt FROM requests ORDER BY id") == [  # type: ignore[arg-type]
-        (None, None, None),
-        (None, None, "kept"),
-    ]
+    kept = await storage.job(first)
+    assert kept is not None
+    assert (kept.order.prompt, kept.file_ids, kept.result_file_id) == (
+        "a fox",
+        ("file-0", "file-1"),
+        "result-1",
+    )
+    assert await storage.forget_requests(NOW) == 0  # not older than that yet
+    assert await storage.forget_requests(NOW + timedelta(seconds=1)) == 2
+    assert await storage.forget_requests(NOW + timedelta(seconds=1)) == 0
+    assert rows(
+        tmp_path,  # type: ignore[arg-type]
+        "SELECT job_prompt, file_ids, result_file_id, prompt FROM requests ORDER BY id",
+    ) == [(None, None, None, None), (None, None, None, "kept")]
+
+
+async def test_a_x4_request_counts_four_images_and_one_request_in_flight(
+    open_store: OpenStore,
+) -> None:
+    storage = await open_store()
+    four = dataclasses.replace(_job(7), options=JobOptions(images=4, inline_message_id="inline-1"))
+    job_id = await storage.open_job(four)
+    single = await storage.open_job(_job(7))
+    job = await storage.job(job_id)
+    assert job is not None
+    assert job.options == JobOptions(4, False, "inline-1")
+    assert await storage.in_flight(7) == 2  # requests, not images
+    assert (await storage.spend(7, NOW)).images == 5
+    for closing in (job_id, single):
+        await storage.close_request(Closing(closing, Outcome.OK, 0.1, False, 5))
+    [top] = await storage.top_users(NOW, 5)
+    assert (top.user_id, top.images) == (7, 5)
+    [day] = await storage.daily_totals(NOW)
+    assert (day.ok, day.failed) == (5, 0)
 
 
 async def test_chats_take_turns_and_places_are_counted_in_that_order(

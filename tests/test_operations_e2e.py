@@ -37,6 +37,19 @@ async def test_check_passes_when_everything_answers(
     assert "[ok]   model google/gemini-2.5-flash-image: listed" in lines
     assert any(line.startswith("[ok]   database: ") for line in lines)
     assert eden.listings == ["/images/models"]
+    # getMe says whether inline mode is on, but nothing about inline feedback.
+    assert "[note] inline mode: off; to offer `@bot a prompt`, send @BotFather /setinline" in lines
+    assert any(line.startswith("[note] inline feedback: Telegram does not say") for line in lines)
+
+
+async def test_check_reports_inline_mode_from_get_me(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    telegram.supports_inline_queries = True
+    run = await start_bot("check")
+    assert await run.wait() == 0
+    assert "[ok]   inline mode: on" in run.output.splitlines()
+    assert "/setinlinefeedback" in run.output
 
 
 async def test_check_falls_back_to_the_older_model_list(

@@ -11,7 +11,9 @@ from telegram.error import NetworkError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChosenInlineResultHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     PreCheckoutQueryHandler,
     TypeHandler,
@@ -27,6 +29,7 @@ from bot.handlers.admin import (
     deny_command,
     quota_command,
 )
+from bot.handlers.buttons import result_button
 from bot.handlers.commands import (
     cancel_button,
     cancel_command,
@@ -35,6 +38,7 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.inline import chosen_inline_result, inline_query
 from bot.handlers.language import (
     LANGUAGE_PREFIX,
     language_button,
@@ -61,6 +65,7 @@ from bot.handlers.settings import (
     unknown_button,
 )
 from bot.notes import CANCEL_PREFIX
+from bot.result_buttons import RESULT_PREFIX
 from bot.services import BotContext
 
 log = logging.getLogger(__name__)
@@ -99,7 +104,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),
             CallbackQueryHandler(cancel_button, pattern=rf"^{CANCEL_PREFIX}\|"),
+            CallbackQueryHandler(result_button, pattern=rf"^{RESULT_PREFIX}\|"),
             CallbackQueryHandler(unknown_button),
+            InlineQueryHandler(inline_query),
+            ChosenInlineResultHandler(chosen_inline_result),
             MessageHandler(
                 _NEW_MESSAGE & filters.ChatType.PRIVATE & filters.COMMAND, unknown_command
             ),

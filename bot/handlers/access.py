@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Chat, Message, Update
+from telegram import Bot, Chat, InlineQueryResultsButton, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
@@ -62,9 +62,13 @@ async def _lets_in(update: Update, context: BotContext) -> bool:
 
 
 async def _turn_away(update: Update, context: BotContext) -> None:
-    """Tell a refused sender, once an hour, the id the operator needs to let them in."""
+    """Tell a refused sender the id the operator needs to let them in: every time where only they
+    see it (a button's answer, inline mode), else once an hour, so that groups are not spammed."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or not _meant_for_bot(update, context.bot):
+        return
+    if update.callback_query or update.inline_query or update.chosen_inline_result:
+        await _tell_privately(update, context.bot, texts.access_refused(user.id))
         return
     sender_chat = sender_chat_of(update)
     sender_id = sender_chat.id if sender_chat else user.id
@@ -89,14 +93,26 @@ async def _turn_away(update: Update, context: BotContext) -> None:
             sender_id,
         )
         text = texts.access_refused(sender_id)
-    if update.callback_query:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message:
+    if update.effective_message:
         await update.effective_message.reply_text(text)
 
 
-def _meant_for_bot(update: Update, bot: Bot) -> bool:
+async def _tell_privately(update: Update, bot: Bot, text: str) -> None:
+    """A refusal only its user sees: a tap's answer (every tap is answered), an inline answer
+    offering the private chat (where the bot tells the id), an inline message's text."""
     if update.callback_query:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.inline_query:
+        start = InlineQueryResultsButton(texts.INLINE_PRIVATE(), start_parameter="private")
+        await update.inline_query.answer([], cache_time=0, is_personal=True, button=start)
+    elif update.chosen_inline_result and update.chosen_inline_result.inline_message_id:
+        await bot.edit_message_text(
+            text, inline_message_id=update.chosen_inline_result.inline_message_id
+        )
+
+
+def _meant_for_bot(update: Update, bot: Bot) -> bool:
+    if update.callback_query or update.inline_query or update.chosen_inline_result:
         return True
     message = update.effective_message
     if message is None:

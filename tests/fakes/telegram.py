@@ -65,6 +65,8 @@ class FakeTelegram:
         self.deleted: set[tuple[int, int]] = set()  # (chat_id, message_id) no longer there
         # Members of a chat; a chat that is not listed here counts everyone as a member.
         self.members: dict[int, set[int]] = {}
+        # What getMe says (@BotFather /setinline turns it on).
+        self.supports_inline_queries = False
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -112,6 +114,23 @@ class FakeTelegram:
         }
         await self._push({"callback_query": query})
         return query_id
+
+    async def inline_query(self, user_id: int, query: str) -> str:
+        """A user types `@bot query` in some chat."""
+        query_id = f"inline-{next(self._update_ids)}"
+        inline = {"id": query_id, "from": user(user_id), "query": query, "offset": ""}
+        await self._push({"inline_query": inline})
+        return query_id
+
+    async def choose_inline(
+        self, user_id: int, query: str, result_id: str, inline_message_id: str | None
+    ) -> None:
+        """The user picks a result; Telegram sends its inline_message_id only if the result had
+        a keyboard."""
+        chosen: dict[str, Any] = {"result_id": result_id, "from": user(user_id), "query": query}
+        if inline_message_id is not None:
+            chosen["inline_message_id"] = inline_message_id
+        await self._push({"chosen_inline_result": chosen})
 
     async def pre_checkout(
         self, user_id: int, payload: str, total: int, currency: str = "XTR"
@@ -253,7 +272,7 @@ class FakeTelegram:
             "username": BOT_USERNAME,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.supports_inline_queries,
         }
 
     async def _m_getUpdates(self, call: Call) -> Any:
@@ -313,9 +332,45 @@ class FakeTelegram:
         return self._message(call.params, text=call.params.get("text"))
 
     async def _m_editMessageText(self, call: Call) -> Any:
+        if "inline_message_id" in call.params:
+            return True  # Telegram answers an inline message's edit with True
         message = self._message(call.params, text=call.params.get("text"))
         message["message_id"] = int(call.params["message_id"])
         return message
+
+    async def _m_editMessageReplyMarkup(self, call: Call) -> Any:
+        message = self._message(call.params, reply_markup=call.params.get("reply_markup"))
+        message["message_id"] = int(call.params["message_id"])
+        return message
+
+    async def _m_editMessageMedia(self, call: Call) -> Any:
+        media = call.params["media"]
+        if not str(media.get("media", "")).startswith("attach://") and media["media"] not in (
+            self.files
+        ):
+            return _error(400, "Bad Request: wrong file identifier specified")
+        if "inline_message_id" in call.params:
+            return True
+        return _error(400, "Bad Request: only inline messages are edited here")
+
+    async def _m_answerInlineQuery(self, call: Call) -> Any:
+        return True
+
+    async def _m_sendMediaGroup(self, call: Call) -> Any:
+        messages = []
+        for item in call.params["media"]:
+            data = call.files[item["media"].removeprefix("attach://")]
+            file_id = self.add_file(data)
+            content = {"file_id": file_id, "file_unique_id": file_id}
+            kind = (
+                {"photo": [{**content, "width": 90, "height": 90}]}
+                if item["type"] == "photo"
+                else {"document": {**content, "file_name": "image.png", "mime_type": "image/png"}}
+            )
+            message = self._message(call.params, caption=item.get("caption"), **kind)
+            message["media_group_id"] = "album"
+            messages.append(message)
+        return messages
 
     async def _m_sendPhoto(self, call: Call) -> Any:
         # Like Telegram, keep what was sent so that a reply to this photo can download it.
