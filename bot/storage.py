@@ -327,7 +327,8 @@ _MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         common=(
             # A request is a durable job until it is answered: what it takes to carry it out after a
-            # restart. `job_prompt` and `file_ids` are kept only while it is open.
+            # restart. `job_prompt` and `file_ids` are kept while it is open (and, since the result
+            # buttons, until REQUEST_RETENTION_DAYS).
             "ALTER TABLE requests ADD COLUMN in_group INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE requests ADD COLUMN inputs INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE requests ADD COLUMN output_format TEXT NOT NULL DEFAULT 'photo'",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.config import AccessSettings
 from bot.domain import Order, Outcome
-from bot.jobs import Closing, NewJob, Requester
+from bot.jobs import Closing, JobOptions, NewJob, Requester
 from bot.policy import CoolingDown, DailyImagesReached, Policy, TooManyInFlight
-from bot.storage import Storage
+from bot.storage import Payment, Storage
 from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
@@ -27,13 +28,17 @@ class Clocks:
 
 
 async def _policy(
-    open_store: OpenStore, clocks: Clocks, **access: object
+    open_store: OpenStore, clocks: Clocks, selling: bool = False, **access: object
 ) -> tuple[Policy, Storage]:
     storage = await open_store()
     # model_validate reads no environment: only what the test says.
     settings = AccessSettings.model_validate({"allow_everyone": True, **access})
     return Policy(
-        settings, storage, clock=lambda: clocks.wall, monotonic=lambda: clocks.mono
+        settings,
+        storage,
+        clock=lambda: clocks.wall,
+        monotonic=lambda: clocks.mono,
+        selling=selling,
     ), storage
 
 
@@ -90,6 +95,41 @@ async def test_the_daily_quota_counts_open_jobs_and_resets_at_midnight_utc(
     assert caught.value.resets_at == datetime(2026, 11, 26, tzinfo=UTC)
     clocks.advance(3600)  # past midnight UTC
     await _submit(policy, storage, bob)
+    await storage.close()
+
+
+async def test_a_x4_request_must_fit_the_days_images_whole_and_credits_pay_for_none(
+    open_store: OpenStore,
+) -> None:
+    policy, storage = await _policy(
+        open_store, Clocks(), selling=True, user_daily_images=5, user_max_in_flight=1
+    )
+    dave = Requester(5, chat_id=5)
+
+    async def ask(who: Requester, images: int) -> int:
+        job = NewJob(who, ORDER, "photo", (), 0.067 * images, policy.now())
+        job = dataclasses.replace(job, options=JobOptions(images=images))
+        return await policy.admit(
+            who,
+            lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding)),
+            images,
+        )
+
+    first = await ask(dave, 4)
+    # One request in flight, though four images: USER_MAX_IN_FLIGHT counts requests.
+    with pytest.raises(TooManyInFlight):
+        await _submit(policy, storage, dave)
+    await storage.close_request(Closing(first, Outcome.OK, 0.268, False, 1))
+    assert (await storage.spend(5, policy.now())).images == 4
+    await storage.add_payment(Payment("c1", 5, credits=9, stars=100))
+    with pytest.raises(DailyImagesReached) as caught:
+        await ask(dave, 4)  # 1 of 5 left, and a credit pays for one picture only
+    assert (caught.value.asked, caught.value.left, caught.value.limit) == (4, 1, 5)
+    assert await storage.credits(5) == 9
+    last = await ask(dave, 1)  # the last free one
+    await storage.close_request(Closing(last, Outcome.OK, 0.067, False, 1))
+    await ask(dave, 1)  # then a credit
+    assert await storage.credits(5) == 8
     await storage.close()
 
 
