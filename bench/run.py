@@ -6,8 +6,12 @@ per request, memory, time to drain).
 
     .venv/bin/python bench/run.py [--chats 200] [--latency 3] [--samples 40] [--image flat]
                                   [--only classic|crowd] [--crowd 2000] [--crowd-cap 16]
+                                  [--replicas N]
 
 `--only crowd` runs the crowd alone: at least 2000 x 3 s / 16 = 375 s by design.
+`--replicas N` runs N replicas in webhook mode on a PostgreSQL server the benchmark starts (as
+tests do), the fake Telegram spreading its posts over them; CPU and memory are then the replicas'
+sums. Without it: one process on SQLite, in polling mode.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.fakes.balancer import PATH, SECRET, Balancer
 from tests.fakes.eden import API_KEY, FakeEden
 from tests.fakes.process import BotProcess
 from tests.fakes.telegram import Call, FakeTelegram, text_message
+from tests.postgres import PostgresServer
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstuvwxyz"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -108,40 +114,103 @@ def _status(pid: int, field: str) -> int:
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith(field))
 
 
-async def start_bot(
+@dataclass
+class Fleet:
+    """The bot under measure: one process, or replicas sharing a PostgreSQL database."""
+
+    processes: list[BotProcess]
+    balancer: Balancer | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [p._proc.pid for p in self.processes if p._proc is not None]
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds so far, sum of peak RSS in KiB) over the processes."""
+        each = [_proc(pid) for pid in self.pids]
+        return sum(cpu for cpu, _ in each), sum(rss for _, rss in each)
+
+    def rss(self) -> int:
+        return sum(_status(pid, "VmRSS") for pid in self.pids)
+
+    async def stop(self, telegram: FakeTelegram) -> None:
+        for process in self.processes:
+            await process.stop()
+        if self.balancer:
+            telegram.deliver = None
+            await self.balancer.aclose()
+
+
+async def start_bots(
     telegram: FakeTelegram,
     eden: FakeEden,
     data: Path,
     chats: int,
+    postgres: PostgresServer | None,
+    replicas: int,
     rate_limit: bool = False,
     health_port: int = 0,
-) -> BotProcess:
-    bot = BotProcess(
-        {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": telegram.url,
-            "EDENAI_API_KEY": API_KEY,
-            "EDENAI_BASE_URL": eden.base_url,
-            "DATA_DIR": str(data),
-            "LOG_LEVEL": "WARNING",
-            # The crowd reads the queue's length from /metrics; the others need no server.
-            "HEALTH_PORT": str(health_port),
-            "UPSTREAM_RETRIES": "0",
-            # The fake has no flood limits; Telegram's own would cap any bot at ~30 messages/s.
-            # The crowd keeps the bot's limiter on: keeping within it is what it measures.
-            "TELEGRAM_RATE_LIMIT": "true" if rate_limit else "false",
-            "MAX_CONCURRENT_GENERATIONS": str(chats),
-            # Every chat is a stranger, and the samples would pass an open bot's daily limit.
-            # USER_MAX_IN_FLIGHT keeps its default: each chat has one request.
-            "ALLOW_EVERYONE": "true",
-            "USER_DAILY_IMAGES": "0",
-        },
-        cwd=data,
-    )
-    started = len(telegram.sent("setMyCommands"))
-    await bot.start()
-    await telegram.wait_for("setMyCommands", count=started + 1, timeout=30)
-    return bot
+) -> Fleet:
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram.url,
+        "EDENAI_API_KEY": API_KEY,
+        "EDENAI_BASE_URL": eden.base_url,
+        "DATA_DIR": str(data),
+        "LOG_LEVEL": "WARNING",
+        "UPSTREAM_RETRIES": "0",
+        # The fake has no flood limits; Telegram's own would cap any bot at ~30 messages/s.
+        # The crowd keeps the bot's limiter on: keeping within it is what it measures.
+        "TELEGRAM_RATE_LIMIT": "true" if rate_limit else "false",
+        "MAX_CONCURRENT_GENERATIONS": str(chats),
+        # Every chat is a stranger, and the samples would pass an open bot's daily limit.
+        # USER_MAX_IN_FLIGHT keeps its default: each chat has one request.
+        "ALLOW_EVERYONE": "true",
+        "USER_DAILY_IMAGES": "0",
+    }
+    started, hooks = len(telegram.sent("setMyCommands")), len(telegram.sent("setWebhook"))
+    if postgres is None:
+        # The crowd reads the queue's length from /metrics; the others need no server.
+        bot = BotProcess({**env, "HEALTH_PORT": str(health_port)}, cwd=data)
+        await bot.start()
+        await telegram.wait_for("setMyCommands", count=started + 1, timeout=30)
+        return Fleet([bot])
+    env["DATABASE_URL"] = postgres.create_database()
+    env["REPLICAS"] = str(replicas)
+    ports = [free_port() for _ in range(replicas)]
+    processes = []
+    for i, port in enumerate(ports):
+        replica = BotProcess(
+            {
+                **env,
+                "HEALTH_PORT": str(health_port if i == 0 else 0),
+                "WEBHOOK_URL": f"https://bot.example.test/{PATH}",
+                "WEBHOOK_PORT": str(port),
+                "WEBHOOK_SECRET": SECRET,
+                "REPLICA_ID": f"bench-{i}",
+            },
+            cwd=data,
+        )
+        await replica.start()
+        processes.append(replica)
+    await telegram.wait_for("setWebhook", count=hooks + replicas, timeout=30)
+    for port in ports:
+        await listening(port)
+    balancer = Balancer(ports)
+    telegram.deliver = balancer
+    return Fleet(processes, balancer)
+
+
+async def listening(port: int) -> None:
+    for _ in range(600):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise TimeoutError(f"no webhook server on port {port}")
 
 
 async def overhead(
@@ -310,7 +379,7 @@ async def metric(session: aiohttp.ClientSession, url: str, name: str) -> int:
 
 
 async def probe_help(
-    telegram: FakeTelegram, crowd: Crowd, pid: int, metrics_url: str
+    telegram: FakeTelegram, crowd: Crowd, fleet: Fleet, metrics_url: str
 ) -> list[Probe]:
     """/help from a new user every HELP_EVERY seconds while jobs still wait, up to HELP_PROBES;
     each is timed from the fake handing the update out to the bot's reply arriving."""
@@ -331,7 +400,7 @@ async def probe_help(
             if queued == 0 and probe > 0:
                 break  # no longer "while they are queued"
             message = await telegram.send(text_message(PROBE_FIRST_CHAT + probe, "/help"))
-            asked.append((queued, _status(pid, "VmRSS"), asyncio.create_task(timed_reply(message))))
+            asked.append((queued, fleet.rss(), asyncio.create_task(timed_reply(message))))
     return [Probe(await task, queued, rss) for queued, rss, task in asked]
 
 
@@ -419,18 +488,18 @@ def print_calls(crowd: Crowd, size: int) -> None:
 
 async def crowd(
     telegram: FakeTelegram, timed: TimedEden, image: bytes, options: argparse.Namespace,
-    pid: int, metrics_url: str,
+    fleet: Fleet, metrics_url: str,
 ) -> list[str]:  # fmt: skip
     """`--crowd` chats send one prompt each at once, at a cap of `--crowd-cap`; meanwhile other
     users send /help. Prints the figures; returns what went wrong (empty if nothing)."""
     size, cap, latency = options.crowd, options.crowd_cap, options.latency
     ideal = size * latency / cap
     timed.serve(image, latency=latency, count=size)
-    cpu_before, _ = _proc(pid)
+    cpu_before, _ = fleet.usage()
     harness_before = time.process_time()
-    rss_idle = _status(pid, "VmRSS")
+    rss_idle = fleet.rss()
     sent = await Crowd.send(telegram, size)
-    probes = await probe_help(telegram, sent, pid, metrics_url)
+    probes = await probe_help(telegram, sent, fleet, metrics_url)
     problems = []
     if not await poll_until(lambda: sent.delivered() >= size, within=ideal * 3 + 120):
         problems.append(
@@ -441,7 +510,7 @@ async def crowd(
     if not await poll_until(lambda: sent.notes_left() == 0, within=120 + len(sent.notes) / 8):
         problems.append(f"{sent.notes_left()} of {len(sent.notes)} queue notes never deleted")
     problems += check_photos(sent)
-    cpu_after, rss_peak = _proc(pid)
+    cpu_after, rss_peak = fleet.usage()
     harness_cpu = time.process_time() - harness_before
 
     problems += print_help(probes)
@@ -464,7 +533,12 @@ async def crowd(
     return problems
 
 
-async def crowd_run(telegram: FakeTelegram, timed: TimedEden, options: argparse.Namespace) -> bool:
+async def crowd_run(
+    telegram: FakeTelegram,
+    timed: TimedEden,
+    options: argparse.Namespace,
+    postgres: PostgresServer | None,
+) -> bool:
     """Scenario 4 in a bot of its own, with the Telegram rate limiter on; False if it failed."""
     image = test_image(options.crowd_image, 1024, 1024)
     print(
@@ -476,21 +550,34 @@ async def crowd_run(telegram: FakeTelegram, timed: TimedEden, options: argparse.
             else ")"
         )
         + "; TELEGRAM_RATE_LIMIT=true"
+        + where(options)
     )
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        bot = await start_bot(
-            telegram, timed.eden, Path(tmp), options.crowd_cap, rate_limit=True, health_port=port
+        fleet = await start_bots(
+            telegram,
+            timed.eden,
+            Path(tmp),
+            options.crowd_cap,
+            postgres,
+            options.replicas,
+            rate_limit=True,
+            health_port=port,
         )
-        assert bot._proc is not None
         await asyncio.sleep(1)  # start-up's own work done before idle memory is read
         problems = await crowd(
-            telegram, timed, image, options, bot._proc.pid, f"http://127.0.0.1:{port}/metrics"
+            telegram, timed, image, options, fleet, f"http://127.0.0.1:{port}/metrics"
         )
-        await bot.stop()
+        await fleet.stop(telegram)
     for problem in problems:
         print(f"   !!! FAILED: {problem}")
     return not problems
+
+
+def where(options: argparse.Namespace) -> str:
+    if options.replicas:
+        return f"; {options.replicas} replica(s) on PostgreSQL, webhook"
+    return "; one process on SQLite, polling"
 
 
 def machine() -> str:
@@ -521,6 +608,12 @@ def parse_options() -> argparse.Namespace:
         "--crowd-image", choices=("photo", "flat"), default="flat", help="the crowd's pictures"
     )
     args.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="N replicas on PostgreSQL in webhook mode (2 and 4); 0: one process on SQLite",
+    )
+    args.add_argument(
         "--only",
         choices=("all", "classic", "crowd"),
         default="all",
@@ -538,17 +631,27 @@ async def main() -> int:
     await telegram.start()
     await eden.start()
     timed = TimedEden(eden)
+    postgres = PostgresServer.start() if options.replicas else None
     ok = True
-    if options.only in ("all", "classic"):
-        await classic(telegram, timed, options)
-    if options.only in ("all", "crowd"):
-        ok = await crowd_run(telegram, timed, options)
+    try:
+        if options.only in ("all", "classic"):
+            await classic(telegram, timed, options, postgres)
+        if options.only in ("all", "crowd"):
+            ok = await crowd_run(telegram, timed, options, postgres)
+    finally:
+        if postgres:
+            postgres.stop()
     await telegram.stop()
     await eden.stop()
     return 0 if ok else 1
 
 
-async def classic(telegram: FakeTelegram, timed: TimedEden, options: argparse.Namespace) -> None:
+async def classic(
+    telegram: FakeTelegram,
+    timed: TimedEden,
+    options: argparse.Namespace,
+    postgres: PostgresServer | None,
+) -> None:
     """Scenarios 1-3, with the Telegram rate limiter off."""
     images = {
         "1K": test_image(options.image, 1024, 1024),
@@ -560,36 +663,39 @@ async def classic(telegram: FakeTelegram, timed: TimedEden, options: argparse.Na
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("a", "b"):
             (Path(tmp) / name).mkdir()
-        bot = await start_bot(telegram, eden, Path(tmp) / "a", options.chats)
+        fleet = await start_bots(
+            telegram, eden, Path(tmp) / "a", options.chats, postgres, options.replicas
+        )
         print("\n1. overhead per request (update served -> image at Telegram, minus upstream)")
         for phase, (size, data) in enumerate(images.items()):
             values = await overhead(telegram, timed, data, options.samples, 10_000 * (phase + 1))
             print(f"   {size}: p50 {ms(values, 50)}   p95 {ms(values, 95)}   ({len(values)} runs)")
-        await bot.stop()
+        await fleet.stop(telegram)
 
-        bot = await start_bot(telegram, eden, Path(tmp) / "b", options.chats)
-        assert bot._proc is not None
-        pid = bot._proc.pid
+        fleet = await start_bots(
+            telegram, eden, Path(tmp) / "b", options.chats, postgres, options.replicas
+        )
         # Let start-up finish (recovery, imports) before measuring.
         await asyncio.sleep(1)
-        cpu_before, rss_idle = _proc(pid)
+        cpu_before, rss_idle = fleet.usage()
         harness_before = time.process_time()
         print(
             f"\n2. concurrency: {options.chats} chats at once, upstream takes {options.latency} s"
+            + where(options)
         )
         spy = None
         if options.profile:
             spy = await asyncio.create_subprocess_exec(
-                "py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                "py-spy", "record", "--pid", str(fleet.pids[0]), "--format", "raw", "--rate", "250",
                 "--output", options.profile, "--nonblocking",
             )  # fmt: skip
         wall = await concurrency(telegram, timed, images["1K"], options.chats, options.latency)
         if spy:
             spy.send_signal(2)
             await spy.wait()
-        cpu_after, rss_peak = _proc(pid)
+        cpu_after, rss_peak = fleet.usage()
         harness_cpu = time.process_time() - harness_before
-        await bot.stop()
+        await fleet.stop(telegram)
 
     ratio = wall / options.latency
     print(f"   wall {wall:.2f} s, ratio to one latency {ratio:.2f} (1.00 is ideal)")

@@ -32,6 +32,7 @@ from bot.policy import Policy
 from bot.retention import Retention
 from bot.services import BotContext, Services
 from bot.storage import Storage, StorageError, open_storage
+from bot.telegram_budget import COSMETIC_CALLS_PER_SECOND, CosmeticBudget
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def build_application(settings: Settings) -> BotApplication:
             exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
             inline_storage_chat_id=settings.bot.inline_storage_chat_id,
+            budget=CosmeticBudget(COSMETIC_CALLS_PER_SECOND / database.replicas),
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(
@@ -199,8 +201,10 @@ def build_application(settings: Settings) -> BotApplication:
         # Keeps to Telegram's flood limits, and waits out a RetryAfter before sending again.
         # 30 a second as one every 1/30 s: as "30 per second" aiolimiter's bucket would let a
         # crowd's calls burst to ~60 within one second.
+        # Several replicas share the bot's 30 a second.
+        share = 30 / settings.database.replicas
         builder = builder.rate_limiter(
-            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30, max_retries=3)
+            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / share, max_retries=3)
         )
     builder = (
         builder.token(settings.telegram.bot_token.get_secret_value())

@@ -202,6 +202,9 @@ class DatabaseSettings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=2, le=100)
     # This replica's name on the jobs it runs.
     replica_id: str = Field(default_factory=_replica_name, min_length=1, max_length=100)
+    # How many replicas share the bot's token: Telegram's ~30 messages a second are per bot, so
+    # each replica keeps to its share.
+    replicas: int = Field(default=1, ge=1, le=100)
     # A replica renews its running jobs' lease; when one dies, its jobs are taken over this long
     # after its last renewal.
     job_lease_seconds: float = Field(default=60.0, ge=3.0, le=3600.0)

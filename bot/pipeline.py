@@ -346,11 +346,11 @@ class Pipeline:
             await self._tell(answer, texts.FIRST_FRAME_ONLY())
         return tuple(pictures)
 
-    async def _claim(self) -> Job | None:
-        """The next job in fair order, now this replica's; None if none waits or every
-        generation slot (in all replicas) is taken."""
+    async def _claim(self, up_to: int) -> list[Job]:
+        """Up to so many next jobs in fair order, now this replica's; none if none waits or
+        every generation slot (in all replicas) is taken."""
         lease_until = datetime.now(UTC) + self._lease
-        return await self._storage.claim_next(self._worker, lease_until, self._capacity)
+        return await self._storage.claim(self._worker, lease_until, self._capacity, up_to)
 
     async def _mark(self, step: Callable[..., Awaitable[None]], job_id: int, *values: str) -> None:
         """Record a job's progress; a database that refuses writes (a full disk) must not cost

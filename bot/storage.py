@@ -136,7 +136,9 @@ class Storage(Protocol):
 
     async def queue(self, limit: int) -> list[int]: ...
 
-    async def claim_next(self, worker: str, lease_until: datetime, cap: int) -> Job | None: ...
+    async def claim(
+        self, worker: str, lease_until: datetime, cap: int, up_to: int = 1
+    ) -> list[Job]: ...
 
     async def upstream_sent(self, job_id: int) -> None: ...
 
@@ -649,27 +651,30 @@ class SqlStorage:
         )
         return [job_id for (job_id,) in rows]
 
-    async def claim_next(self, worker: str, lease_until: datetime, cap: int) -> Job | None:
-        """Take the next job in fair order for `worker`, if fewer than `cap` jobs hold a
-        generation slot (in all replicas). A job without input images goes upstream right after
-        this, so it is marked as sent here and needs no second write: only a crash in between
-        would answer it as interrupted rather than run it again."""
+    async def claim(
+        self, worker: str, lease_until: datetime, cap: int, up_to: int = 1
+    ) -> list[Job]:
+        """Take up to `up_to` next jobs in fair order for `worker`, as long as fewer than `cap`
+        jobs then hold a generation slot (in all replicas). A job without input images goes
+        upstream right after this, so it is marked as sent here and needs no second write: only
+        a crash in between would answer it as interrupted rather than run it again."""
         async with self._db.claiming() as db:
             rows = await db.fetch(
                 f"UPDATE requests SET outcome = '{Outcome.RUNNING}', generating = 1, worker = ?, "
                 "lease_until = ?, stop = NULL, "
                 "upstream_sent = CASE WHEN inputs = 0 THEN 1 ELSE 0 END "
-                "WHERE id = (SELECT id FROM requests "
-                f"WHERE outcome = '{Outcome.QUEUED}' ORDER BY turn, id LIMIT 1 "
+                "WHERE id IN (SELECT id FROM requests "
+                f"WHERE outcome = '{Outcome.QUEUED}' ORDER BY turn, id "
+                "LIMIT LEAST(?, GREATEST(0, ? - (SELECT COUNT(*) FROM requests "
+                f"WHERE outcome = '{Outcome.RUNNING}' AND generating = 1))) "
                 "FOR UPDATE SKIP LOCKED) "
-                "AND (SELECT COUNT(*) FROM requests "
-                f"WHERE outcome = '{Outcome.RUNNING}' AND generating = 1) < ? "
                 f"RETURNING {_JOB_COLUMNS}",
                 worker,
                 _timestamp(lease_until),
+                up_to,
                 cap,
             )
-        return _job(rows[0]) if rows else None
+        return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
     async def upstream_sent(self, job_id: int) -> None:
         await self._write("UPDATE requests SET upstream_sent = 1 WHERE id = ?", job_id)

@@ -9,8 +9,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Order, Outcome
-from bot.jobs import Closing, JobOptions, NewJob, Requester
-from bot.storage import AlbumItem
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
+from bot.storage import AlbumItem, Storage
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
 
@@ -28,6 +28,12 @@ def _job(chat_id: int, prompt: str = "a fox", inputs: int = 0, keep: bool = Fals
         created_at=NOW,
         keep_prompt=keep,
     )
+
+
+async def _next(storage: Storage, worker: str, lease: datetime, cap: int) -> Job | None:
+    """The next job, claimed one at a time."""
+    jobs = await storage.claim(worker, lease, cap)
+    return jobs[0] if jobs else None
 
 
 async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(
@@ -48,7 +54,7 @@ async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(
     )
     assert (job.file_ids, job.outcome, job.created_at) == (("file-0", "file-1"), "queued", NOW)
     assert (job.options, job.result_file_id) == (JobOptions(), None)
-    claimed = await storage.claim_next("w1", LATER, cap=5)
+    claimed = await _next(storage, "w1", LATER, cap=5)
     assert claimed is not None
     assert (claimed.id, claimed.outcome, claimed.upstream_sent) == (first, "running", False)
     await storage.upstream_sent(first)
@@ -110,13 +116,13 @@ async def test_chats_take_turns_and_places_are_counted_in_that_order(
     assert await storage.queue(10) == [ids[n] for n in ("a1", "b1", "c1", "a2", "a3")]
     served = []
     for _ in range(2):
-        job = await storage.claim_next("w", LATER, cap=10)
+        job = await _next(storage, "w", LATER, cap=10)
         assert job is not None
         served.append(job.order.prompt)
     # A newcomer joins the round being served, behind those already in it.
     ids["d1"] = await storage.open_job(_job(4, "d1"))
     ids["b2"] = await storage.open_job(_job(2, "b2"))
-    while (job := await storage.claim_next("w", LATER, cap=10)) is not None:
+    while (job := await _next(storage, "w", LATER, cap=10)) is not None:
         served.append(job.order.prompt)
     assert served == ["a1", "b1", "c1", "d1", "a2", "b2", "a3"]
 
@@ -125,16 +131,27 @@ async def test_the_cap_counts_every_replicas_generating_jobs(open_store: OpenSto
     one, other = await open_store(), await open_store()
     for chat in (1, 2, 3):
         await one.open_job(_job(chat))
-    first = await one.claim_next("replica-1", LATER, cap=2)
-    second = await other.claim_next("replica-2", LATER, cap=2)
+    first = await _next(one, "replica-1", LATER, cap=2)
+    second = await _next(other, "replica-2", LATER, cap=2)
     assert first is not None and second is not None
-    assert await one.claim_next("replica-1", LATER, cap=2) is None  # both slots are taken
+    assert await _next(one, "replica-1", LATER, cap=2) is None  # both slots are taken
     assert await one.in_flight(1) == 1
     await other.slot_released(second.id)  # its picture is made: the upload needs no slot
     assert await one.in_flight(2) == 0
-    third = await one.claim_next("replica-1", LATER, cap=2)
+    third = await _next(one, "replica-1", LATER, cap=2)
     assert third is not None
     assert third.who.chat_id == 3
+
+
+async def test_a_claim_takes_several_jobs_in_turn_up_to_the_cap(open_store: OpenStore) -> None:
+    storage = await open_store()
+    for name, chat in [("a1", 1), ("a2", 1), ("b1", 2), ("c1", 3)]:
+        await storage.open_job(_job(chat, name))
+    first = await storage.claim("w", LATER, cap=3, up_to=2)
+    assert [job.order.prompt for job in first] == ["a1", "b1"]
+    second = await storage.claim("w", LATER, cap=3, up_to=5)  # one slot is left
+    assert [job.order.prompt for job in second] == ["c1"]
+    assert await storage.claim("w", LATER, cap=3, up_to=5) == []
 
 
 async def test_claims_from_many_replicas_at_once_never_pass_the_cap(
@@ -144,7 +161,7 @@ async def test_claims_from_many_replicas_at_once_never_pass_the_cap(
     for chat in range(20):
         await replicas[0].open_job(_job(100 + chat))
     claimed = await asyncio.gather(
-        *(replicas[i % 4].claim_next(f"r{i % 4}", LATER, cap=6) for i in range(20))
+        *(_next(replicas[i % 4], f"r{i % 4}", LATER, cap=6) for i in range(20))
     )
     taken = [job.id for job in claimed if job is not None]
     assert len(taken) == 6
@@ -157,8 +174,8 @@ async def test_a_gone_replicas_jobs_are_taken_over_when_its_lease_runs_out(
     storage = await open_store()
     unsent = await storage.open_job(_job(1, inputs=1))
     sent = await storage.open_job(_job(2))
-    await storage.claim_next("dead", NOW + timedelta(seconds=30), cap=5)
-    await storage.claim_next("dead", NOW + timedelta(seconds=30), cap=5)
+    await _next(storage, "dead", NOW + timedelta(seconds=30), cap=5)
+    await _next(storage, "dead", NOW + timedelta(seconds=30), cap=5)
     assert await storage.take_over("alive", LATER, NOW, own=False) == []  # still leased
     await storage.renew("dead", NOW + timedelta(seconds=60))
     assert await storage.take_over("alive", LATER, NOW + timedelta(seconds=45), own=False) == []
@@ -173,7 +190,7 @@ async def test_a_gone_replicas_jobs_are_taken_over_when_its_lease_runs_out(
     assert await storage.queue(10) == [unsent]
     await storage.close_request(Closing(sent, Outcome.INTERRUPTED, 0.0, False, 1))
     # A replica restarted under its own name takes its own at once.
-    restarted = await storage.claim_next("alive", LATER, cap=5)
+    restarted = await _next(storage, "alive", LATER, cap=5)
     assert restarted is not None
     [own] = await storage.take_over("alive", LATER, NOW, own=True)
     assert own.id == unsent
@@ -185,7 +202,7 @@ async def test_a_stop_asked_anywhere_reaches_the_replica_running_the_job(
     runner, asker = await open_store(), await open_store()
     queued = await asker.open_job(_job(1))
     running = await asker.open_job(_job(2))
-    assert await runner.claim_next("runner", LATER, cap=1) is not None
+    assert await _next(runner, "runner", LATER, cap=1) is not None
     assert await asker.take_queued(queued, "asker") is None  # it was the running one
     assert await runner.stops("runner") == []
     assert await asker.request_stop(queued, Outcome.CANCELLED)

@@ -58,7 +58,7 @@ async def test_requests_in_flight_per_user_are_capped_until_their_picture_is_mad
         await _submit(policy, storage, alice)
     await _submit(policy, storage, Requester(2, chat_id=2))  # others are not held up
     # The first one's picture is made: its upload does not hold Alice's next request.
-    assert await storage.claim_next("w", datetime.now(UTC) + timedelta(minutes=1), 5)
+    assert await storage.claim("w", datetime.now(UTC) + timedelta(minutes=1), 5)
     await storage.slot_released(first)
     await _submit(policy, storage, alice)
     await storage.close()

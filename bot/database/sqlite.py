@@ -27,9 +27,13 @@ from bot.database import (
 
 @lru_cache(maxsize=256)
 def _sqlite(sql: str) -> str:
-    """The shared SQL in SQLite's words: its scalar MAX is GREATEST, and with one writer there
-    are no row locks to skip."""
-    return sql.replace("GREATEST(", "MAX(").replace(" FOR UPDATE SKIP LOCKED", "")
+    """The shared SQL in SQLite's words: its scalar MAX and MIN are GREATEST and LEAST, and with
+    one writer there are no row locks to skip."""
+    return (
+        sql.replace("GREATEST(", "MAX(")
+        .replace("LEAST(", "MIN(")
+        .replace(" FOR UPDATE SKIP LOCKED", "")
+    )
 
 
 def _create_private(path: Path) -> None:

@@ -165,6 +165,8 @@ class FakeTelegram:
     async def _push(self, update: dict[str, Any]) -> None:
         numbered = {"update_id": next(self._update_ids), **update}
         if self.deliver is not None:
+            if "message" in update:  # as getUpdates would have handed it out now
+                self.served_at[update["message"]["message_id"]] = asyncio.get_running_loop().time()
             await self.deliver(numbered)
             return
         async with self._changed:
