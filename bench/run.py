@@ -495,6 +495,7 @@ async def crowd(
     size, cap, latency = options.crowd, options.crowd_cap, options.latency
     ideal = size * latency / cap
     timed.serve(image, latency=latency, count=size)
+    timed.eden.peak = 0
     cpu_before, _ = fleet.usage()
     harness_before = time.process_time()
     rss_idle = fleet.rss()
@@ -518,6 +519,9 @@ async def crowd(
     print_notes(sent)
     drain = drained_at - sent.sent_at
     ratio = drain / ideal
+    print(f"   upstream calls at once, at most: {timed.eden.peak} (the cap: {cap})")
+    if timed.eden.peak > cap:
+        problems.append(f"{timed.eden.peak} upstream calls at once, over the cap of {cap}")
     print(f"   drain {drain:.1f} s over ideal {ideal:.1f} s ({size} x {latency:g} s / {cap}) = "
           f"{ratio:.3f}   target < {DRAIN_TARGET}: {verdict(ratio < DRAIN_TARGET)}")  # fmt: skip
     queued = max(probes, key=lambda p: p.queued, default=Probe(None, 0, 0))

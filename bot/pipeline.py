@@ -167,19 +167,20 @@ class Pipeline:
         await self._storage.listen(JOBS_CHANNEL, lambda _: self._workers.wake())
         await self._storage.listen(STOP_CHANNEL, self._stop_asked)
         forever = datetime.now(UTC) + timedelta(days=3650)
-        resumed = await self._take_over(expired_before=forever if self._exclusive else None)
+        resumed = await self._take_over(forever if self._exclusive else None, own=True)
         if resumed:
             log.warning("%d job(s) left by the last run are queued again", resumed)
         self._notes.start()
         self._workers.start()
         self._leases = asyncio.create_task(self._keep_leases())
 
-    async def _take_over(self, expired_before: datetime | None = None) -> int:
-        """Answer or queue again the running jobs of a replica that is gone; how many were
-        queued again. `expired_before` None: those whose lease ran out, and this one's own."""
+    async def _take_over(self, expired_before: datetime | None, *, own: bool) -> int:
+        """Answer or queue again the running jobs of a replica that is gone (their lease ran
+        out before `expired_before`, by default now); how many were queued again. `own`: at
+        start, this replica's own from before a restart too."""
         now = datetime.now(UTC)
         taken = await self._storage.take_over(
-            self._worker, now + self._lease, expired_before or now, own=expired_before is None
+            self._worker, now + self._lease, expired_before or now, own=own
         )
         resumed = 0
         for job in taken:
@@ -206,7 +207,7 @@ class Pipeline:
             try:
                 if loop.time() >= next_renewal:
                     await self._storage.renew(self._worker, datetime.now(UTC) + self._lease)
-                    if taken := await self._take_over():
+                    if taken := await self._take_over(None, own=False):
                         log.warning("%d job(s) of a replica that is gone are queued again", taken)
                     next_renewal = loop.time() + every
                 if self._workers.running:

@@ -693,20 +693,23 @@ class SqlStorage:
     async def take_over(
         self, worker: str, lease_until: datetime, expired_before: datetime, *, own: bool
     ) -> list[Job]:
-        """Running jobs whose replica is gone (their lease ran out, or, with `own`, they are
-        this worker's from before a restart), now `worker`'s to answer or queue again."""
+        """Running jobs whose replica is gone (their lease ran out), now `worker`'s to answer or
+        queue again. `own`: at start, this worker's too, from before a restart; otherwise its
+        own are never touched (they run here: a late renewal must not free their slots)."""
         rows = await self._rows(
             "UPDATE requests SET worker = ?, lease_until = ?, generating = 0 "
             "WHERE id IN (SELECT id FROM requests "
-            f"WHERE outcome = '{Outcome.RUNNING}' "
-            "AND (lease_until IS NULL OR lease_until < ? OR (? = 1 AND worker = ?)) "
+            f"WHERE outcome = '{Outcome.RUNNING}' AND ("
+            "(? = 1 AND worker = ?) OR (worker IS DISTINCT FROM ? "
+            "AND (lease_until IS NULL OR lease_until < ?))) "
             "FOR UPDATE SKIP LOCKED) "
             f"RETURNING {_JOB_COLUMNS}",
             worker,
             _timestamp(lease_until),
-            _timestamp(expired_before),
             int(own),
             worker,
+            worker,
+            _timestamp(expired_before),
         )
         return sorted((_job(row) for row in rows), key=lambda job: job.id)
 

@@ -82,8 +82,9 @@ async def test_a_burst_is_answered_once_each_and_the_cap_holds_across_replicas(
     start_replicas: Any, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:
     for _ in range(30):
-        eden.then_hang(0.3)
-    replicas: Replicas = await start_replicas(MAX_CONCURRENT_GENERATIONS="4")
+        eden.then_hang(0.6)
+    # Leases renewed every second: sweeps run during the burst, and must leave running jobs be.
+    replicas: Replicas = await start_replicas(MAX_CONCURRENT_GENERATIONS="4", JOB_LEASE_SECONDS="3")
     chats = range(5001, 5031)
     messages = await asyncio.gather(*(telegram.send(text_message(c, f"fox {c}")) for c in chats))
     await telegram.wait_for("sendPhoto", count=len(chats), timeout=60)
