@@ -5,7 +5,7 @@ the inline message by its `file_id`."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from telegram import Bot, InlineKeyboardMarkup, InputMediaDocument, InputMediaPhoto, Message
 
@@ -28,17 +28,7 @@ class InlineAnswer(Answer):
     async def text(self, text: str) -> None:
         await self.bot.edit_message_text(text, inline_message_id=self._inline_message_id)
 
-    async def result(
-        self,
-        pictures: Sequence[Picture],
-        caption: str,
-        *,
-        as_file: bool,
-        buttons: InlineKeyboardMarkup | None,
-    ) -> Message:
-        # An inline job makes one picture: an inline message shows one.
-        return await self.picture(pictures[0], caption, as_file=as_file, buttons=buttons)
-
+    # An inline job makes one picture (an inline message shows one): Answer.result sends it here.
     async def picture(
         self,
         picture: Picture,
