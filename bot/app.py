@@ -14,7 +14,6 @@ import uvloop
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
-from tornado.httpserver import HTTPServer
 
 from bot import i18n, logs, texts, transport
 from bot.albums import AlbumCollector
@@ -34,6 +33,7 @@ from bot.services import BotContext, Services
 from bot.storage import Storage, StorageError, open_storage
 from bot.telegram_budget import COSMETIC_CALLS_PER_SECOND, CosmeticBudget
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
+from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,6 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 POLLING_ERROR_WINDOW = 60.0
 # /healthz needs no credentials and its database check writes: at most one write this often.
 DATABASE_CHECK_INTERVAL = 30.0
-# Telegram's updates are a few kilobytes; tornado, under PTB's webhook server, would otherwise
-# read up to 100 MB of a request before PTB checks its secret token.
-WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 
 
 def eden_client(
@@ -96,6 +93,7 @@ def build_application(settings: Settings) -> BotApplication:
     retention: list[Retention] = []
     opened: list[ImageService] = []
     opened_storage: list[Storage] = []
+    webhooks: list[WebhookServer] = []
 
     async def start(application: BotApplication) -> None:
         database = settings.database
@@ -161,7 +159,7 @@ def build_application(settings: Settings) -> BotApplication:
         if settings.server.health_port:
             writable = Throttled(storage.ping, DATABASE_CHECK_INTERVAL)
             server = HealthServer(
-                lambda: health_checks(application, services, writable),
+                lambda: health_checks(application, services, writable, webhooks),
                 required=("updates", "database", "webhook"),
                 metrics=metrics,
                 listen=settings.server.health_listen,
@@ -178,9 +176,22 @@ def build_application(settings: Settings) -> BotApplication:
         await pipeline.start()
         retention.append(Retention(storage, settings.access.request_retention_days))
         retention[0].start()
-        stop_gracefully_on_signals(application, settings.load.shutdown_grace_seconds)
+        if settings.server.webhook_url:
+            webhooks.append(await serve_webhook(application, settings, storage))
+            stop_taking = webhooks[0].stop
+        else:
+            stop_taking = stop_polling
+        stop_gracefully_on_signals(
+            application, settings.load.shutdown_grace_seconds, stop_taking=stop_taking
+        )
+
+    async def stop_polling() -> None:
+        if application.updater and application.updater.running:
+            await application.updater.stop()
 
     async def stop(application: BotApplication) -> None:
+        for webhook in webhooks:
+            await webhook.stop()
         for server in health:
             await server.stop()
         for task in retention:
@@ -241,14 +252,40 @@ async def set_commands(application: BotApplication, *, selling: bool) -> None:
         await application.bot.set_my_commands(menu, language_code=code)
 
 
+async def serve_webhook(
+    application: BotApplication, settings: Settings, storage: Storage
+) -> WebhookServer:
+    """Serve the webhook, then tell Telegram to post there."""
+    server = settings.server
+    secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+    logs.mask(secret)  # PTB logs it at DEBUG, in setWebhook's parameters
+    webhook = WebhookServer(
+        application,
+        storage,
+        path=urlsplit(server.webhook_url).path,
+        secret=secret,
+        listen=server.webhook_listen,
+        port=server.webhook_port,
+    )
+    await webhook.start()
+    await application.bot.set_webhook(
+        server.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+    )
+    return webhook
+
+
 async def health_checks(
-    application: BotApplication, services: Services, database: Callable[[], Awaitable[None]]
+    application: BotApplication,
+    services: Services,
+    database: Callable[[], Awaitable[None]],
+    webhooks: list[WebhookServer],
 ) -> dict[str, str]:
     """The bot's real state: updates arriving (polling loop or webhook server), the database
     taking writes, and, for information, whether polling Telegram has failed lately."""
     checks: dict[str, str] = {}
     updater = application.updater
-    checks["updates"] = "ok" if application.running and updater and updater.running else "stopped"
+    taking = any(w.serving for w in webhooks) or bool(updater and updater.running)
+    checks["updates"] = "ok" if application.running and taking else "stopped"
     server = services.settings.server
     if server.webhook_url:
         try:
@@ -285,19 +322,7 @@ def run(settings: Settings) -> None:
     # requests in flight); PTB's would stop at once.
     try:
         if server.webhook_url:
-            secret = server.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
-            logs.mask(secret)  # PTB logs it at DEBUG, in setWebhook's parameters
-            cap_webhook_bodies(WEBHOOK_MAX_BODY_BYTES)
-            application.run_webhook(
-                listen=server.webhook_listen,
-                port=server.webhook_port,
-                url_path=urlsplit(server.webhook_url).path.lstrip("/"),
-                webhook_url=server.webhook_url,
-                secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
-                stop_signals=None,
-                close_loop=False,
-            )
+            run_with_webhook(application, loop)
         else:
             application.run_polling(
                 allowed_updates=Update.ALL_TYPES, stop_signals=None, close_loop=False
@@ -309,10 +334,18 @@ def run(settings: Settings) -> None:
         loop.close()
 
 
-def cap_webhook_bodies(max_bytes: int) -> None:
-    """Refuse webhook requests announcing a body over `max_bytes` (400, from the headers, before
-    any of the body is read). PTB serves webhooks with tornado's HTTPServer and offers no setting
-    for this; tornado's public `Configurable.configure` gives every HTTPServer made from now on
-    this default, and PTB's is the only one in the process. A webhook test in
-    tests/test_hardening_e2e.py fails if a PTB upgrade stops building its server this way."""
-    HTTPServer.configure(None, max_body_size=max_bytes)
+def run_with_webhook(application: BotApplication, loop: asyncio.AbstractEventLoop) -> None:
+    """PTB's run_webhook without PTB's webhook server, which answers a post before its update is
+    handled; the bot's own is started in `post_init`. Runs until `stop_running()`."""
+    try:
+        loop.run_until_complete(application.initialize())
+        if application.post_init:
+            loop.run_until_complete(application.post_init(application))
+        loop.run_until_complete(application.start())
+        loop.run_forever()  # stop_running() stops the loop, as it does PTB's run_webhook
+    finally:
+        if application.running:
+            loop.run_until_complete(application.stop())
+        loop.run_until_complete(application.shutdown())
+        if application.post_shutdown:
+            loop.run_until_complete(application.post_shutdown(application))

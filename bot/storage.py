@@ -167,6 +167,8 @@ class Storage(Protocol):
     async def close_request(self, closing: Closing) -> None: ...
 
     # ---- replicas ----------------------------------------------------------------------------
+    async def seen_update(self, update_id: int) -> bool: ...
+
     async def first_sight(self, update_id: int, now: datetime) -> bool: ...
 
     async def forget_updates(self, before: datetime) -> None: ...
@@ -792,8 +794,13 @@ class SqlStorage:
         )
 
     # ---- replicas ----------------------------------------------------------------------------
+    async def seen_update(self, update_id: int) -> bool:
+        """Whether this update was handled already (Telegram sent it again)."""
+        return bool(await self._rows("SELECT 1 FROM seen_updates WHERE update_id = ?", update_id))
+
     async def first_sight(self, update_id: int, now: datetime) -> bool:
-        """Whether this update is new (and now seen); False for one Telegram sent again."""
+        """Remember a handled update; whether it was new (False: another replica handled it
+        too)."""
         rows = await self._rows(
             "INSERT INTO seen_updates (update_id, seen_at) VALUES (?, ?) "
             "ON CONFLICT (update_id) DO NOTHING RETURNING update_id",
@@ -1012,6 +1019,11 @@ class SqlStorage:
         await self._db.close()
 
 
+def database_failure(exc: BaseException) -> bool:
+    """Whether `exc` comes from the database (its driver, or the bot's own wrapper of it)."""
+    return isinstance(exc, DatabaseError) or type(exc).__module__.startswith(("sqlite3", "asyncpg"))
+
+
 async def open_storage(
     database_url: str | None, sqlite_path: Path, pool_size: int = 10
 ) -> SqlStorage:
@@ -1027,7 +1039,7 @@ async def open_storage(
         await db.close()  # aiosqlite's thread would keep the process alive, failed start and all
         if isinstance(exc, DatabaseError | CheckViolated):
             raise
-        if type(exc).__module__.startswith(("sqlite3", "asyncpg")):
+        if database_failure(exc):
             raise DatabaseError(f"cannot use the database {db}: {exc}") from exc
         raise
     return storage

@@ -230,9 +230,12 @@ async def test_listeners_hear_notifications_from_other_connections(
 
 async def test_each_update_is_handled_once(open_store: OpenStore) -> None:
     one, other = await open_store(), await open_store()
+    assert not await other.seen_update(77)
     seen = await asyncio.gather(*(s.first_sight(77, NOW) for s in (one, other, one, other)))
     assert sorted(seen) == [False, False, False, True]
+    assert await other.seen_update(77)
     await one.forget_updates(LATER)
+    assert not await other.seen_update(77)
     assert await other.first_sight(77, LATER)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import os
 import sqlite3
@@ -210,45 +211,103 @@ async def test_healthz_writes_to_the_database_at_most_every_30_seconds(
 
 
 # ---- webhook ---------------------------------------------------------------------------------
-async def test_webhook_refuses_large_bodies_and_masks_its_random_secret(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
-) -> None:
+async def _webhook_bot(start_bot: StartBot, telegram: FakeTelegram) -> tuple[BotProcess, int, str]:
+    """A bot in webhook mode with a random secret, its port and that secret, once it listens."""
     port = free_port()
     bot = await start_bot(
         WEBHOOK_URL="https://bot.example.test/hook", WEBHOOK_PORT=str(port), WEBHOOK_SECRET=None
     )  # WEBHOOK_LISTEN left at its default, 127.0.0.1
-    [hook] = await telegram.wait_for("setWebhook")
-    secret = hook.params["secret_token"]
-    await _logged(bot, "Webhook server started")  # PTB listens only after setWebhook
+    [hook] = await telegram.wait_for("setWebhook")  # sent once the server listens
+    return bot, port, hook.params["secret_token"]
 
-    # 2 MB announced, no secret: refused from the headers, before the body is read.
+
+async def _status(port: int, head: bytes, body: bytes = b"") -> bytes:
+    """The status line the webhook answers a raw request with; `body` is sent in 64 KiB chunks
+    for as long as the server reads it."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        b"POST /hook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 2000000\r\n\r\n"
-    )
-    await writer.drain()
+    writer.write(b"POST /hook HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n" + head)
+    with contextlib.suppress(ConnectionError):
+        for start in range(0, len(body), 65536):
+            writer.write(body[start : start + 65536])
+            await writer.drain()
     async with asyncio.timeout(5):
         status = await reader.readline()
     writer.close()
-    assert status.startswith(b"HTTP/1.1 400")
+    return status
+
+
+def _update(update_id: int, text: str) -> dict[str, Any]:
+    message = {**text_message(ALICE, text), "message_id": update_id * 10, "date": 1_790_000_000}
+    return {"update_id": update_id, "message": message}
+
+
+async def test_webhook_refuses_strangers_and_large_bodies_and_masks_its_random_secret(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    bot, port, secret = await _webhook_bot(start_bot, telegram)
+    token = f"X-Telegram-Bot-Api-Secret-Token: {secret}\r\n".encode()
+
+    # 2 MB announced: refused from the headers, before the body is read; 403 without the secret.
+    big = b"Content-Length: 2000000\r\n\r\n"
+    assert (await _status(port, big)).startswith(b"HTTP/1.1 403")
+    assert (await _status(port, token + big)).startswith(b"HTTP/1.1 413")
+    # A chunked body announces no length: it is read up to 1 MB, then refused.
+    chunked = b"".join(b"10000\r\n" + b" " * 65536 + b"\r\n" for _ in range(40))
+    assert (await _status(port, token + b"Transfer-Encoding: chunked\r\n\r\n", chunked)).startswith(
+        b"HTTP/1.1 413"
+    )
 
     # The bot is still up, and takes a real update.
-    update = {"update_id": 7, "message": {**text_message(ALICE, "a zebra on a unicycle"),
-                                          "message_id": 70, "date": 1_790_000_000}}  # fmt: skip
     async with httpx.AsyncClient() as client:
         accepted = await client.post(
             f"http://127.0.0.1:{port}/hook",
-            json=update,
+            json=_update(7, "a zebra on a unicycle"),
             headers={"X-Telegram-Bot-Api-Secret-Token": secret},
         )
     assert accepted.status_code == 200
     [photo] = await telegram.wait_for("sendPhoto", ALICE)
     assert photo.reply_to == 70
     await bot.stop()
-    assert "Webhook received data" in bot.output
+    assert "setWebhook" in bot.output
     assert secret not in bot.output
     assert "unicycle" not in bot.output
+
+
+@pytest.mark.sqlite_only
+async def test_webhook_answers_only_once_the_update_is_recorded_and_a_resend_at_once(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    _, port, secret = await _webhook_bot(start_bot, telegram)
+    refuse_jobs = (
+        "CREATE TRIGGER disk_full BEFORE INSERT ON requests "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    update = _update(8, "a heron")
+    async with httpx.AsyncClient() as client:
+
+        async def post() -> int:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            url = f"http://127.0.0.1:{port}/hook"
+            return (await client.post(url, json=update, headers=headers)).status_code
+
+        # The job cannot be written: no 200, so Telegram keeps the update and sends it again.
+        with sqlite3.connect(_database(tmp_path)) as db:
+            db.execute(refuse_jobs)
+        assert await post() == 503
+        assert _ledger(tmp_path) == []
+        with sqlite3.connect(_database(tmp_path)) as db:
+            db.execute("DROP TRIGGER disk_full")
+        # Sent again, it is handled, and answered once its job is written.
+        assert await post() == 200
+        assert _ledger(tmp_path) != []
+        await telegram.wait_for("sendPhoto", ALICE)
+        # A third time it is answered at once: not handled again (that would need a new job,
+        # which the database refuses once more).
+        with sqlite3.connect(_database(tmp_path)) as db:
+            db.execute(refuse_jobs)
+        assert await post() == 200
+    assert len(eden.calls) == 1
+    assert len(telegram.sent("sendPhoto", ALICE)) == 1
 
 
 # ---- what the log holds ----------------------------------------------------------------------

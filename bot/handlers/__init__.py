@@ -46,7 +46,6 @@ from bot.handlers.language import (
     speak_their_language,
 )
 from bot.handlers.messages import on_message, unsupported_message
-from bot.handlers.once import Once
 from bot.handlers.payments import (
     BUY_PREFIX,
     buy_button,
@@ -77,7 +76,6 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
     # Within a group only the first matching handler runs, so the catch-alls come last. In group
     # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
     # message handlers check for themselves whether a message is meant for the bot.
-    application.add_handler(TypeHandler(Update, Once()), group=-3)
     # The language before the door: the door's refusal is in it too.
     application.add_handler(TypeHandler(Update, speak_their_language), group=-2)
     application.add_handler(TypeHandler(Update, door), group=-1)
