@@ -106,7 +106,7 @@ def configure_logging(
     root.setLevel(level)
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     # aiosqlite logs every statement with its parameters at DEBUG, prompts included.
-    for noisy in ("httpx", "httpcore", "aiosqlite", "apscheduler", "aiohttp.access", "tornado"):
+    for noisy in ("httpx", "httpcore", "aiosqlite", "apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
