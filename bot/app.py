@@ -22,6 +22,7 @@ from bot.config import EdenSettings, Settings
 from bot.doorkeeper import Doorkeeper, warn_about_access
 from bot.handlers import register
 from bot.handlers.lifecycle import stop_gracefully_on_signals
+from bot.handlers.payments import credit_kept_payments
 from bot.health import HealthServer, Throttled
 from bot.languages import UserLanguages
 from bot.metrics import Metrics
@@ -173,6 +174,7 @@ def build_application(settings: Settings) -> BotApplication:
                 log.error("cannot serve /healthz on port %d: %s", settings.server.health_port, exc)
         warn_about_access(settings.access)
         await set_commands(application, selling=settings.stars.enabled)
+        await credit_kept_payments(application.bot, storage, settings.bot.data_dir)
         await pipeline.start()
         retention.append(Retention(storage, settings.access.request_retention_days))
         retention[0].start()

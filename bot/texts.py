@@ -585,9 +585,13 @@ def _audit_line(entry: AuditEntry) -> str:
 
 
 def admin_overview(
-    rules: dict[int, bool], limits: dict[int, Limits], audit: list[AuditEntry]
+    rules: dict[int, bool],
+    limits: dict[int, Limits],
+    audit: list[AuditEntry],
+    unrecorded: list[Payment],
 ) -> str:
-    """What admins changed from Telegram, on top of .env, and the latest changes."""
+    """What admins changed from Telegram, on top of .env, the latest changes, and payments the
+    database has not taken yet."""
     none = _("none")
     lines = [_("Set from Telegram (on top of .env)")]
     allowed = [str(s) for s, a in sorted(rules.items()) if a]
@@ -598,6 +602,9 @@ def admin_overview(
     lines += [f"  {s}: {_limits(lim)}" for s, lim in sorted(limits.items())] or [f"  {none}"]
     lines.append("\n" + _("Latest changes (UTC)"))
     lines += [_audit_line(entry) for entry in audit] or [none]
+    if unrecorded:
+        lines.append("\n" + _("Payments not in the database yet (credited at the next start):"))
+        lines += [f"  {p.charge_id}: {p.user_id}, {p.stars} ⭐" for p in unrecorded]
     return "\n".join(lines) + "\n\n" + ADMIN_COMMANDS()
 
 
@@ -620,7 +627,10 @@ PAYSUPPORT = Text(
     "id from the payment's receipt (Telegram keeps it in the chat). Refunds are made in Stars, "
     "to the account that paid."
 )
-REFUND_USAGE = Text("Usage: /refund <charge id> (from the payment's receipt, or the log).")
+REFUND_USAGE = Text(
+    "Usage: /refund <charge id> (from the payment's receipt, or the log), or "
+    "/refund <user id> <charge id> for a payment the bot did not record."
+)
 REFUND_UNKNOWN = Text("I have no payment with that charge id.")
 REFUND_ALREADY = Text("That payment was already refunded.")
 
@@ -672,6 +682,14 @@ def payment_received(credits: int, balance: int) -> str:
     ).format(n=credits, balance=balance)
 
 
+def payment_kept(charge_id: str) -> str:
+    return _(
+        "Your payment is safe, but I couldn't add your images just now. They will be added "
+        "automatically, and I'll tell you when. If they aren't, send /paysupport and give this "
+        "charge id: {charge}"
+    ).format(charge=charge_id)
+
+
 def payment_already_counted(balance: int) -> str:
     return ngettext(
         "This payment was already counted; you have {n} bought image.",
@@ -684,6 +702,13 @@ def refunded(payment: Payment, balance: int) -> str:
     return _("Refunded {stars} ⭐ to user {user}; their bought images: {balance}.").format(
         stars=payment.stars, user=payment.user_id, balance=balance
     )
+
+
+def refunded_unrecorded(charge_id: str, user_id: int, balance: int) -> str:
+    return _(
+        "Refunded payment {charge} to user {user}; it was never credited. "
+        "Their bought images: {balance}."
+    ).format(charge=_echo(charge_id), user=user_id, balance=balance)
 
 
 # ---- the buttons under a result --------------------------------------------------------------

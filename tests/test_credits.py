@@ -5,14 +5,17 @@ and the packs on sale."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from bot import credits
 from bot.config import StarPack, StarsSettings
+from bot.database import DatabaseError
 from bot.domain import Funding, Order, Outcome
 from bot.jobs import Closing, NewJob, Requester
 from bot.storage import CreditsExhausted, Payment
+from bot.unrecorded import KeptPayment, UnrecordedPayments, write_retrying
 from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
@@ -66,3 +69,60 @@ def test_packs_on_sale() -> None:
     assert credits.on_sale("pack:10:150", "XTR", 1, offers) is None
     assert credits.on_sale("pack:10:80", "XTR", 80, offers) is None  # no longer sold so
     assert credits.on_sale("anything", "XTR", 150, offers) is None
+
+
+async def test_kept_payments_are_credited_once_and_refunded_ones_never(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    storage = await open_store()
+    unrecorded = UnrecordedPayments(tmp_path / "kept")
+    assert unrecorded.waiting() == []  # no file yet
+    kept = KeptPayment(Payment("k1", 5, credits=2, stars=50), "pack:2:50", "ru")
+    unrecorded.keep(kept)
+    unrecorded.keep(KeptPayment(Payment("k2", 5, credits=10, stars=200), "pack:10:200", "en"))
+    unrecorded.refunded("k2")  # its Stars went back before the database took it
+    unrecorded.refunded("k9")  # a charge never kept: nothing to write down
+    assert [k.payment.charge_id for k in await unrecorded.unrecorded(storage)] == ["k1"]
+    refunded = unrecorded.find("k2")
+    assert refunded is not None and refunded.payment.refunded
+
+    assert await unrecorded.record(storage) == [kept]
+    assert await unrecorded.record(storage) == []  # the next start: credited already
+    assert await storage.credits(5) == 2
+    assert await unrecorded.unrecorded(storage) == []
+    assert len(unrecorded.path.read_text().splitlines()) == 3  # only ever appended to
+
+
+async def test_a_write_is_tried_again_while_the_database_fails() -> None:
+    attempts: list[int] = []
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    async def flaky() -> bool:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise DatabaseError("database or disk is full")
+        return True
+
+    assert await write_retrying(flaky, sleep=pause)
+    assert len(attempts) == 3 and len(pauses) == 2
+
+    async def broken() -> bool:
+        attempts.append(1)
+        raise DatabaseError("still full")
+
+    attempts.clear()
+    with pytest.raises(DatabaseError, match="still full"):
+        await write_retrying(broken, sleep=pause)
+    assert len(attempts) == 3
+
+    async def wrong() -> bool:
+        attempts.append(1)
+        raise ValueError("not the database")
+
+    attempts.clear()
+    with pytest.raises(ValueError, match="not the database"):
+        await write_retrying(wrong, sleep=pause)
+    assert len(attempts) == 1

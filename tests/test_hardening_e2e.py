@@ -217,8 +217,14 @@ async def _webhook_bot(start_bot: StartBot, telegram: FakeTelegram) -> tuple[Bot
     bot = await start_bot(
         WEBHOOK_URL="https://bot.example.test/hook", WEBHOOK_PORT=str(port), WEBHOOK_SECRET=None
     )  # WEBHOOK_LISTEN left at its default, 127.0.0.1
-    [hook] = await telegram.wait_for("setWebhook")  # sent once the server listens
-    return bot, port, hook.params["secret_token"]
+    [hook] = await telegram.wait_for("setWebhook")
+    async with asyncio.timeout(15):
+        while True:
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                return bot, port, hook.params["secret_token"]
+            await asyncio.sleep(0.05)
 
 
 async def _status(port: int, head: bytes, body: bytes = b"") -> bytes:

@@ -53,6 +53,7 @@ from bot.handlers.payments import (
     paysupport_command,
     pre_checkout,
     refund_command,
+    refunded_payment,
     successful_payment,
 )
 from bot.handlers.settings import (
@@ -98,6 +99,7 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),
             MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
+            MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, refunded_payment),
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
             CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),

@@ -38,9 +38,11 @@ async def door(update: Update, context: BotContext) -> None:
     operator's money, so if the refusal cannot be sent (no right to write in the group, a
     timeout, a 429) or a lookup fails, the update is dropped all the same. Payments pass: a
     pre-checkout query is answered (no, to someone not let in) rather than left to time out,
-    and Stars already taken are always credited."""
+    Stars already taken are always credited, and refunded ones always taken back."""
     message = update.effective_message
-    if update.pre_checkout_query or (message is not None and message.successful_payment):
+    if update.pre_checkout_query or (
+        message is not None and (message.successful_payment or message.refunded_payment)
+    ):
         return
     try:
         if await _lets_in(update, context):

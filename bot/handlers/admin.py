@@ -10,6 +10,7 @@ from telegram import Message, Update
 from bot import texts
 from bot.handlers.access import requester_id
 from bot.services import BotContext
+from bot.unrecorded import UnrecordedPayments
 
 # Telegram ids fit in 52 bits; anything longer is not one.
 _MAX_ID_DIGITS = 16
@@ -27,7 +28,8 @@ async def admin_message(update: Update, context: BotContext) -> tuple[Message, i
     return message, who
 
 
-def _id(text: str) -> int | None:
+def parse_id(text: str) -> int | None:
+    """A user or chat id written by an admin, or None."""
     digits = text.removeprefix("-")
     if not digits.isdigit() or len(digits) > _MAX_ID_DIGITS:
         return None
@@ -41,7 +43,7 @@ def _target(message: Message, args: list[str], values: int) -> tuple[int | None,
     if reply is not None and len(args) == values:
         return requester_id(reply), args
     if len(args) == values + 1:
-        return _id(args[0]), args[1:]
+        return parse_id(args[0]), args[1:]
     return None, args
 
 
@@ -66,9 +68,14 @@ async def admin_command(update: Update, context: BotContext) -> None:
     if found is None:
         return
     message, _ = found
-    overrides = context.services.overrides
+    services = context.services
+    overrides = services.overrides
+    unrecorded = UnrecordedPayments(services.settings.bot.data_dir)
+    waiting = [k.payment for k in await unrecorded.unrecorded(services.storage)]
     await message.reply_text(
-        texts.admin_overview(overrides.rules, overrides.all_limits, await overrides.audit_log())
+        texts.admin_overview(
+            overrides.rules, overrides.all_limits, await overrides.audit_log(), waiting
+        )
     )
 
 

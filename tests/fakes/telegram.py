@@ -67,6 +67,8 @@ class FakeTelegram:
         self.members: dict[int, set[int]] = {}
         # What getMe says (@BotFather /setinline turns it on).
         self.supports_inline_queries = False
+        # Stars payments taken: charge id -> (user id, refunded).
+        self.charges: dict[str, tuple[int, bool]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -158,8 +160,25 @@ class FakeTelegram:
             "telegram_payment_charge_id": charge_id,
             "provider_payment_charge_id": "",
         }
+        self.charges.setdefault(charge_id, (user_id, False))
         return await self.send(
             {"chat": chat(user_id), "from": user(user_id), "successful_payment": payment}
+        )
+
+    async def refunded(
+        self, user_id: int, payload: str, total: int, charge_id: str
+    ) -> dict[str, Any]:
+        """Telegram refunds a payment by itself (its support, a dispute) and says so in the
+        user's chat with the bot."""
+        self.charges[charge_id] = (user_id, True)
+        refund = {
+            "currency": "XTR",
+            "total_amount": total,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": charge_id,
+        }
+        return await self.send(
+            {"chat": chat(user_id), "from": user(user_id), "refunded_payment": refund}
         )
 
     async def _push(self, update: dict[str, Any]) -> None:
@@ -324,6 +343,19 @@ class FakeTelegram:
         return True
 
     async def _m_refundStarPayment(self, call: Call) -> Any:
+        # Bot API: user_id (Integer) and telegram_payment_charge_id (String), both required.
+        params = call.params
+        if set(params) != {"user_id", "telegram_payment_charge_id"}:
+            return _error(400, f"Bad Request: wrong parameters {sorted(params)}")
+        if not re.fullmatch(r"-?[0-9]+", str(params["user_id"])):
+            return _error(400, "Bad Request: invalid user_id specified")
+        charge_id = str(params["telegram_payment_charge_id"])
+        user_id, refunded = self.charges.get(charge_id, (None, False))
+        if user_id != int(params["user_id"]):
+            return _error(400, "Bad Request: CHARGE_NOT_FOUND")
+        if refunded:
+            return _error(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        self.charges[charge_id] = (user_id, True)
         return True
 
     async def _m_deleteMessage(self, call: Call) -> Any:
