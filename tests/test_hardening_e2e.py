@@ -273,8 +273,9 @@ async def test_webhook_refuses_strangers_and_large_bodies_and_masks_its_random_s
     assert accepted.status_code == 200
     [photo] = await telegram.wait_for("sendPhoto", ALICE)
     assert photo.reply_to == 70
-    await bot.stop()
+    assert await bot.stop() == 0  # SIGTERM: the graceful stop, webhook server and all
     assert "setWebhook" in bot.output
+    assert "Traceback" not in bot.output
     assert secret not in bot.output
     assert "unicycle" not in bot.output
 
