@@ -29,6 +29,7 @@ from bot.live_check import live_check
 from bot.logs import RedactingFormatter, configure_logging
 from bot.storage import StorageError, open_storage
 from bot.upstream import EdenClient, UpstreamError
+from bot.webhook import WebhookUnavailable
 
 # ---- check -----------------------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ def main(argv: list[str]) -> int:
     except TelegramError as exc:
         api = settings.telegram.api_url
         return _cannot_start(settings, f"no answer from Telegram at {api} ({exc})")
-    except StorageError as exc:
+    except (StorageError, WebhookUnavailable) as exc:
         return _cannot_start(settings, str(exc))
     return 0
 

@@ -26,6 +26,10 @@ REMEMBERED = timedelta(days=1)
 FORGET_EVERY_SECONDS = 600.0
 
 
+class WebhookUnavailable(Exception):
+    """The webhook cannot be served (its port is taken, its address is not this host's)."""
+
+
 class WebhookServer:
     """Telegram forgets an update once its post is answered 200, and resends it otherwise. So the
     update is handled first (its handlers write their jobs and payments to the database) and
@@ -65,7 +69,13 @@ class WebhookServer:
         app.router.add_post(self._path, self._post)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self._listen, self._port).start()
+        try:
+            await web.TCPSite(self._runner, self._listen, self._port).start()
+        except OSError as exc:
+            await self.stop()
+            raise WebhookUnavailable(
+                f"cannot serve the webhook on {self._listen}:{self._port}: {exc}"
+            ) from exc
         log.info("webhook server listening on %s:%d%s", self._listen, self._port, self._path)
 
     async def stop(self) -> None:

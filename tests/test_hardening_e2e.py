@@ -8,6 +8,7 @@ import base64
 import contextlib
 import io
 import os
+import socket
 import sqlite3
 import tomllib
 from pathlib import Path
@@ -245,6 +246,21 @@ async def _status(port: int, head: bytes, body: bytes = b"") -> bytes:
 def _update(update_id: int, text: str) -> dict[str, Any]:
     message = {**text_message(ALICE, text), "message_id": update_id * 10, "date": 1_790_000_000}
     return {"update_id": update_id, "message": message}
+
+
+async def test_a_taken_webhook_port_stops_start_up_with_one_line(
+    start_bot: StartBot, telegram: FakeTelegram
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        bot = await start_bot(WEBHOOK_URL="https://bot.example.test/hook", WEBHOOK_PORT=str(port))
+        assert await bot.wait(timeout=20) == 1
+    assert "Traceback" not in bot.output
+    last = bot.output.strip().splitlines()[-1]
+    assert last.startswith(f"Cannot start: cannot serve the webhook on 127.0.0.1:{port}: ")
+    assert telegram.sent("setWebhook") == []
 
 
 async def test_webhook_refuses_strangers_and_large_bodies_and_masks_its_random_secret(
