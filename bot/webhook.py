@@ -98,7 +98,7 @@ class WebhookServer:
             update = Update.de_json(json.loads(body), self._application.bot)
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("webhook post is not an update: %s", type(exc).__name__)
-            return _refuse(400)
+            return web.Response(status=400)
         if await self._seen(update.update_id):
             log.info("update %d was handled already; dropped", update.update_id)
             return web.Response()
@@ -106,7 +106,7 @@ class WebhookServer:
         if update.update_id in self._failed:
             self._failed.discard(update.update_id)
             log.warning("update %d not answered: Telegram will send it again", update.update_id)
-            return _refuse(503)
+            return web.Response(status=503)
         await self._remember(update.update_id)
         return web.Response()
 
@@ -137,7 +137,8 @@ class WebhookServer:
 
 
 def _refuse(status: int) -> web.Response:
+    """A refusal before the body is read (or all of it): the connection ends with the answer,
+    rather than aiohttp reading on what is left of the body."""
     response = web.Response(status=status)
-    # The rest of a refused body is not read: the connection ends with the answer.
     response.force_close()
     return response
