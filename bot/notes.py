@@ -39,8 +39,8 @@ PASS_INTERVAL = 5.0
 NOTE_DELAY = 1.0
 # Places are counted this far down the queue; a note further back says "at least" this many.
 PLACES_COUNTED = 10_000
-# Calls of this task under way at once: one at a time, Telegram's round trip would hold
-# deletions to a few a second. The rate limiter decides their order.
+# New notes and edits under way at once: one at a time, Telegram's round trip would hold them
+# to a few a second; all at once, thousands would wait in the rate limiter.
 CALLS_AT_ONCE = 4
 # Edits of a note: after every other call, as new notes are.
 _EDIT = Turn(Priority.NOTE)
@@ -99,8 +99,8 @@ class QueueNotes:
         self._drawing: dict[int, _Drawing] = {}  # running jobs with a note
         self._work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._room = asyncio.Semaphore(CALLS_AT_ONCE)
         self._calls: set[asyncio.Task[None]] = set()
+        self._under_way = 0  # notes and edits in self._calls
 
     # ---- what the pipeline tells it ----------------------------------------------------------
     @property
@@ -171,9 +171,12 @@ class QueueNotes:
                 if loop.time() >= next_pass:
                     await self._look_at_places()
                     next_pass = loop.time() + self._pass_interval
+                if self._to_delete:  # at once, whatever else is under way
+                    self._make(self._delete(*self._to_delete.pop(0)), counted=False)
+                    continue
                 due = self._due()
                 progress = self._progress_due()
-                if not (due or self._to_delete or progress or self._to_edit):
+                if not (due or progress or self._to_edit):
                     self._work.clear()
                     wait = next_pass - loop.time()
                     if self._unsent:  # the first one is due after its delay
@@ -185,30 +188,34 @@ class QueueNotes:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._work.wait(), max(0.01, wait))
                     continue
-                await self._room.acquire()
-                try:
-                    call = await self._next_call()
-                except BaseException:
-                    self._room.release()
-                    raise
-                if call is None:
-                    self._room.release()
+                if self._under_way >= CALLS_AT_ONCE:
+                    self._work.clear()
+                    await self._work.wait()  # a call made, or a deletion to make
                     continue
-                task = asyncio.create_task(call)
-                self._calls.add(task)
-                task.add_done_callback(self._made)
+                if (call := await self._next_call()) is not None:
+                    self._make(call, counted=True)
             except Exception as exc:
                 log.warning("queue notes: %s", exc)
                 await asyncio.sleep(1.0)  # e.g. the database is away: do not spin
 
-    def _made(self, call: asyncio.Task[None]) -> None:
-        self._calls.discard(call)
-        self._room.release()
-        exc = None if call.cancelled() else call.exception()
-        if isinstance(exc, TelegramError):
-            log.info("a queue note could not be sent, edited or deleted: %s", exc)
-        elif exc is not None and not isinstance(exc, NotWanted):  # NotWanted: its job started
-            log.warning("queue notes: %s", exc)
+    def _make(self, call: Coroutine[Any, Any, None], *, counted: bool) -> None:
+        """Start a call; `counted` ones (notes and edits) are held to CALLS_AT_ONCE. Deletions
+        are not, or notes waiting for their turn would hold them back."""
+        task = asyncio.create_task(call)
+        self._calls.add(task)
+        self._under_way += counted
+
+        def made(task: asyncio.Task[None]) -> None:
+            self._calls.discard(task)
+            self._under_way -= counted
+            self._work.set()
+            exc = None if task.cancelled() else task.exception()
+            if isinstance(exc, TelegramError):
+                log.info("a queue note could not be sent, edited or deleted: %s", exc)
+            elif exc is not None and not isinstance(exc, NotWanted):  # NotWanted: job started
+                log.warning("queue notes: %s", exc)
+
+        task.add_done_callback(made)
 
     def _progress_due(self) -> int | None:
         """A running job whose note is due for its next "Drawing…" edit."""
@@ -243,9 +250,6 @@ class QueueNotes:
     async def _next_call(self) -> Coroutine[Any, Any, None] | None:
         """The most useful call to make now, taken off its list; None if there is none (a due
         note's job started)."""
-        if self._to_delete:
-            chat_id, message_id = self._to_delete.pop(0)
-            return self._delete(chat_id, message_id)
         if self._due():
             # Counted after the job was queued, so that its absence means it started.
             first = self._notes[next(iter(self._unsent))]

@@ -339,3 +339,26 @@ async def test_a_note_whose_picture_is_out_is_deleted_before_new_notes_go_out(
     methods = [c.method for c in telegram.calls if c.chat_id in (506, 507)]
     assert methods == ["deleteMessage", "sendMessage"]
     await notes.stop()
+
+
+async def test_a_note_waiting_for_its_turn_when_its_job_starts_is_never_sent(
+    telegram: FakeTelegram,
+) -> None:
+    clock = Clock()
+
+    async def remember(job_id: int, note_id: int) -> bool:
+        raise AssertionError("no note was to be sent")
+
+    budget = TelegramBudget(30, clock=clock, sleep=clock.sleep)
+    async with ExtBot(BOT_TOKEN, base_url=f"{telegram.url}/bot", rate_limiter=budget) as limited:
+        notes = QueueNotes(limited, Queue(3), remember, clock=clock)
+        notes.waiting(1, chat_id=508, reply_to=None, language="en")
+        clock.now += NOTE_DELAY
+        await limited.send_message(509, "a reply")  # takes this turn: the next is 1/30 s away
+        notes.start()
+        await asyncio.sleep(0.2)  # the note is due, and waits for its turn
+        notes.started(_job(1, 508, None))
+        await clock.advance(1 / 30)
+        await asyncio.sleep(0.2)
+        await notes.stop()
+    assert telegram.sent(chat_id=508) == []
