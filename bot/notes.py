@@ -1,8 +1,8 @@
 """Queue notes: the "Queued: 12 ahead of you" reply with a Cancel button, sent when a job has to
 wait, edited when its place changed a lot, turned into "Drawing… 25 s" while the job runs, and
 deleted when its answer is out (by whichever replica answers it). One task does all of it, most
-useful first: deletions, then new notes, then progress, then places; the bot's rate limiter puts
-these calls after every reply and picture, and deletions before notes."""
+useful first: deletions, then new notes, then edits (paid for by jobs that needed no note); the
+bot's rate limiter puts its calls after every reply and picture, deletions before notes."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ class QueueNotes:
         self._task: asyncio.Task[None] | None = None
         self._calls: set[asyncio.Task[None]] = set()
         self._under_way = 0  # notes and edits in self._calls
+        # Edits cost calls beyond the three a request may take (note, picture, deletion): they
+        # are made with what jobs answered here without a note saved, one each.
+        self._spare = 0
 
     # ---- what the pipeline tells it ----------------------------------------------------------
     @property
@@ -146,6 +149,9 @@ class QueueNotes:
         self._drawing.pop(job.id, None)
         if job.note_id is not None:
             self.forget(job.who.chat_id, job.note_id)
+        else:
+            self._spare += 1
+            self._work.set()
 
     def forget(self, chat_id: int, message_id: int) -> None:
         """Delete a note, whoever sent it."""
@@ -174,15 +180,13 @@ class QueueNotes:
                 if self._to_delete:  # at once, whatever else is under way
                     self._make(self._delete(*self._to_delete.pop(0)), counted=False)
                     continue
-                due = self._due()
-                progress = self._progress_due()
-                if not (due or progress or self._to_edit):
+                if not (self._due() or self._edit_due()):
                     self._work.clear()
                     wait = next_pass - loop.time()
                     if self._unsent:  # the first one is due after its delay
                         first = self._notes[next(iter(self._unsent))]
                         wait = min(wait, first.queued_at + self._note_delay - self._clock())
-                    if self._drawing:
+                    if self._drawing and self._spare:
                         soonest = min(d.due_at for d in self._drawing.values())
                         wait = min(wait, soonest - self._clock())
                     with contextlib.suppress(TimeoutError):
@@ -222,6 +226,10 @@ class QueueNotes:
         now = self._clock()
         return next((job for job, d in self._drawing.items() if d.due_at <= now), None)
 
+    def _edit_due(self) -> bool:
+        """Whether an edit is due, and a spare call there for it."""
+        return self._spare > 0 and (bool(self._to_edit) or self._progress_due() is not None)
+
     def _due(self) -> bool:
         """Whether the oldest unsent note has waited out its delay."""
         if not self._unsent:
@@ -260,7 +268,10 @@ class QueueNotes:
             note = self._notes[job_id]
             note.shown = self._places.get(job_id, PLACES_COUNTED)
             return self._send(job_id, note)
+        if not self._spare:
+            return None
         if (running := self._progress_due()) is not None:
+            self._spare -= 1
             drawing = self._drawing[running]
             now = self._clock()
             drawing.due_at = now + PROGRESS_EVERY
@@ -271,6 +282,7 @@ class QueueNotes:
             job_id, ahead = self._to_edit.popitem(last=False)
             edited = self._notes.get(job_id)
             if edited is not None and edited.message_id is not None:
+                self._spare -= 1
                 edited.shown, edited.edited_at = ahead, self._clock()
                 with i18n.speaking(edited.language):
                     text, button = texts.queued(ahead), cancel_button(job_id)

@@ -231,6 +231,10 @@ async def test_a_note_is_sent_edited_when_its_place_halves_and_deleted(
     assert telegram.sent("editMessageText") == []
     queue.ahead = 12  # halved, and the note is older than EDIT_INTERVAL
     await a_pass(1)
+    # An edit is a fourth call for one request: it waits for one that a job without a note saved.
+    assert telegram.sent("editMessageText") == []
+    notes.finished(_job(2, 510, None))
+    notes.finished(_job(3, 510, None))
     [edit] = await telegram.wait_for("editMessageText", 501)
     assert edit.params["text"] == "Queued: 12 ahead of you."
     queue.ahead = 5  # halved again, but within EDIT_INTERVAL of the last edit
@@ -297,6 +301,8 @@ async def test_a_running_jobs_note_shows_how_long_it_has_been_drawing_then_goes(
         return True
 
     notes = QueueNotes(bot, Queue(0), remember, clock=clock)
+    for quick in (2, 3):  # answered without a note: they pay for the edits
+        notes.finished(_job(quick, 511, None))
     notes.start()
     notes.waiting(1, chat_id=505, reply_to=None, language="en")
     clock.now += NOTE_DELAY
