@@ -126,10 +126,15 @@ class TelegramBudget(BaseRateLimiter[Turn]):
         """Nothing: turns are handed out once a call waits."""
 
     async def shutdown(self) -> None:
+        """Stop handing out turns; calls still waiting go at once (the bot is closing)."""
         if self._dispatcher:
             self._dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
+        for ticket in self._waiting:
+            if not ticket.granted.done():
+                ticket.granted.set_result(None)
+        self._waiting.clear()
 
     def has_room(self) -> bool:
         """Whether a call made now would go at once: none waits, and the overall pace allows it

@@ -162,6 +162,16 @@ async def test_an_indicator_has_room_only_when_no_call_waits() -> None:
     await calls.close()
 
 
+async def test_calls_still_waiting_at_shutdown_go_at_once() -> None:
+    calls = Calls()
+    calls.call("picture 0", "sendPhoto", 100)
+    last = calls.call("picture 1", "sendPhoto", 101)
+    await _settle()
+    await calls.budget.shutdown()  # the bot is closing: nothing is left hanging
+    assert await last is True
+    assert calls.made == ["picture 0", "picture 1"]
+
+
 # ---- the queue notes -------------------------------------------------------------------------
 @pytest.fixture
 async def bot(telegram: FakeTelegram) -> AsyncIterator[ExtBot[Turn]]:
