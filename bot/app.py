@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import uvloop
 from telegram import BotCommand, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
 from bot import i18n, logs, texts, transport
@@ -32,7 +32,7 @@ from bot.policy import Policy
 from bot.retention import Retention
 from bot.services import BotContext, Services
 from bot.storage import Storage, StorageError, open_storage
-from bot.telegram_budget import COSMETIC_CALLS_PER_SECOND, CosmeticBudget
+from bot.telegram_budget import CALLS_PER_SECOND, TelegramBudget
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
 from bot.webhook import WebhookServer
 
@@ -95,6 +95,11 @@ def build_application(settings: Settings) -> BotApplication:
     opened: list[ImageService] = []
     opened_storage: list[Storage] = []
     webhooks: list[WebhookServer] = []
+    # Keeps to Telegram's flood limits, replies first, and waits out a RetryAfter before sending
+    # again. Several replicas share the bot's 30 a second. Off (a test server): no limits, but
+    # the queue notes still declare their priority through it.
+    share = CALLS_PER_SECOND / settings.database.replicas
+    budget = TelegramBudget(share if settings.load.telegram_rate_limit else None)
 
     async def start(application: BotApplication) -> None:
         database = settings.database
@@ -141,7 +146,7 @@ def build_application(settings: Settings) -> BotApplication:
             exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
             inline_storage_chat_id=settings.bot.inline_storage_chat_id,
-            budget=CosmeticBudget(COSMETIC_CALLS_PER_SECOND / database.replicas),
+            budget=budget,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(
@@ -210,17 +215,9 @@ def build_application(settings: Settings) -> BotApplication:
             await storage.close()
 
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = ApplicationBuilder()
-    if settings.load.telegram_rate_limit:
-        # Keeps to Telegram's flood limits, and waits out a RetryAfter before sending again.
-        # 30 a second as one every 1/30 s: as "30 per second" aiolimiter's bucket would let a
-        # crowd's calls burst to ~60 within one second.
-        # Several replicas share the bot's 30 a second.
-        share = 30 / settings.database.replicas
-        builder = builder.rate_limiter(
-            AIORateLimiter(overall_max_rate=1, overall_time_period=1 / share, max_retries=3)
-        )
     builder = (
-        builder.token(settings.telegram.bot_token.get_secret_value())
+        builder.rate_limiter(budget)
+        .token(settings.telegram.bot_token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .context_types(ContextTypes(context=BotContext))

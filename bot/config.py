@@ -281,7 +281,7 @@ class LoadSettings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooloff_seconds: float = Field(default=120.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
-    # Telegram's flood limits (PTB's AIORateLimiter); only a test or benchmark server turns it off.
+    # Telegram's flood limits (bot/telegram_budget.py); off only for a test or benchmark server.
     telegram_rate_limit: bool = True
 
 

@@ -1,6 +1,6 @@
 """Getting answers back to a user from a worker, which has ids rather than a Message: texts and
 pictures as replies to the user's message (photo, or document past Telegram's photo limits),
-and the "uploading photo…" indicator within the cosmetic budget."""
+and the "uploading photo…" indicator when Telegram's budget has room."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from telegram.constants import ChatAction
 from telegram.error import NetworkError, TelegramError, TimedOut
 
 from bot.domain import Picture
-from bot.telegram_budget import CosmeticBudget
+from bot.telegram_budget import TelegramBudget
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +133,13 @@ class Answer:
         return sent[0]
 
     @contextlib.asynccontextmanager
-    async def uploading_photo(self, budget: CosmeticBudget) -> AsyncIterator[None]:
-        """Show "uploading photo…" while the block runs, as far as the cosmetic budget allows:
-        in a crowd, queue notes and results come first and the indicator is skipped."""
+    async def uploading_photo(self, budget: TelegramBudget) -> AsyncIterator[None]:
+        """Show "uploading photo…" while the block runs, when no other call waits for Telegram:
+        in a crowd, results and queue notes come first and the indicator is skipped."""
 
         async def keep_showing() -> None:
             while True:
-                if budget.try_spend():
+                if budget.has_room():
                     try:
                         await self.bot.send_chat_action(self.chat_id, ChatAction.UPLOAD_PHOTO)
                     except TelegramError as exc:

@@ -11,7 +11,7 @@ from telegram import Bot, InlineKeyboardMarkup, InputMediaDocument, InputMediaPh
 
 from bot.delivery import Answer, file_id_of
 from bot.domain import Picture
-from bot.telegram_budget import CosmeticBudget
+from bot.telegram_budget import TelegramBudget
 
 
 class InlineAnswer(Answer):
@@ -51,6 +51,6 @@ class InlineAnswer(Answer):
         return uploaded
 
     @contextlib.asynccontextmanager
-    async def uploading_photo(self, budget: CosmeticBudget) -> AsyncIterator[None]:
+    async def uploading_photo(self, budget: TelegramBudget) -> AsyncIterator[None]:
         # An inline message has no chat to show "uploading photo…" in; its text says "Drawing".
         yield

@@ -1,8 +1,8 @@
 """Queue notes: the "Queued: 12 ahead of you" reply with a Cancel button, sent when a job has to
 wait, edited when its place changed a lot, turned into "Drawing… 25 s" while the job runs, and
-deleted when its answer is out (by whichever replica answers it). One task does all of it
-through the cosmetic budget, most useful first: new notes, then deletions, then progress, then
-places."""
+deleted when its answer is out (by whichever replica answers it). One task does all of it, most
+useful first: deletions, then new notes, then edits (paid for by jobs that needed no note); the
+bot's rate limiter puts its calls after every reply and picture, deletions before notes."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import TelegramError
+from telegram.ext import ExtBot
 
 from bot import i18n, texts
 from bot.jobs import Job
-from bot.telegram_budget import CosmeticBudget
+from bot.telegram_budget import NotWanted, Priority, Turn
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ PASS_INTERVAL = 5.0
 NOTE_DELAY = 1.0
 # Places are counted this far down the queue; a note further back says "at least" this many.
 PLACES_COUNTED = 10_000
+# New notes and edits under way at once: one at a time, Telegram's round trip would hold them
+# to a few a second; all at once, thousands would wait in the rate limiter.
+CALLS_AT_ONCE = 4
+# Edits of a note: after every other call, as new notes are.
+_EDIT = Turn(Priority.NOTE)
 
 
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
@@ -70,8 +77,7 @@ class _Note:
 class QueueNotes:
     def __init__(
         self,
-        bot: Bot,
-        budget: CosmeticBudget,
+        bot: ExtBot[Turn],
         queue: Callable[[int], Awaitable[list[int]]],
         remember: Callable[[int, int], Awaitable[bool]],
         clock: Callable[[], float] = time.monotonic,
@@ -79,7 +85,6 @@ class QueueNotes:
         note_delay: float = NOTE_DELAY,
     ) -> None:
         self._bot = bot
-        self._budget = budget
         self._queue = queue  # the waiting jobs in the order they will be served
         self._remember = remember  # stores a sent note's id with its job, while it waits
         self._clock = clock  # for EDIT_INTERVAL and NOTE_DELAY
@@ -94,6 +99,11 @@ class QueueNotes:
         self._drawing: dict[int, _Drawing] = {}  # running jobs with a note
         self._work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+        self._under_way = 0  # notes and edits in self._calls
+        # Edits cost calls beyond the three a request may take (note, picture, deletion): they
+        # are made with what jobs answered here without a note saved, one each.
+        self._spare = 0
 
     # ---- what the pipeline tells it ----------------------------------------------------------
     @property
@@ -112,6 +122,9 @@ class QueueNotes:
         """The job has its turn: a note not yet sent is no longer needed; one that was (by any
         replica: the job's row has it) shows the drawing's progress from now on."""
         self._forget_waiting(job.id)
+        on_its_way = self._notes.get(job.id)
+        if on_its_way is not None and on_its_way.message_id is None:
+            del self._notes[job.id]  # not sent unless it already is: then deleted at once
         if job.note_id is not None:
             now = self._clock()
             self._drawing[job.id] = _Drawing(
@@ -136,6 +149,9 @@ class QueueNotes:
         self._drawing.pop(job.id, None)
         if job.note_id is not None:
             self.forget(job.who.chat_id, job.note_id)
+        else:
+            self._spare += 1
+            self._work.set()
 
     def forget(self, chat_id: int, message_id: int) -> None:
         """Delete a note, whoever sent it."""
@@ -147,10 +163,11 @@ class QueueNotes:
         self._task = asyncio.create_task(self._keep_up())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, *self._calls):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _keep_up(self) -> None:
         loop = asyncio.get_running_loop()
@@ -160,38 +177,58 @@ class QueueNotes:
                 if loop.time() >= next_pass:
                     await self._look_at_places()
                     next_pass = loop.time() + self._pass_interval
-                due = self._due()
-                progress = self._progress_due()
-                if not (due or self._to_delete or progress or self._to_edit):
+                if self._to_delete:  # at once, whatever else is under way
+                    self._make(self._delete(*self._to_delete.pop(0)), counted=False)
+                    continue
+                if not (self._due() or self._edit_due()):
                     self._work.clear()
                     wait = next_pass - loop.time()
                     if self._unsent:  # the first one is due after its delay
                         first = self._notes[next(iter(self._unsent))]
                         wait = min(wait, first.queued_at + self._note_delay - self._clock())
-                    if self._drawing:
+                    if self._drawing and self._spare:
                         soonest = min(d.due_at for d in self._drawing.values())
                         wait = min(wait, soonest - self._clock())
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._work.wait(), max(0.01, wait))
                     continue
-                if due:
-                    # Counted after the job was queued, so that its absence means it started.
-                    first = self._notes[next(iter(self._unsent))]
-                    await self._refresh_places(max_age=min(1.0, self._clock() - first.queued_at))
-                    if self._drop_started():
-                        continue
-                await self._budget.spend()
-                await self._do_next()
-            except TelegramError as exc:
-                log.info("a queue note could not be sent, edited or deleted: %s", exc)
+                if self._under_way >= CALLS_AT_ONCE:
+                    self._work.clear()
+                    await self._work.wait()  # a call made, or a deletion to make
+                    continue
+                if (call := await self._next_call()) is not None:
+                    self._make(call, counted=True)
             except Exception as exc:
                 log.warning("queue notes: %s", exc)
                 await asyncio.sleep(1.0)  # e.g. the database is away: do not spin
+
+    def _make(self, call: Coroutine[Any, Any, None], *, counted: bool) -> None:
+        """Start a call; `counted` ones (notes and edits) are held to CALLS_AT_ONCE. Deletions
+        are not, or notes waiting for their turn would hold them back."""
+        task = asyncio.create_task(call)
+        self._calls.add(task)
+        self._under_way += counted
+
+        def made(task: asyncio.Task[None]) -> None:
+            self._calls.discard(task)
+            self._under_way -= counted
+            self._work.set()
+            exc = None if task.cancelled() else task.exception()
+            if isinstance(exc, TelegramError):
+                log.info("a queue note could not be sent, edited or deleted: %s", exc)
+            elif exc is not None and not isinstance(exc, NotWanted):  # NotWanted: job started
+                log.warning("queue notes: %s", exc)
+
+        task.add_done_callback(made)
 
     def _progress_due(self) -> int | None:
         """A running job whose note is due for its next "Drawing…" edit."""
         now = self._clock()
         return next((job for job, d in self._drawing.items() if d.due_at <= now), None)
+
+    def _edit_due(self) -> bool:
+        """Whether an edit is due, and a spare call there for it."""
+        return self._spare > 0 and (bool(self._to_edit) or self._progress_due() is not None)
 
     def _due(self) -> bool:
         """Whether the oldest unsent note has waited out its delay."""
@@ -218,38 +255,53 @@ class QueueNotes:
             dropped = True
         return dropped
 
-    async def _do_next(self) -> None:
+    async def _next_call(self) -> Coroutine[Any, Any, None] | None:
+        """The most useful call to make now, taken off its list; None if there is none (a due
+        note's job started)."""
         if self._due():
+            # Counted after the job was queued, so that its absence means it started.
+            first = self._notes[next(iter(self._unsent))]
+            await self._refresh_places(max_age=min(1.0, self._clock() - first.queued_at))
+            if self._drop_started():
+                return None
             job_id, _ = self._unsent.popitem(last=False)
             note = self._notes[job_id]
             note.shown = self._places.get(job_id, PLACES_COUNTED)
-            await self._send(job_id, note)
-        elif self._to_delete:
-            chat_id, message_id = self._to_delete.pop(0)
-            await self._bot.delete_message(chat_id, message_id)
-        elif (running := self._progress_due()) is not None:
+            return self._send(job_id, note)
+        if not self._spare:
+            return None
+        if (running := self._progress_due()) is not None:
+            self._spare -= 1
             drawing = self._drawing[running]
             now = self._clock()
             drawing.due_at = now + PROGRESS_EVERY
             with i18n.speaking(drawing.language):
-                await self._bot.edit_message_text(
-                    texts.drawing(now - drawing.started_at),
-                    chat_id=drawing.chat_id,
-                    message_id=drawing.message_id,
-                    reply_markup=cancel_button(running),
-                )
-        elif self._to_edit:
+                text, button = texts.drawing(now - drawing.started_at), cancel_button(running)
+            return self._edit(drawing.chat_id, drawing.message_id, text, button)
+        if self._to_edit:
             job_id, ahead = self._to_edit.popitem(last=False)
             edited = self._notes.get(job_id)
             if edited is not None and edited.message_id is not None:
+                self._spare -= 1
                 edited.shown, edited.edited_at = ahead, self._clock()
                 with i18n.speaking(edited.language):
-                    await self._bot.edit_message_text(
-                        texts.queued(ahead),
-                        chat_id=edited.chat_id,
-                        message_id=edited.message_id,
-                        reply_markup=cancel_button(job_id),
-                    )
+                    text, button = texts.queued(ahead), cancel_button(job_id)
+                return self._edit(edited.chat_id, edited.message_id, text, button)
+        return None
+
+    async def _delete(self, chat_id: int, message_id: int) -> None:
+        await self._bot.delete_message(chat_id, message_id)
+
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, button: InlineKeyboardMarkup
+    ) -> None:
+        await self._bot.edit_message_text(
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=button,
+            rate_limit_args=_EDIT,
+        )
 
     async def _send(self, job_id: int, note: _Note) -> None:
         reply = (
@@ -258,12 +310,15 @@ class QueueNotes:
             else None
         )
         with i18n.speaking(note.language):
-            sent = await self._bot.send_message(
-                note.chat_id,
-                texts.queued(note.shown),
-                reply_parameters=reply,
-                reply_markup=cancel_button(job_id),
-            )
+            text, button = texts.queued(note.shown), cancel_button(job_id)
+        sent = await self._bot.send_message(
+            note.chat_id,
+            text,
+            reply_parameters=reply,
+            reply_markup=button,
+            # Not sent if its job starts while it waits for its turn.
+            rate_limit_args=Turn(Priority.NOTE, wanted=lambda: self._notes.get(job_id) is note),
+        )
         note.message_id, note.edited_at = sent.message_id, self._clock()
         # Stored with its job only while the job waits: whoever answers the job deletes it then.
         # A job that started meanwhile (here or elsewhere) would never learn of it.

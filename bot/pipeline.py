@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from telegram import Bot
 from telegram.error import TelegramError
+from telegram.ext import ExtBot
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
@@ -30,7 +30,7 @@ from bot.notes import QueueNotes
 from bot.policy import Policy
 from bot.result_buttons import result_keyboard
 from bot.storage import Storage
-from bot.telegram_budget import CosmeticBudget
+from bot.telegram_budget import TelegramBudget, Turn
 from bot.upstream import ImageService, UpstreamError
 from bot.variants import make, total_cost, upstream_request
 from bot.workers import Slot, Workers, stop_reason
@@ -61,7 +61,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        bot: Bot,
+        bot: ExtBot[Turn],
         storage: Storage,
         policy: Policy,
         images: ImageService,
@@ -71,7 +71,7 @@ class Pipeline:
         lease_seconds: float,
         exclusive: bool,
         metrics: Metrics | None = None,
-        budget: CosmeticBudget | None = None,
+        budget: TelegramBudget,
         inline_storage_chat_id: int | None = None,
     ) -> None:
         self._bot = bot
@@ -85,12 +85,12 @@ class Pipeline:
         # The only process on its database (SQLite): every running job at start is its own.
         self._exclusive = exclusive
         self._metrics = metrics
-        self._budget = budget or CosmeticBudget()
+        self._budget = budget
         self._inline_storage_chat_id = inline_storage_chat_id
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
         self._workers = Workers(capacity, self._claim, self._run)
-        self._notes = QueueNotes(bot, self._budget, storage.queue, storage.set_note)
+        self._notes = QueueNotes(bot, storage.queue, storage.set_note)
         self._leases: asyncio.Task[None] | None = None
         # Jobs whose upstream call this run has made: interrupted, they are not run again.
         self._sent: set[int] = set()
