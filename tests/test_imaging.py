@@ -23,6 +23,12 @@ from tests.fakes.images import jpeg, png
 COMMON = frozenset({"image/png", "image/jpeg", "image/webp"})
 
 
+def _alpha(image: Image.Image, xy: tuple[int, int]) -> int:
+    pixel = image.getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return pixel[3]
+
+
 def _encode(image: Image.Image, fmt: str) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt)
@@ -118,7 +124,7 @@ def test_a_sticker_keeps_a_picture_without_a_flat_background_whole() -> None:
     flat = sticker(inspect(jpeg(300, 200)))
     with Image.open(io.BytesIO(flat.data)) as image:
         assert (image.format, image.size) == ("PNG", (512, 341))
-        assert image.convert("RGBA").getpixel((10, 10))[3] == 255
+        assert _alpha(image.convert("RGBA"), (10, 10)) == 255
 
 
 def test_a_busy_sticker_is_made_webp_within_telegrams_limit() -> None:
