@@ -182,8 +182,19 @@ async def test_users_keep_their_own_presets_and_group_admins_the_groups(
     assert await telegram.ask(text_message(GROUP, team, ADMIN)) == texts.preset_saved("team")
     await telegram.answer(text_message(GROUP, f"/p@{BOT_USERNAME} team a mascot", MEMBER))
     assert _prompt(eden.calls[-1].body) == "a mascot in our team's orange and navy"
+    # As a photo's caption: addressed to the bot by the command itself.
+    photo = jpeg(80, 60)
+    captioned = photo_message(
+        GROUP,
+        [(telegram.add_file(photo), 80, 60, len(photo))],
+        caption=f"/p@{BOT_USERNAME} team our bus",
+        **{"from": user(MEMBER)},
+    )
+    await telegram.answer(captioned)
+    assert _prompt(eden.calls[-1].body) == "our bus in our team's orange and navy"
+    assert _images(eden.calls[-1].body) == [photo]
     shown = await telegram.answer(text_message(GROUP, f"/presets@{BOT_USERNAME}", MEMBER))
     assert _keyboard(shown)["team"] == "pst|c|team"
     # Nowhere else.
     assert (await telegram.ask(_text(MEMBER, "/p team x", "en"))).startswith("There is no")
-    assert len(eden.calls) == 3
+    assert len(eden.calls) == 4

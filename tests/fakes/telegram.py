@@ -597,12 +597,14 @@ def chat(chat_id: int) -> dict[str, Any]:
 
 
 def _entities(text: str) -> list[dict[str, Any]]:
-    """The entities Telegram would attach: a leading /command and every @mention."""
+    """The entities Telegram would attach: a leading /command and every other @mention."""
     entities = []
-    if text.startswith("/"):
-        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+    command = len(text.split()[0]) if text.startswith("/") else 0
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": command})
     for match in re.finditer(r"@\w+", text):
-        entities.append({"type": "mention", "offset": match.start(), "length": len(match[0])})
+        if match.start() >= command:  # `/cmd@bot` is one command, not a mention
+            entities.append({"type": "mention", "offset": match.start(), "length": len(match[0])})
     return entities
 
 
