@@ -25,6 +25,10 @@ class StartFirst(Exception):
     """Telegram makes sticker sets only for users who have started the bot."""
 
 
+class NoRoom(Exception):
+    """Every set tried was full."""
+
+
 def set_name(user_id: int, number: int, bot_username: str) -> str:
     """Letters, digits and single underscores, ending in `_by_<bot username>`."""
     numbered = "" if number == 1 else f"_{number}"
@@ -37,7 +41,8 @@ def link(name: str) -> str:
 
 async def add_sticker(bot: Bot, storage: Storage, user_id: int, file_id: str) -> str:
     """Make the picture `file_id` a sticker in `user_id`'s set; the set's name. StartFirst if the
-    user never started the bot; InputRejected, BrokenImage or TelegramError if it failed."""
+    user never started the bot; NoRoom, InputRejected, BrokenImage or TelegramError if it
+    failed."""
     picture = await download(bot, ImageFile(file_id, None))
     made = await asyncio.to_thread(imaging.sticker, picture)
     sticker = InputSticker(made.data, [EMOJI], StickerFormat.STATIC)
@@ -57,7 +62,7 @@ async def add_sticker(bot: Bot, storage: Storage, user_id: int, file_id: str) ->
             continue
         await storage.set_sticker_set(user_id, StickerSetState(state.number, state.stickers + 1))
         return name
-    raise BadRequest("STICKERS_TOO_MUCH")
+    raise NoRoom(f"{_TRIES} full sticker sets in a row for user {user_id}")
 
 
 async def _put(

@@ -29,7 +29,7 @@ from bot.result_buttons import (
     result_keyboard,
 )
 from bot.services import BotContext, Services
-from bot.stickers import StartFirst, add_sticker, link
+from bot.stickers import NoRoom, StartFirst, add_sticker, link
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ async def _sticker(query: CallbackQuery, context: BotContext, job: Job) -> None:
     except StartFirst:
         await query.answer(texts.sticker_start_first(bot.username), show_alert=True)
         return
-    except (InputRejected, BrokenImage, TelegramError) as exc:
+    except (NoRoom, InputRejected, BrokenImage, TelegramError) as exc:
         log.warning("could not make a sticker of job %d: %s", job.id, exc)
         await query.answer(texts.STICKER_FAILED(), show_alert=True)
         return
