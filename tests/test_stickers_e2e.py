@@ -118,6 +118,7 @@ async def test_a_result_becomes_a_transparent_sticker_in_a_set_created_then_exte
     assert rgba.getpixel((256, 192)) == (*RED, 255)
 
     # A second picture extends the same set.
+    eden.image = _on_green(768, 1024)
     second = await _result(telegram, tmp_path, ALICE, "a blue ball", ALICE)
     await _tap(telegram, second.result, _sticker_button(second), ALICE)
     [added] = await telegram.wait_for("addStickerToSet")
@@ -141,8 +142,10 @@ async def test_a_full_set_is_followed_by_a_new_one_and_strangers_to_the_bot_are_
     assert image.size == (341, 512) and _alpha(image, (0, 0)) == 255
 
     # Telegram says the set is full (stickers came into it some other way): a second set.
+    eden.image = _quarters(900, 600)
+    wide = await _result(telegram, tmp_path, ALICE, "a wide landscape", ALICE)
     telegram.sticker_sets[name].stickers += [b"older"] * (SET_LIMIT - 1)
-    await _tap(telegram, first.result, _sticker_button(first), ALICE)
+    await _tap(telegram, wide.result, _sticker_button(wide), ALICE)
     await telegram.wait_for("createNewStickerSet", count=2)
     second = f"u{ALICE}_2_by_{BOT_USERNAME}"
     assert telegram.sent("createNewStickerSet")[1].params["title"] == (
@@ -153,6 +156,7 @@ async def test_a_full_set_is_followed_by_a_new_one_and_strangers_to_the_bot_are_
     assert link.params["text"].endswith(f"https://t.me/addstickers/{second}")
 
     # Bob taps under a group result but never opened a private chat with the bot.
+    eden.image = _quarters(700, 700)
     in_group = await _result(telegram, tmp_path, GROUP, f"@{BOT_USERNAME} a fox", ALICE)
     refused = await _tap(telegram, in_group.result, _sticker_button(in_group), BOB)
     assert refused.params["text"] == texts.sticker_start_first(BOT_USERNAME)

@@ -480,6 +480,8 @@ class FakeTelegram:
         data = self._input_sticker(call, params["sticker"])
         if isinstance(data, web.Response):
             return data
+        if data in found.stickers:
+            return True  # "exactly the same sticker": the set isn't changed
         if len(found.stickers) >= SET_LIMIT:
             return _error(400, "Bad Request: STICKERS_TOO_MUCH")
         found.stickers.append(data)
