@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram import Bot, InputSticker
 from telegram.constants import StickerFormat
 from telegram.error import BadRequest
 
-from bot import imaging, texts
-from bot.inputs import ImageFile, download
+from bot import texts
+from bot.inputs import ImageFile, as_sticker, download
 from bot.storage import StickerSetState, Storage
 
 # Telegram's limit for a regular sticker set.
@@ -41,10 +39,9 @@ def link(name: str) -> str:
 
 async def add_sticker(bot: Bot, storage: Storage, user_id: int, file_id: str) -> str:
     """Make the picture `file_id` a sticker in `user_id`'s set; the set's name. StartFirst if the
-    user never started the bot; NoRoom, InputRejected, BrokenImage or TelegramError if it
-    failed."""
+    user never started the bot; NoRoom, InputRejected or TelegramError if it failed."""
     picture = await download(bot, ImageFile(file_id, None))
-    made = await asyncio.to_thread(imaging.sticker, picture)
+    made = await as_sticker(picture)
     sticker = InputSticker(made.data, [EMOJI], StickerFormat.STATIC)
     state = await storage.sticker_set(user_id) or StickerSetState(1, 0)
     for _ in range(_TRIES):

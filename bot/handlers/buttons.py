@@ -14,7 +14,6 @@ from telegram.error import TelegramError
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for
-from bot.imaging import BrokenImage
 from bot.inputs import InputRejected
 from bot.jobs import Job, JobOptions, Requester
 from bot.pipeline import Submission
@@ -80,7 +79,7 @@ async def _sticker(query: CallbackQuery, context: BotContext, job: Job) -> None:
     except StartFirst:
         await query.answer(texts.sticker_start_first(bot.username), show_alert=True)
         return
-    except (NoRoom, InputRejected, BrokenImage, TelegramError) as exc:
+    except (NoRoom, InputRejected, TelegramError) as exc:
         log.warning("could not make a sticker of job %d: %s", job.id, exc)
         await query.answer(texts.STICKER_FAILED(), show_alert=True)
         return
