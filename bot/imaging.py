@@ -6,7 +6,15 @@ import io
 import warnings
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageChops,
+    ImageDraw,
+    ImageFilter,
+    ImageOps,
+    ImageStat,
+    UnidentifiedImageError,
+)
 
 from bot.domain import Picture
 
@@ -96,3 +104,79 @@ def _decode(image: Image.Image) -> None:
     eighth of its size, which still reads all of its data; other formats ignore the request."""
     image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
     image.load()
+
+
+# Telegram's static stickers: PNG or WEBP, one side exactly 512 px, the other at most 512.
+STICKER_SIDE = 512
+STICKER_MAX_BYTES = 512 * 1024
+# How far (per channel, 0-255) a pixel may be from the background's colour and still be
+# background: a model's "flat" background drifts a little, and JPEG adds noise.
+BACKGROUND_TOLERANCE = 48
+# The flood fill runs on a grid of cells this many pixels wide (a Python loop over every pixel
+# would take seconds); only cells wholly of the background's colour connect.
+_FILL_CELL = 4
+# A picture whose "background" is more than this share of it is left whole.
+_MOSTLY = 0.95
+
+
+def sticker(picture: Picture) -> Picture:
+    """`picture` as a static sticker: its long side 512 px, and, if its four corners share one
+    colour (the flat background the sticker preset asks for), that background made transparent
+    as far as it reaches from the corners."""
+    try:
+        with Image.open(io.BytesIO(picture.data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGBA")
+    except _DECODE_ERRORS as exc:
+        raise BrokenImage(str(exc)) from exc
+    scale = STICKER_SIDE / max(image.size)
+    size = (
+        min(STICKER_SIDE, max(1, round(image.width * scale))),
+        min(STICKER_SIDE, max(1, round(image.height * scale))),
+    )
+    image = _without_background(image.resize(size, Image.Resampling.LANCZOS))
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    quality = 90
+    # A busy photo: WEBP keeps it, alpha and all, in far fewer bytes.
+    while out.tell() > STICKER_MAX_BYTES and quality > 0:
+        out = io.BytesIO()
+        image.save(out, "WEBP", quality=quality)
+        quality -= 15
+    return inspect(out.getvalue())
+
+
+def _without_background(image: Image.Image) -> Image.Image:
+    width, height = image.size
+    corners = [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]
+    colours = [image.getpixel(c) for c in corners]
+    background = colours[0]
+    assert isinstance(background, tuple)
+    if any(_distance(c, background) > BACKGROUND_TOLERANCE for c in colours):
+        return image  # no flat background: a photo stays whole
+    # Pixels near the background's colour (the largest channel difference within tolerance).
+    plain = Image.new("RGB", image.size, background[:3])
+    difference = ImageChops.difference(image.convert("RGB"), plain).getchannel(0)
+    for channel in (1, 2):
+        difference = ImageChops.lighter(
+            difference, ImageChops.difference(image.convert("RGB"), plain).getchannel(channel)
+        )
+    near = difference.point(lambda v: 255 if v <= BACKGROUND_TOLERANCE else 0)
+    # Which of them the corners reach: flood fill on a grid of cells, each wholly near or not.
+    cells = (max(1, width // _FILL_CELL), max(1, height // _FILL_CELL))
+    grid = near.resize(cells, Image.Resampling.BOX).point(lambda v: 255 if v == 255 else 0)
+    for corner in ((0, 0), (cells[0] - 1, 0), (0, cells[1] - 1), (cells[0] - 1, cells[1] - 1)):
+        if grid.getpixel(corner) == 255:
+            ImageDraw.floodfill(grid, corner, 128)
+    reached = grid.point(lambda v: 255 if v == 128 else 0).resize(image.size)
+    # Grown by a cell, to take in the background's pixels along the subject's edge.
+    reached = reached.filter(ImageFilter.MaxFilter(2 * _FILL_CELL + 1))
+    background_mask = ImageChops.multiply(reached, near)
+    if ImageStat.Stat(background_mask).mean[0] > _MOSTLY * 255:
+        return image  # all background: nothing would be left of the picture
+    image.putalpha(ImageChops.darker(image.getchannel("A"), ImageChops.invert(background_mask)))
+    return image
+
+
+def _distance(colour: object, other: tuple[int, ...]) -> int:
+    assert isinstance(colour, tuple)
+    return max(abs(int(a) - int(b)) for a, b in zip(colour[:3], other[:3], strict=True))

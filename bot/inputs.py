@@ -55,3 +55,12 @@ async def prepare(picture: Picture, accepted: frozenset[str]) -> Picture:
         return await asyncio.wrap_future(work)
     except imaging.BrokenImage as exc:
         raise InputRejected(texts.BROKEN_IMAGE()) from exc
+
+
+async def as_sticker(picture: Picture) -> Picture:
+    """`picture` made a static sticker (imaging.sticker), on the decoding threads."""
+    work = _DECODING.submit(imaging.sticker, picture)
+    try:
+        return await asyncio.wrap_future(work)
+    except imaging.BrokenImage as exc:
+        raise InputRejected(texts.BROKEN_IMAGE()) from exc

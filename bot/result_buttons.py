@@ -1,5 +1,6 @@
-"""The buttons under a result (again, x4, another ratio, larger) and their callback data: a short
-prefix, the kind, the job id and, for a ratio, its value; well within Telegram's 64 bytes."""
+"""The buttons under a result (again, x4, another ratio, larger, sticker) and their callback
+data: a short prefix, the kind, the job id and, for a ratio, its value; well within Telegram's
+64 bytes."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class ButtonKind(StrEnum):
     RATIO = "o"  # one of them: the same request with that ratio
     BACK = "b"  # from the ratios back to the first row
     LARGER = "u"
+    STICKER = "s"  # adds the picture to the tapper's own sticker set
 
 
 _KINDS = {kind.value for kind in ButtonKind}
@@ -70,7 +72,8 @@ def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     ]
     if larger := larger_size(order):
         row.append(_button(texts.larger_button(larger), ButtonKind.LARGER, job_id))
-    return InlineKeyboardMarkup([row])
+    sticker = _button(texts.STICKER_BUTTON(), ButtonKind.STICKER, job_id)
+    return InlineKeyboardMarkup([row, [sticker]])
 
 
 def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:

@@ -98,6 +98,23 @@ class AlbumItem:
     message: str  # the message as Telegram's JSON
 
 
+@dataclass(frozen=True, slots=True)
+class ChosenPreset:
+    """A preset a user picked from /presets, waiting for their next prompt in that chat."""
+
+    source: str  # bot.presets.PresetSource
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StickerSetState:
+    """The sticker set the bot adds a user's stickers to: its number (the first is 1) and how
+    many stickers the bot has put in it."""
+
+    number: int
+    stickers: int
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -220,6 +237,21 @@ class Storage(Protocol):
     async def language(self, user_id: int) -> str | None: ...
 
     async def set_language(self, user_id: int, language: str | None) -> None: ...
+
+    # ---- presets and stickers ----------------------------------------------------------------
+    async def presets(self, owner_id: int) -> dict[str, str]: ...
+
+    async def set_preset(self, owner_id: int, name: str, template: str) -> None: ...
+
+    async def delete_preset(self, owner_id: int, name: str) -> bool: ...
+
+    async def choose_preset(self, chat_id: int, user_id: int, chosen: ChosenPreset) -> None: ...
+
+    async def take_chosen_preset(self, chat_id: int, user_id: int) -> ChosenPreset | None: ...
+
+    async def sticker_set(self, user_id: int) -> StickerSetState | None: ...
+
+    async def set_sticker_set(self, user_id: int, state: StickerSetState) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -491,6 +523,39 @@ _MIGRATIONS: tuple[Migration, ...] = (
             # Inline mode: the message the picture goes into, instead of a reply in `chat_id`.
             "ALTER TABLE requests ADD COLUMN inline_message_id TEXT",
             "ALTER TABLE requests ADD COLUMN result_file_id TEXT",
+        ),
+    ),
+    Migration(
+        common=(
+            # Prompt templates with {text}: a user's own (owner: the user's id) or a group's
+            # (owner: the chat's negative id, set by its admins); names are stored lower-case.
+            """
+            CREATE TABLE presets (
+                owner_id INTEGER NOT NULL,
+                name     TEXT NOT NULL,
+                template TEXT NOT NULL,
+                PRIMARY KEY (owner_id, name)
+            )
+            """,
+            # A preset tapped in /presets, for the user's next prompt in that chat (any replica
+            # may receive it).
+            """
+            CREATE TABLE chosen_presets (
+                chat_id INTEGER NOT NULL,
+                user_id INTEGER NOT NULL,
+                source  TEXT NOT NULL,
+                name    TEXT NOT NULL,
+                PRIMARY KEY (chat_id, user_id)
+            )
+            """,
+            # The sticker set the bot is filling for a user; a full one is followed by the next.
+            """
+            CREATE TABLE sticker_sets (
+                user_id  INTEGER PRIMARY KEY,
+                number   INTEGER NOT NULL,
+                stickers INTEGER NOT NULL
+            )
+            """,
         ),
     ),
 )
@@ -1004,6 +1069,65 @@ class SqlStorage:
             "ON CONFLICT (user_id) DO UPDATE SET language = excluded.language",
             user_id,
             language,
+        )
+
+    # ---- presets and stickers ----------------------------------------------------------------
+    async def presets(self, owner_id: int) -> dict[str, str]:
+        """A user's or a group's presets: name -> template, by name."""
+        rows = await self._rows(
+            "SELECT name, template FROM presets WHERE owner_id = ? ORDER BY name", owner_id
+        )
+        return {name: template for name, template in rows}
+
+    async def set_preset(self, owner_id: int, name: str, template: str) -> None:
+        await self._write(
+            "INSERT INTO presets (owner_id, name, template) VALUES (?, ?, ?) "
+            "ON CONFLICT (owner_id, name) DO UPDATE SET template = excluded.template",
+            owner_id,
+            name,
+            template,
+        )
+
+    async def delete_preset(self, owner_id: int, name: str) -> bool:
+        rows = await self._rows(
+            "DELETE FROM presets WHERE owner_id = ? AND name = ? RETURNING name", owner_id, name
+        )
+        return bool(rows)
+
+    async def choose_preset(self, chat_id: int, user_id: int, chosen: ChosenPreset) -> None:
+        await self._write(
+            "INSERT INTO chosen_presets (chat_id, user_id, source, name) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (chat_id, user_id) DO UPDATE SET source = excluded.source, "
+            "name = excluded.name",
+            chat_id,
+            user_id,
+            chosen.source,
+            chosen.name,
+        )
+
+    async def take_chosen_preset(self, chat_id: int, user_id: int) -> ChosenPreset | None:
+        """The preset the user chose for their next prompt here, now used up; None if none."""
+        rows = await self._rows(
+            "DELETE FROM chosen_presets WHERE chat_id = ? AND user_id = ? RETURNING source, name",
+            chat_id,
+            user_id,
+        )
+        return ChosenPreset(*rows[0]) if rows else None
+
+    async def sticker_set(self, user_id: int) -> StickerSetState | None:
+        rows = await self._rows(
+            "SELECT number, stickers FROM sticker_sets WHERE user_id = ?", user_id
+        )
+        return StickerSetState(int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    async def set_sticker_set(self, user_id: int, state: StickerSetState) -> None:
+        await self._write(
+            "INSERT INTO sticker_sets (user_id, number, stickers) VALUES (?, ?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET number = excluded.number, "
+            "stickers = excluded.stickers",
+            user_id,
+            state.number,
+            state.stickers,
         )
 
     async def ping(self) -> None:

@@ -63,6 +63,8 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("usage", Text("Your images and spend, and what is left")),
     ("cancel", Text("Stop your picture in progress")),
     ("language", Text("Choose the language I speak with you")),
+    ("presets", Text("Ready-made styles: sticker, poster, anime…")),
+    ("p", Text("Use a preset at once, e.g. /p watercolor a harbour")),
     ("help", Text("What I do and how to use me")),
 )
 
@@ -758,3 +760,105 @@ def inline_start_first(username: str) -> str:
         "I can't send you the picture yet: open a chat with @{username}, press Start, "
         "then try again."
     ).format(username=username)
+
+
+# ---- presets ---------------------------------------------------------------------------------
+# TRANSLATORS: the built-in presets' names, each one word: shown on the /presets buttons, and a
+# user may type them after /p (as well as the English name).
+PRESET_STICKER = Text("Sticker")
+PRESET_AVATAR = Text("Avatar")
+PRESET_POSTER = Text("Poster")
+PRESET_FIGURINE = Text("Figurine")
+PRESET_RESTORE = Text("Restore")
+PRESET_COLORIZE = Text("Colorize")
+PRESET_PRODUCT = Text("Product")
+PRESET_WATERCOLOR = Text("Watercolor")
+PRESET_ANIME = Text("Anime")
+PRESET_PIXEL = Text("Pixel")
+PRESET_INFOGRAPHIC = Text("Infographic")
+PRESET_LOGO = Text("Logo")
+PRESETS_INTRO = Text(
+    "Presets: tap one, then send your prompt or photo, and I wrap it in the preset. "
+    "Or in one line: /p NAME text, e.g. /p watercolor a harbour at dawn.\n"
+    "Your own: /preset add NAME template with {text}, /preset del NAME."
+)
+PRESET_USAGE = Text(
+    "Usage: /preset add NAME template with {text} (e.g. /preset add noir {text}, "
+    "as a 1940s film noir still), or /preset del NAME."
+)
+PRESETS_ADMINS_ONLY = Text("Only this group's administrators can change its presets.")
+
+
+def preset_chosen(name: str) -> str:
+    return _("“{name}” chosen: it applies to your next prompt or photo.").format(name=name)
+
+
+def preset_needs_text(name: str) -> str:
+    return _("“{name}” needs a few words or a photo, e.g. /p {name} a red fox.").format(name=name)
+
+
+def unknown_preset(name: str, names: list[str]) -> str:
+    listed = ", ".join(names)
+    if not name:
+        return _("Which preset? /p NAME text, with one of: {names}.").format(names=listed)
+    return _("There is no preset “{name}”. The presets: {names}.").format(name=name, names=listed)
+
+
+def preset_saved(name: str) -> str:
+    return _("Preset “{name}” saved: /p {name} text, or pick it in /presets.").format(name=name)
+
+
+def preset_deleted(name: str) -> str:
+    return _("Preset “{name}” deleted.").format(name=name)
+
+
+def preset_not_found(name: str) -> str:
+    return _("There is no preset “{name}” to delete.").format(name=name)
+
+
+def preset_bad_name(max_chars: int) -> str:
+    return ngettext(
+        "A preset's name is one word of letters, digits and underscores, at most {n} character.",
+        "A preset's name is one word of letters, digits and underscores, at most {n} characters.",
+        max_chars,
+    ).format(n=max_chars)
+
+
+def preset_bad_template(max_chars: int) -> str:
+    return ngettext(
+        "A preset's template must contain {{text}}, where your words go, and be at most {n} "
+        "character long.",
+        "A preset's template must contain {{text}}, where your words go, and be at most {n} "
+        "characters long.",
+        max_chars,
+    ).format(n=max_chars)
+
+
+def too_many_presets(limit: int) -> str:
+    return ngettext(
+        "There can be at most {n} preset here. Delete one first: /preset del NAME.",
+        "There can be at most {n} presets here. Delete one first: /preset del NAME.",
+        limit,
+    ).format(n=limit)
+
+
+# ---- stickers --------------------------------------------------------------------------------
+STICKER_BUTTON = Text("🧩 Sticker")
+STICKER_ADDED = Text("Added to your sticker set.")
+STICKER_FAILED = Text("I couldn't make a sticker of this picture. Please try again later.")
+
+
+def sticker_set_link(link: str) -> str:
+    return _("Your sticker is in your set: {link}").format(link=link)
+
+
+def sticker_start_first(username: str) -> str:
+    return _(
+        "To give you stickers I need a private chat with you: open @{username}, press Start, "
+        "then tap again."
+    ).format(username=username)
+
+
+def sticker_set_title(username: str, number: int) -> str:
+    title = _("Pictures from @{username}").format(username=username)
+    return title if number == 1 else f"{title} {number}"

@@ -16,10 +16,17 @@ from bot.imaging import (
     TooManyPixels,
     fit_for_model,
     inspect,
+    sticker,
 )
 from tests.fakes.images import jpeg, png
 
 COMMON = frozenset({"image/png", "image/jpeg", "image/webp"})
+
+
+def _alpha(image: Image.Image, xy: tuple[int, int]) -> int:
+    pixel = image.getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return pixel[3]
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:
@@ -110,3 +117,18 @@ def test_an_animation_becomes_its_first_frame() -> None:
     red, _, blue = Image.open(io.BytesIO(still.data)).convert("RGB").getpixel((15, 10))  # type: ignore[misc]
     assert red > 240 and blue < 10  # the first frame, give or take JPEG's rounding
     assert not inspect(png(30, 20)).animated
+
+
+def test_a_sticker_keeps_a_picture_without_a_flat_background_whole() -> None:
+    # All one colour: the "background" would be everything, and nothing would be left.
+    flat = sticker(inspect(jpeg(300, 200)))
+    with Image.open(io.BytesIO(flat.data)) as image:
+        assert (image.format, image.size) == ("PNG", (512, 341))
+        assert _alpha(image.convert("RGBA"), (10, 10)) == 255
+
+
+def test_a_busy_sticker_is_made_webp_within_telegrams_limit() -> None:
+    noise = Image.frombytes("RGB", (900, 1200), os.urandom(900 * 1200 * 3))
+    made = sticker(inspect(_encode(noise, "PNG")))
+    assert (made.mime, made.width, made.height) == ("image/webp", 384, 512)
+    assert len(made.data) <= 512 * 1024

@@ -45,7 +45,7 @@ from bot.handlers.language import (
     language_command,
     speak_their_language,
 )
-from bot.handlers.messages import on_message, unsupported_message
+from bot.handlers.messages import on_message, preset_prompt_command, unsupported_message
 from bot.handlers.payments import (
     BUY_PREFIX,
     buy_button,
@@ -56,6 +56,7 @@ from bot.handlers.payments import (
     refunded_payment,
     successful_payment,
 )
+from bot.handlers.presets import preset_button, preset_command, presets_command
 from bot.handlers.settings import (
     CALLBACK_PREFIX,
     SETTINGS,
@@ -65,6 +66,7 @@ from bot.handlers.settings import (
     unknown_button,
 )
 from bot.notes import CANCEL_PREFIX
+from bot.presets import PRESET_PREFIX
 from bot.result_buttons import RESULT_PREFIX
 from bot.services import BotContext
 
@@ -95,6 +97,10 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("paysupport", paysupport_command),
             CommandHandler("refund", refund_command),
             CommandHandler("language", language_command),
+            CommandHandler("presets", presets_command),
+            CommandHandler("preset", preset_command),
+            CommandHandler("p", preset_prompt_command),
+            CallbackQueryHandler(preset_button, pattern=rf"^{PRESET_PREFIX}\|"),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

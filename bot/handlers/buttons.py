@@ -1,5 +1,6 @@
 """The buttons under a result: a tap runs the stored request again (the same, x4, with another
-ratio, or larger) as a new job of whoever tapped, through the same limits as a message."""
+ratio, or larger) as a new job of whoever tapped, through the same limits as a message, or makes
+the picture a sticker in the tapper's own set."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for
+from bot.inputs import InputRejected
 from bot.jobs import Job, JobOptions, Requester
 from bot.pipeline import Submission
 from bot.policy import LimitReached
@@ -25,6 +28,7 @@ from bot.result_buttons import (
     result_keyboard,
 )
 from bot.services import BotContext, Services
+from bot.stickers import NoRoom, StartFirst, add_sticker, link
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +57,38 @@ async def result_button(update: Update, context: BotContext) -> None:
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         await query.answer(texts.result_button_expired(days))
         return
+    if button.kind is ButtonKind.STICKER:
+        await _sticker(query, context, job)
+        return
     if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK):
         keyboard = ratio_keyboard if button.kind is ButtonKind.RATIOS else result_keyboard
         await query.answer()
         await query.edit_message_reply_markup(keyboard(job.id, job.order))
         return
     await _run_again(query, services, job, button)
+
+
+async def _sticker(query: CallbackQuery, context: BotContext, job: Job) -> None:
+    """The result into the tapper's sticker set; the set's link in their private chat."""
+    if job.result_file_id is None:
+        await query.answer(texts.RESULT_BUTTON_UNKNOWN())
+        return
+    user_id, bot = query.from_user.id, context.bot
+    try:
+        name = await add_sticker(bot, context.services.storage, user_id, job.result_file_id)
+    except StartFirst:
+        await query.answer(texts.sticker_start_first(bot.username), show_alert=True)
+        return
+    except (NoRoom, InputRejected, TelegramError) as exc:
+        log.warning("could not make a sticker of job %d: %s", job.id, exc)
+        await query.answer(texts.STICKER_FAILED(), show_alert=True)
+        return
+    await query.answer(texts.STICKER_ADDED())
+    assert query.message is not None
+    # The link goes to the user alone: in a group it is a reply to no one else.
+    private = query.message.chat.id == user_id
+    reply = ReplyParameters(query.message.message_id) if private else None
+    await bot.send_message(user_id, texts.sticker_set_link(link(name)), reply_parameters=reply)
 
 
 async def _run_again(

@@ -15,7 +15,8 @@ TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 
 
 def addressed_to_bot(message: Message, bot: Bot) -> bool:
-    """In a private chat, always; in a group, a reply to the bot or a mention of it."""
+    """In a private chat, always; in a group, a reply to the bot, a mention of it, or a caption
+    starting with a command addressed to it."""
     if message.chat.type == ChatType.PRIVATE:
         return True
     replied = message.reply_to_message
@@ -26,7 +27,11 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
         **message.parse_entities([MessageEntity.MENTION]),
         **message.parse_caption_entities([MessageEntity.MENTION]),
     }
-    return any(text.lower() == mention for text in mentions.values())
+    # A caption's `/p@ThisBot ...` (no command handler sees a caption).
+    commands = message.parse_caption_entities([MessageEntity.BOT_COMMAND])
+    return any(text.lower() == mention for text in mentions.values()) or any(
+        text.lower().endswith(mention) for text in commands.values()
+    )
 
 
 def prompt_of(message: Message, bot: Bot) -> str:

@@ -13,6 +13,7 @@ from bot.chat_settings import ChatSettings
 from bot.domain import Order
 from bot.handlers.access import requester_id
 from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
+from bot.handlers.presets import prompt_with_preset
 from bot.inputs import ImageFile, InputRejected
 from bot.jobs import Requester
 from bot.pipeline import Submission
@@ -35,6 +36,16 @@ async def on_message(update: Update, context: BotContext) -> None:
         album = collected
     if not any(addressed_to_bot(m, context.bot) for m in album):
         return
+    await _request(album, context)
+
+
+async def preset_prompt_command(update: Update, context: BotContext) -> None:
+    """`/p NAME text` typed: a request like any other (its handler saw it is meant for the bot)."""
+    if update.effective_message:
+        await _request([update.effective_message], context)
+
+
+async def _request(album: list[Message], context: BotContext) -> None:
     # The album item with the caption carries the prompt and gets the answer.
     lead = next((m for m in album if m.text or m.caption), album[0])
     chat = await context.services.chat_settings(lead.chat_id)
@@ -44,7 +55,9 @@ async def on_message(update: Update, context: BotContext) -> None:
     except InputRejected as exc:
         await lead.reply_text(str(exc))
         return
-    prompt = prompt_of(lead, context.bot)
+    prompt = await prompt_with_preset(lead, context, prompt_of(lead, context.bot), bool(files))
+    if prompt is None:
+        return
     if not prompt:
         await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION() if files else texts.EMPTY_PROMPT())
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import json
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
 from tests.fakes.server import serve
 
@@ -45,6 +47,23 @@ class Call:
 
 
 @dataclass
+class StickerSet:
+    """A sticker set the bot created: its owner, title, and each sticker's bytes."""
+
+    owner: int
+    title: str
+    stickers: list[bytes] = field(default_factory=list)
+
+
+# Sticker sets, per the Bot API: a name's form, and a regular set's size.
+_SET_NAME = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9])*")
+SET_LIMIT = 120
+_INPUT_STICKER = {"sticker", "format", "emoji_list", "mask_position", "keywords"}
+_STATIC_SIDE = 512
+_STATIC_MAX_BYTES = 512 * 1024
+
+
+@dataclass
 class Failure:
     status: int
     description: str
@@ -69,6 +88,9 @@ class FakeTelegram:
         self.supports_inline_queries = False
         # Stars payments taken: charge id -> (user id, refunded).
         self.charges: dict[str, tuple[int, bool]] = {}
+        # Users with a private chat with the bot: Telegram makes sticker sets only for them.
+        self.started: set[int] = set()
+        self.sticker_sets: dict[str, StickerSet] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -101,15 +123,19 @@ class FakeTelegram:
         """Deliver a message from a user to the bot (through getUpdates)."""
         message.setdefault("message_id", next(self._message_ids))
         message.setdefault("date", int(time.time()))
+        if message["chat"].get("type") == "private" and "from" in message:
+            self.started.add(message["from"]["id"])
         await self._push({"message": message})
         return message
 
-    async def press(self, message: dict[str, Any], data: str, user_id: int) -> str:
+    async def press(
+        self, message: dict[str, Any], data: str, user_id: int, language: str | None = None
+    ) -> str:
         """A user taps the inline button with callback `data` under the bot's `message`."""
         query_id = f"query-{next(self._update_ids)}"
         query = {
             "id": query_id,
-            "from": user(user_id),
+            "from": user(user_id, language),
             "chat_instance": "ci",
             "data": data,
             "message": message,
@@ -442,6 +468,87 @@ class FakeTelegram:
             return {"status": "left", "user": user(user_id)}
         return {"status": "member", "user": user(user_id)}
 
+    async def _m_createNewStickerSet(self, call: Call) -> Any:
+        params = call.params
+        if refused := _unknown_or_missing(
+            params, {"user_id", "name", "title", "stickers"}, {"sticker_type", "needs_repainting"}
+        ):
+            return refused
+        name, title, stickers = str(params["name"]), str(params["title"]), params["stickers"]
+        if int(params["user_id"]) not in self.started:
+            return _error(400, "Bad Request: PEER_ID_INVALID")
+        if not (
+            _SET_NAME.fullmatch(name)
+            and len(name) <= 64
+            and name.lower().endswith(f"_by_{BOT_USERNAME.lower()}")
+        ):
+            return _error(400, "Bad Request: invalid sticker set name is specified")
+        if not 1 <= len(title) <= 64:
+            return _error(400, "Bad Request: invalid sticker set title specified")
+        if params.get("sticker_type", "regular") not in ("regular", "mask", "custom_emoji"):
+            return _error(400, "Bad Request: wrong sticker type specified")
+        if not isinstance(stickers, list) or not 1 <= len(stickers) <= 50:
+            return _error(400, "Bad Request: can't parse stickers JSON object")
+        files = []
+        for sticker in stickers:
+            data = self._input_sticker(call, sticker)
+            if isinstance(data, web.Response):
+                return data
+            files.append(data)
+        if name.lower() in (n.lower() for n in self.sticker_sets):
+            return _error(400, "Bad Request: sticker set name is already occupied")
+        self.sticker_sets[name] = StickerSet(int(params["user_id"]), title, files)
+        return True
+
+    async def _m_addStickerToSet(self, call: Call) -> Any:
+        params = call.params
+        if refused := _unknown_or_missing(params, {"user_id", "name", "sticker"}, set()):
+            return refused
+        if int(params["user_id"]) not in self.started:
+            return _error(400, "Bad Request: PEER_ID_INVALID")
+        found = self.sticker_sets.get(str(params["name"]))
+        if found is None or found.owner != int(params["user_id"]):
+            return _error(400, "Bad Request: STICKERSET_INVALID")
+        data = self._input_sticker(call, params["sticker"])
+        if isinstance(data, web.Response):
+            return data
+        if data in found.stickers:
+            return True  # "exactly the same sticker": the set isn't changed
+        if len(found.stickers) >= SET_LIMIT:
+            return _error(400, "Bad Request: STICKERS_TOO_MUCH")
+        found.stickers.append(data)
+        return True
+
+    def _input_sticker(self, call: Call, sticker: Any) -> bytes | web.Response:
+        """An InputSticker's file, checked as Telegram checks a static sticker."""
+        if not isinstance(sticker, dict) or not {"sticker", "format", "emoji_list"} <= set(sticker):
+            return _error(400, "Bad Request: can't parse InputSticker JSON object")
+        if set(sticker) - _INPUT_STICKER:
+            return _error(400, f"Bad Request: unknown InputSticker fields {set(sticker)}")
+        emoji = sticker["emoji_list"]
+        if not isinstance(emoji, list) or not 1 <= len(emoji) <= 20:
+            return _error(400, "Bad Request: invalid sticker emojis")
+        if sticker["format"] not in ("static", "animated", "video"):
+            return _error(400, "Bad Request: invalid sticker format")
+        source = str(sticker["sticker"])
+        if source.startswith("attach://"):
+            data = call.files.get(source.removeprefix("attach://"))
+        else:
+            data = self.files[source][1] if source in self.files else None
+        if data is None:
+            return _error(400, "Bad Request: wrong file identifier specified")
+        if sticker["format"] == "static":
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    fmt, size = image.format, image.size
+            except OSError:
+                return _error(400, "Bad Request: STICKER_FILE_INVALID")
+            if fmt not in ("PNG", "WEBP") or len(data) > _STATIC_MAX_BYTES:
+                return _error(400, "Bad Request: STICKER_FILE_INVALID")
+            if max(size) != _STATIC_SIDE:
+                return _error(400, "Bad Request: STICKER_PNG_DIMENSIONS")
+        return data
+
     def _message(self, params: dict[str, Any], **content: Any) -> Any:
         reply = params.get("reply_parameters")
         if (
@@ -524,12 +631,14 @@ def chat(chat_id: int) -> dict[str, Any]:
 
 
 def _entities(text: str) -> list[dict[str, Any]]:
-    """The entities Telegram would attach: a leading /command and every @mention."""
+    """The entities Telegram would attach: a leading /command and every other @mention."""
     entities = []
-    if text.startswith("/"):
-        entities.append({"type": "bot_command", "offset": 0, "length": len(text.split()[0])})
+    command = len(text.split()[0]) if text.startswith("/") else 0
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": command})
     for match in re.finditer(r"@\w+", text):
-        entities.append({"type": "mention", "offset": match.start(), "length": len(match[0])})
+        if match.start() >= command:  # `/cmd@bot` is one command, not a mention
+            entities.append({"type": "mention", "offset": match.start(), "length": len(match[0])})
     return entities
 
 
@@ -600,6 +709,18 @@ def document_message(
         },
     }
     return _with_caption(message, caption)
+
+
+def _unknown_or_missing(
+    params: dict[str, Any], required: set[str], optional: set[str]
+) -> web.Response | None:
+    """Telegram's answer to a missing parameter; a misspelt one, which Telegram would silently
+    ignore, is refused here so that a test shows it."""
+    if missing := required - set(params):
+        return _error(400, f"Bad Request: parameter {sorted(missing)[0]} is required")
+    if unknown := set(params) - required - optional:
+        return _error(400, f"Bad Request: unknown parameters {sorted(unknown)}")
+    return None
 
 
 def _error(status: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
