@@ -45,7 +45,7 @@ def chat_reply(content: Any, **extra: Any) -> dict[str, Any]:
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
-        "model": "google/gemini-3.1-flash-image",
+        "model": "google/gemini-nano-banana-2.1",
         "choices": [
             {"index": 0, "message": message, "finish_reason": extra.pop("finish_reason", "stop")}
         ],
@@ -83,7 +83,12 @@ class FakeEden:
         self.image: bytes | None = None
         self.last_image = b""
         self.cost = 0.067
-        self.models = ["google/gemini-3.1-flash-image", "google/gemini-2.5-flash-image"]
+        # What Eden lists (a test may set its own before the bot starts).
+        self.models = [
+            "google/gemini-nano-banana-2.1",
+            "google/gemini-3.1-flash-image",
+            "google/gemini-2.5-flash-image",
+        ]
         # Where the model list is served: Eden's /images/models, or only the older /models.
         self.models_path = "/images/models"
         # When set, /chat/completions answers as Eden does for models moved to /images.
@@ -229,6 +234,8 @@ class FakeEden:
         if self.delay:
             await asyncio.sleep(self.delay)
         path = "/" + request.match_info["path"]
+        if refused := _tier_refused(path, body):
+            return refused
         if path == "/chat/completions":
             if self.chat_unsupported:
                 return web.json_response(
@@ -279,6 +286,21 @@ def _understood(path: str, body: dict[str, Any]) -> tuple[str, str]:
         return config.get("aspect_ratio", "1:1"), config.get("image_size", "1K")
     ratio = body.get("aspect_ratio") or GATEWAY_SIZES.get(body.get("size", ""), "1:1")
     return ratio, body.get("image_size", "1K")
+
+
+def _tier_refused(path: str, body: dict[str, Any]) -> web.Response | None:
+    """HTTP 400 for an `image_size` the model lacks, as Gemini answers Nano Banana 2.1's 512."""
+    model = str(body.get("model", ""))
+    configs = [body.get("image_config") or {}, *([body] if path.startswith("/images/") else [])]
+    sizes = {c["image_size"] for c in configs if isinstance(c, dict) and "image_size" in c}
+    lacking = sorted(s for s in sizes if s not in capabilities_for(model).image_sizes)
+    if not lacking:
+        return None
+    message = f"image_size {lacking[0]} is not supported by {model}"
+    return web.json_response(
+        {"error": {"message": message, "type": "invalid_request_error", "code": 400}},
+        status=400,
+    )
 
 
 _DRAWN: dict[tuple[int, int], bytes] = {}
