@@ -64,6 +64,33 @@ def images_reply(
     return {"created": 1, "data": [item], "output_format": "png", "provider": "google", **extra}
 
 
+def no_picture_reply(
+    protocol: str,
+    finish_reason: str | None = None,
+    *,
+    text: str | None = None,
+    refusal: str | None = None,
+    native: str | None = None,
+) -> dict[str, Any]:
+    """An answer without a picture, as a gateway in front of Gemini gives one on `protocol`
+    ("chat" or "images"): a finish reason (Gemini's own as `native_finish_reason`, beside an
+    OpenAI-style one), the model's words, a refusal; nothing at all if none is given."""
+    reasons = {
+        k: v for k, v in (("finish_reason", finish_reason), ("native_finish_reason", native)) if v
+    }
+    if protocol == "chat":
+        extra = {"refusal": refusal} if refusal else {}
+        reply = chat_reply(text, message_extra=extra, cost=0.02)
+        reply["choices"][0].update({"finish_reason": None, **reasons})
+        return reply
+    item: dict[str, Any] = {**reasons}
+    if text:
+        item["text"] = text
+    if refusal:
+        item["refusal"] = refusal
+    return {"created": 1, "data": [item] if item else [], "provider": "google", "cost": 0.02}
+
+
 # What a LiteLLM-style gateway makes of `size` on /images/*; anything else is drawn square.
 GATEWAY_SIZES = {
     "1024x1024": "1:1",
@@ -234,8 +261,9 @@ class FakeEden:
         if self.delay:
             await asyncio.sleep(self.delay)
         path = "/" + request.match_info["path"]
-        if refused := _tier_refused(path, body):
-            return refused
+        model = str(body.get("model", ""))
+        if model.lower() not in {m.lower() for m in self.models}:
+            return web.json_response({"detail": f"Model {model} not found"}, status=404)
         if path == "/chat/completions":
             if self.chat_unsupported:
                 return web.json_response(
@@ -248,9 +276,13 @@ class FakeEden:
                     },
                     status=400,
                 )
+            if refused := _tier_refused(path, body):
+                return refused
             image = self.picture_for(path, body)
             return web.json_response(chat_reply(data_url(image), cost=self.cost))
         if path in ("/images/generations", "/images/edits"):
+            if refused := _tier_refused(path, body):
+                return refused
             return web.json_response(images_reply(self.picture_for(path, body), cost=self.cost))
         return web.json_response({"detail": "Not Found"}, status=404)
 
