@@ -1,4 +1,4 @@
-"""What each Gemini image model can do: aspect ratios, size tiers, input images, output pixels."""
+"""The Gemini image models (from models.toml): ratios, tiers, inputs, prices, successors, pixels."""
 
 from __future__ import annotations
 
