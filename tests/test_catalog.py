@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.availability import ModelAvailability
 from bot.catalog import (
     ASPECT_RATIOS,
     BUILTIN_MODELS_FILE,
@@ -301,3 +302,39 @@ def test_the_size_keyboard_follows_the_chats_model() -> None:
         chat = ChatSettings(f"google/{model}", "1:1", caps.image_sizes[0], "photo", ())
         assert chat.choices("image_size") == caps.image_sizes
     assert "512" not in capabilities_for("google/gemini-nano-banana-2.1").image_sizes
+
+
+async def test_each_refresh_follows_the_chain_and_warns_once_per_change(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flash, pro, banana = (
+        "google/gemini-3.1-flash-image",
+        "google/gemini-3-pro-image",
+        "google/gemini-nano-banana-2.1",
+    )
+    listed = [flash, pro]
+
+    async def list_models() -> list[str]:
+        return list(listed)
+
+    availability = ModelAvailability(list_models, (flash, pro))
+    await availability.refresh()
+    assert (availability.offered(), availability.status()) == ((flash, pro), "ok")
+    listed[:] = [banana]  # Eden retired 3.1 Flash and 3 Pro
+    for _ in range(2):
+        await availability.refresh()
+    assert availability.current(flash) == banana
+    assert availability.current(pro) == pro  # nothing replaces it: it stays, and fails
+    assert availability.offered() == (banana,)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"{pro} is not in Eden's model list, nor is any model that replaces it: its requests fail "
+        "until the operator chooses another in EDENAI_MODEL / ALLOWED_MODELS "
+        "(`python -m bot check`)",
+        f"{flash} is not in Eden's model list (retired or renamed): using its successor {banana} "
+        f"(write {banana} in EDENAI_MODEL / ALLOWED_MODELS to silence this)",
+    ]
+    assert availability.status() == "; ".join(warnings)
+    listed[:] = [flash, pro, banana]
+    await availability.refresh()
+    assert (availability.offered(), availability.status()) == ((flash, pro), "ok")
