@@ -3,9 +3,11 @@ still allowed, else the operator's defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
+from bot import texts
+from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, nearest_size, pick
 from bot.config import BotSettings
 from bot.storage import Storage
 
@@ -19,6 +21,8 @@ class ChatSettings:
     image_size: str
     output_format: str
     models: tuple[str, ...]
+    # What changed by itself since the chat last looked, to be told once (a tier its model lacks).
+    notes: tuple[str, ...] = ()
 
     @property
     def capabilities(self) -> ModelCapabilities:
@@ -36,18 +40,33 @@ class ChatSettings:
 
 
 async def resolve(
-    storage: Storage, defaults: BotSettings, models: tuple[str, ...], chat_id: int
+    storage: Storage,
+    defaults: BotSettings,
+    models: tuple[str, ...],
+    chat_id: int,
+    current: Callable[[str], str] = str,
 ) -> ChatSettings:
-    """The settings `chat_id` uses now, with `models` the ones it may pick (the default first)."""
+    """The settings `chat_id` uses now, with `models` the ones it may pick (the default first),
+    and `current` the model used for a chosen one that Eden no longer lists (its successor)."""
     stored = await storage.preferences(chat_id)
     # A stored value that is no longer allowed (the operator changed the models, or Eden stopped
-    # listing one) yields the default, or failing that the first value the model can do.
-    model = pick(stored.model, models[0], models)
+    # listing one) yields its successor, the default, or failing that the first value the model
+    # can do.
+    chosen = current(stored.model) if stored.model is not None else None
+    model = pick(chosen, models[0], models)
     caps = capabilities_for(model)
+    image_size = pick(stored.image_size, defaults.default_image_size, caps.image_sizes)
+    notes: tuple[str, ...] = ()
+    if stored.image_size is not None and stored.image_size not in caps.image_sizes:
+        # The chat chose a tier its model (a new one) lacks: the nearest, kept, and said once.
+        image_size = nearest_size(stored.image_size, caps.image_sizes)
+        await storage.update_preferences(chat_id, image_size=image_size)
+        notes = (texts.setting_fell_back(texts.SIZE(), stored.image_size, image_size, model),)
     return ChatSettings(
         model=model,
         aspect_ratio=pick(stored.aspect_ratio, defaults.default_aspect_ratio, caps.aspect_ratios),
-        image_size=pick(stored.image_size, defaults.default_image_size, caps.image_sizes),
+        image_size=image_size,
         output_format=pick(stored.output_format, OUTPUT_FORMATS[0], OUTPUT_FORMATS),
         models=models,
+        notes=notes,
     )

@@ -13,7 +13,16 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import imaging, texts
 from bot.app import eden_client, run
-from bot.catalog import capabilities_for, normalize_ratio, normalize_size, successor
+from bot.availability import describe, replacement_for
+from bot.catalog import (
+    BUILTIN_MODELS_FILE,
+    capabilities_for,
+    describe_changes,
+    load_lineup,
+    normalize_ratio,
+    normalize_size,
+    successor,
+)
 from bot.config import (
     BotSettings,
     ConfigError,
@@ -57,6 +66,7 @@ class Report:
 async def check(settings: Settings, live: bool = False) -> int:
     report = Report(settings.secrets)
     report.ok("configuration", f"model {settings.eden.model}, {settings.eden.api_mode} mode")
+    _report_models_file(settings.eden, report)
     for notice in settings.eden.model_notices():
         report.note("model", notice)
     await _check_telegram(settings, report)
@@ -102,6 +112,17 @@ def _report_inline_mode(enabled: bool | None, report: Report) -> None:
     )
 
 
+def _report_models_file(eden: EdenSettings, report: Report) -> None:
+    """Which lineup is used (MODELS_FILE was read and checked already), and what an operator's
+    copy changes against the built-in one."""
+    lineup = eden.lineup
+    report.ok("models file", f"{lineup.source}: {len(lineup.models)} models")
+    if eden.models_file is None:
+        return
+    changes = describe_changes(load_lineup(BUILTIN_MODELS_FILE), lineup)
+    report.note("models file", "; ".join(changes) if changes else "the same as the built-in one")
+
+
 async def _check_eden(settings: Settings, report: Report) -> None:
     eden = settings.eden
     client = EdenClient(base_url=eden.base_url, api_key=eden.api_key.get_secret_value())
@@ -114,15 +135,19 @@ async def _check_eden(settings: Settings, report: Report) -> None:
     finally:
         await client.aclose()
     report.ok("eden", f"{len(listed)} models listed")
-    known = {name.lower() for name in listed}
-    for model in eden.models:
-        if model.lower() in known:
+    known = frozenset(name.lower() for name in listed)
+    for index, model in enumerate(eden.models):
+        used = replacement_for(model, known, default=index == 0)
+        if used == model:
             report.ok(f"model {model}", "listed")
+        elif used is not None:
+            report.note(f"model {model}", describe(model, used))
         else:
             report.fail(
                 f"model {model}",
-                "not in Eden's model list (retired, renamed, or not in your region)",
-                "pick one that `check` lists as available, in EDENAI_MODEL / ALLOWED_MODELS",
+                "not in Eden's model list (retired, renamed, or not in your region), nor is "
+                "any model that replaces it",
+                "pick one that Eden lists, in EDENAI_MODEL / ALLOWED_MODELS",
             )
 
 

@@ -25,11 +25,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.catalog import (
     ASPECT_RATIOS,
+    BUILTIN_MODELS_FILE,
     IMAGE_SIZES,
+    Lineup,
+    ModelsFileError,
+    Status,
     capabilities_for,
+    load_lineup,
     normalize_ratio,
     normalize_size,
     successor,
+    use_lineup,
 )
 from bot.upstream import ApiMode
 
@@ -59,6 +65,10 @@ def _blank_is_missing(value: Any) -> Any:
 RequiredSecret = Annotated[SecretStr, BeforeValidator(_blank_is_missing)]
 
 
+def _blank_is_unset(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class TelegramSettings(BaseSettings):
     """TELEGRAM_*: how to reach the Bot API."""
 
@@ -69,6 +79,10 @@ class TelegramSettings(BaseSettings):
     api_url: str = "https://api.telegram.org"
 
 
+# Nano Banana 2.1 (GA 2026-10-06), which replaced the deprecated gemini-3.1-flash-image.
+DEFAULT_MODEL = "google/gemini-nano-banana-2.1"
+
+
 class EdenSettings(BaseSettings):
     """EDENAI_*: the image service."""
 
@@ -76,19 +90,37 @@ class EdenSettings(BaseSettings):
 
     api_key: RequiredSecret
     base_url: str = "https://api.edenai.run/v3"
-    model: str = "google/gemini-3.1-flash-image"
+    model: str = DEFAULT_MODEL
     # Models a chat may pick with /model, besides EDENAI_MODEL.
     allowed_models: CommaSeparated = Field(default=(), validation_alias="ALLOWED_MODELS")
     api_mode: ApiMode = "auto"
     # The longest wait for one image up to 2K; Gemini 3 Pro at 4K can take minutes.
     timeout_seconds: float = Field(default=180.0, gt=0)
     timeout_4k_seconds: float = Field(default=360.0, gt=0)
+    # An operator's copy of bot/models.toml (the models, their tiers, prices and successors).
+    models_file: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
+        default=None, validation_alias="MODELS_FILE"
+    )
+    _lineup: Lineup | None = PrivateAttr(default=None)
     # Retired ids that were configured, and the GA id used for each instead.
     _renamed: dict[str, str] = PrivateAttr(default_factory=dict)
 
+    @field_validator("models_file")
+    @classmethod
+    def _readable_lineup(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                load_lineup(value)
+            except ModelsFileError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _current_ids(self) -> EdenSettings:
-        """Retired ids become their successors, so that a stale .env still works."""
+        """Retired ids become their successors, so that a stale .env still works. The lineup is
+        read first: every module asks the catalog about models, so it is the process's one."""
+        self._lineup = load_lineup(self.models_file or BUILTIN_MODELS_FILE)
+        use_lineup(self._lineup)
 
         def current(model: str) -> str:
             if (new := successor(model)) is None:
@@ -105,24 +137,28 @@ class EdenSettings(BaseSettings):
         """The models a chat may use, the default first."""
         return (self.model, *(m for m in self.allowed_models if m != self.model))
 
+    @property
+    def lineup(self) -> Lineup:
+        """The models file in use: MODELS_FILE's, else the built-in one."""
+        assert self._lineup is not None  # read by the validator
+        return self._lineup
+
     def model_notices(self) -> list[str]:
-        """What the operator should know about the configured ids: renamed or retired ones."""
+        """What the operator should know about the configured ids: renamed or deprecated ones."""
         notices = [
-            f"{old} was shut down by Google on 2026-06-25; using its successor {new} "
-            f"(write {new} in EDENAI_MODEL / ALLOWED_MODELS to silence this)"
+            f"{old} was shut down by Google on {capabilities_for(old).shutdown}; using its "
+            f"successor {new} (write {new} in EDENAI_MODEL / ALLOWED_MODELS to silence this)"
             for old, new in self._renamed.items()
         ]
         for model in self.models:
-            if retired := capabilities_for(model).retired_by_google:
+            caps = capabilities_for(model)
+            if caps.status is Status.DEPRECATED:
+                until = f", shutdown date {caps.shutdown}" if caps.shutdown else ""
                 notices.append(
-                    f"{model} had Google's shutdown date {retired}: it works only while Eden "
-                    "still serves it"
+                    f"{model} is deprecated by Google{until}: it works only while Eden still "
+                    "lists it, then its successor is used"
                 )
         return notices
-
-
-def _blank_is_unset(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 # USER_DAILY_IMAGES when unset on a bot open to everyone.

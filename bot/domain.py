@@ -48,6 +48,40 @@ class Outcome(StrEnum):
         return self in (Outcome.QUEUED, Outcome.RUNNING)
 
 
+class NoPictureReason(StrEnum):
+    """Why a generation ended without a picture (an outcome REFUSED): Gemini's finish reasons as
+    gateways pass them on, and the forms an OpenAI-style gateway gives them. The ledger's
+    `no_picture_reason` column."""
+
+    IMAGE_SAFETY = "image_safety"  # the picture made was blocked
+    IMAGE_PROHIBITED_CONTENT = "image_prohibited_content"
+    IMAGE_RECITATION = "image_recitation"  # it would copy a protected work
+    IMAGE_OTHER = "image_other"
+    NO_IMAGE = "no_image"  # the model made none
+    SAFETY = "safety"  # the prompt was blocked
+    PROHIBITED_CONTENT = "prohibited_content"
+    BLOCKLIST = "blocklist"  # a blocked term
+    SPII = "spii"  # sensitive personal information
+    CONTENT_FILTER = "content_filter"  # a gateway's word for any of the blocks
+    REFUSAL = "refusal"  # the model declined (OpenAI's `message.refusal`)
+    TEXT_ONLY = "text_only"  # the model answered in words only
+    EMPTY = "empty"  # nothing at all
+
+    @classmethod
+    def of(
+        cls, finish_reason: str | None, refusal: str | None, text: str | None
+    ) -> NoPictureReason:
+        """The reason for an answer without a picture: the finish reason where it names one
+        (`IMAGE_SAFETY`, `FinishReason.SAFETY`, `content_filter`...), else what the answer holds."""
+        name = (finish_reason or "").strip().rsplit(".", 1)[-1].lower()
+        named = next((r for r in cls if r.value == name), None)
+        if named is not None and named not in (cls.REFUSAL, cls.TEXT_ONLY, cls.EMPTY):
+            return named
+        if refusal and refusal.strip():
+            return cls.REFUSAL
+        return cls.TEXT_ONLY if text and text.strip() else cls.EMPTY
+
+
 class Funding(StrEnum):
     """What pays for a request: the user's free allowance, or one credit bought with Stars (given
     back if the request does not end with a picture). The ledger's `funding` column."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import Funding, Order, Outcome
+from bot.domain import Funding, NoPictureReason, Order, Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +73,7 @@ class Closing:
     cost_usd: float
     estimated: bool
     latency_ms: int
+    # Why no picture came (outcome REFUSED), and what Eden charged for it anyway: the operator's
+    # cost, never the user's.
+    no_picture_reason: NoPictureReason | None = None
+    unbilled_cost_usd: float = 0.0

@@ -6,13 +6,22 @@ charged."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from bot.domain import Outcome
+from bot.domain import NoPictureReason, Outcome
 from bot.jobs import Closing, Job
 from bot.metrics import Metrics
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NoPicture:
+    """A generation that ended without a picture: why, and what Eden reported it cost."""
+
+    reason: NoPictureReason
+    cost_usd: float | None = None
 
 
 class Ledger:
@@ -23,7 +32,12 @@ class Ledger:
         self._unrecorded: dict[int, Closing] = {}
 
     async def close(
-        self, job: Job, outcome: Outcome, cost_usd: float | None, latency: float
+        self,
+        job: Job,
+        outcome: Outcome,
+        cost_usd: float | None,
+        latency: float,
+        no_picture: NoPicture | None = None,
     ) -> None:
         """Record how `job` ended. Only a delivered picture costs the user: Eden's reported cost,
         else the estimate (marked so). An interrupted one keeps its estimate, marked estimated,
@@ -37,9 +51,17 @@ class Ledger:
             estimated = cost_usd is None
         else:
             cost, estimated = 0.0, False
-        self._unrecorded[job.id] = Closing(job.id, outcome, cost, estimated, int(latency * 1000))
+        self._unrecorded[job.id] = Closing(
+            job.id,
+            outcome,
+            cost,
+            estimated,
+            int(latency * 1000),
+            no_picture.reason if no_picture else None,
+            (no_picture.cost_usd or 0.0) if no_picture else 0.0,
+        )
         await self.record_unrecorded()
-        self._report(job, outcome, cost_usd, latency)
+        self._report(job, outcome, cost_usd, latency, no_picture)
 
     async def record_unrecorded(self) -> None:
         """Write the closings waiting for the ledger; they stay waiting if it still refuses."""
@@ -59,7 +81,14 @@ class Ledger:
                 return  # the database refuses writes: the others would fail the same way
             self._unrecorded.pop(closing.job_id, None)
 
-    def _report(self, job: Job, outcome: Outcome, cost_usd: float | None, latency: float) -> None:
+    def _report(
+        self,
+        job: Job,
+        outcome: Outcome,
+        cost_usd: float | None,
+        latency: float,
+        no_picture: NoPicture | None,
+    ) -> None:
         order = job.order
         fields = {
             "event": "request",
@@ -73,9 +102,12 @@ class Ledger:
             "outcome": outcome.value,
             "latency_s": round(latency, 3),
             "cost_usd": cost_usd,
+            **({"no_picture": no_picture.reason.value} if no_picture else {}),
         }
         text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "event")
         log.info("request %s", text, extra={"fields": fields})
         if self._metrics:
             self._metrics.requests.labels(outcome.value).inc()
+            if no_picture:
+                self._metrics.no_picture.labels(no_picture.reason.value).inc()
             self._metrics.latency.observe(latency)

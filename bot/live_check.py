@@ -1,8 +1,10 @@
 """`python -m bot check --live`: one real, paid generation through each protocol, to learn in a
-minute whether the ratio and size asked for reach Gemini on this account."""
+minute whether the ratio and size asked for reach Gemini on this account; and, for a model the
+table says lacks 512, whether a 512 request is refused as the table says."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -46,9 +48,11 @@ def smallest_request(model: str) -> ImageRequest:
 async def live_check(eden: EdenSettings, report: Report) -> None:
     request = smallest_request(eden.model)
     price = estimated_price(request.model, request.image_size)
+    probe_512 = "512" not in capabilities_for(eden.model).image_sizes
     print(
         f"[live] {len(PROTOCOLS)} paid generations of {request.model} at {request.aspect_ratio} "
         f"{request.image_size}, one per protocol: about ${price * len(PROTOCOLS):.3f} in all"
+        + ("; and a 512 request per protocol, which should be refused" if probe_512 else "")
     )
     trials = [await _try(eden, protocol, request) for protocol in PROTOCOLS]
     for trial in trials:
@@ -65,6 +69,10 @@ async def live_check(eden: EdenSettings, report: Report) -> None:
             f"no protocol delivered {shape}",
             "see the lines above; results will not have the ratios and sizes users choose",
         )
+    if probe_512:
+        small = dataclasses.replace(request, image_size="512")
+        for protocol in PROTOCOLS:
+            _report_512(await _try(eden, protocol, small), report)
 
 
 async def _try(eden: EdenSettings, protocol: str, request: ImageRequest) -> Trial:
@@ -104,3 +112,20 @@ def _report(trial: Trial, request: ImageRequest, report: Report) -> None:
         report.ok(what, received)
     else:
         report.note(what, f"{received}: this protocol does not pass the ratio or size on")
+
+
+def _report_512(trial: Trial, report: Report) -> None:
+    """The table says the model has no 512 tier: is a 512 request refused?"""
+    what = f"live {trial.protocol} 512"
+    if isinstance(trial.error, e.ChatCompletionsUnsupported):
+        report.note(what, "Eden does not serve this model on /chat/completions")
+    elif isinstance(trial.error, e.BadRequest):
+        report.ok(what, f"refused ({trial.error}), as the models file says")
+    elif trial.error is not None:
+        report.note(what, f"{trial.error.kind}: {trial.error}; could not tell")
+    else:
+        report.note(
+            what,
+            "accepted, though the models file says this model has no 512 tier: add 512 to its "
+            "sizes and prices in a copy of bot/models.toml (MODELS_FILE) to offer it",
+        )

@@ -29,6 +29,12 @@ class Metrics:
         self.upstream_errors = Counter(
             "bot_upstream_errors", "Upstream failures by kind", ["kind"], registry=self.registry
         )
+        self.no_picture = Counter(
+            "bot_no_picture",
+            "Generations that ended without a picture (free for the user), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
         self.images_sent = Counter(
             "bot_images_sent",
             "Images delivered, as photo or document",

@@ -24,7 +24,7 @@ from bot.fidelity import FidelityCheck
 from bot.inline_answer import InlineAnswer
 from bot.inputs import ImageFile, InputRejected, download, prepare
 from bot.jobs import Job, JobOptions, NewJob, Requester
-from bot.ledger import Ledger
+from bot.ledger import Ledger, NoPicture
 from bot.metrics import Metrics
 from bot.notes import QueueNotes
 from bot.policy import Policy
@@ -32,7 +32,8 @@ from bot.result_buttons import result_keyboard
 from bot.storage import Storage
 from bot.telegram_budget import TelegramBudget, Turn
 from bot.upstream import ImageService, UpstreamError
-from bot.variants import make, total_cost, upstream_request
+from bot.upstream.errors import NoImageReturned
+from bot.variants import fit_to_model, make, total_cost, upstream_request
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,11 @@ class Pipeline:
     async def submit(self, submission: Submission) -> int:
         """Write the request down as a job and queue it (LimitReached if it may not go ahead);
         its answer comes from a worker. A job that has to wait gets a queue note."""
-        who, order, images = submission.who, submission.order, submission.options.images
+        who, order, images = (
+            submission.who,
+            fit_to_model(submission.order),
+            submission.options.images,
+        )
         job = NewJob(
             who=who,
             order=order,
@@ -247,13 +252,13 @@ class Pipeline:
     # ---- a worker's job ----------------------------------------------------------------------
     async def _run(self, job: Job, slot: Slot) -> None:
         job_id = job.id
-        outcome, cost = Outcome.UNEXPECTED_ERROR, None
+        outcome, cost, no_picture = Outcome.UNEXPECTED_ERROR, None, None
         i18n.use(job.who.language)  # this task answers this job only
         try:
             if job.upstream_sent:
                 self._sent.add(job_id)
             self._notes.started(job)
-            outcome, cost = await self._carry_out(job, self._answer(job), slot)
+            outcome, cost, no_picture = await self._carry_out(job, self._answer(job), slot)
         except asyncio.CancelledError as stop:
             reason = stop_reason(stop)
             if reason is None:
@@ -272,7 +277,7 @@ class Pipeline:
         finally:
             slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
-        await asyncio.shield(self._close(job, outcome, cost))
+        await asyncio.shield(self._close(job, outcome, cost, no_picture))
 
     def _answer(self, job: Job) -> Answer:
         inline = job.options.inline_message_id
@@ -284,10 +289,10 @@ class Pipeline:
 
     async def _carry_out(
         self, job: Job, answer: Answer, slot: Slot
-    ) -> tuple[Outcome, float | None]:
+    ) -> tuple[Outcome, float | None, NoPicture | None]:
         pictures = await self._inputs(job, answer)
         if pictures is None:
-            return Outcome.BAD_INPUT, None
+            return Outcome.BAD_INPUT, None, None
         request = upstream_request(job.order, job.options, pictures)
         if job.id not in self._sent:
             self._sent.add(job.id)
@@ -320,14 +325,16 @@ class Pipeline:
         except UpstreamError as exc:
             self._upstream_failed(exc)
             await self._tell(answer, texts.upstream_failure(exc))
-            return exc.kind, None
+            if isinstance(exc, NoImageReturned):
+                return exc.kind, None, NoPicture(exc.reason, exc.cost_usd)
+            return exc.kind, None, None
         if file_id := file_id_of(sent):
             await self._mark(self._storage.set_result, job.id, file_id)
         if self._metrics:
             self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
                 len(results)
             )
-        return Outcome.OK, cost
+        return Outcome.OK, cost, None
 
     async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
         """The job's images, fetched and made fit for the model; None if one cannot be used (the
@@ -375,12 +382,14 @@ class Pipeline:
         except TelegramError as exc:
             log.warning("could not tell chat %s: %s", answer.chat_id, exc)
 
-    async def _close(self, job: Job, outcome: Outcome, cost: float | None) -> None:
+    async def _close(
+        self, job: Job, outcome: Outcome, cost: float | None, no_picture: NoPicture | None = None
+    ) -> None:
         sent = job.upstream_sent or job.id in self._sent
         self._sent.discard(job.id)
         latency = (datetime.now(UTC) - job.created_at).total_seconds()
         await self._ledger.close(
-            dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency
+            dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency, no_picture
         )
         self._notes.finished(job)
         # Only now, with its line closed, does the job stop looking open to a Cancel tap.

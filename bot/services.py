@@ -50,7 +50,10 @@ class Services:
         return found
 
     async def chat_settings(self, chat_id: int) -> ChatSettings:
-        return await resolve(self.storage, self.settings.bot, self.availability.offered(), chat_id)
+        availability = self.availability
+        return await resolve(
+            self.storage, self.settings.bot, availability.offered(), chat_id, availability.current
+        )
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

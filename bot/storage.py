@@ -558,6 +558,14 @@ _MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        common=(
+            # Why a request ended without a picture (bot.domain.NoPictureReason), and what Eden
+            # charged for it all the same: the operator's cost, apart from the user's `cost_usd`.
+            "ALTER TABLE requests ADD COLUMN no_picture_reason TEXT",
+            "ALTER TABLE requests ADD COLUMN unbilled_cost_usd REAL NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -848,12 +856,15 @@ class SqlStorage:
         result, until REQUEST_RETENTION_DAYS have passed (forget_requests)."""
         await self._write(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
+            "no_picture_reason = ?, unbilled_cost_usd = ?, "
             "finished_at = ?, generating = 0, worker = NULL "
             "WHERE id = ?",
             closing.outcome.value,
             float(closing.cost_usd),
             int(closing.estimated),
             closing.latency_ms,
+            closing.no_picture_reason.value if closing.no_picture_reason else None,
+            float(closing.unbilled_cost_usd),
             _now(),
             closing.job_id,
         )
@@ -957,9 +968,10 @@ class SqlStorage:
 
     async def failures_by_kind(self, since: datetime) -> list[tuple[str, int]]:
         rows = await self._rows(
-            "SELECT outcome, COUNT(*) FROM requests "
+            # A request without a picture counts under its reason: `refused/image_safety`.
+            "SELECT outcome || COALESCE('/' || no_picture_reason, ''), COUNT(*) FROM requests "
             f"WHERE created_at >= ? AND {_FAILED} "
-            "GROUP BY outcome ORDER BY 2 DESC, 1",
+            "GROUP BY 1 ORDER BY 2 DESC, 1",
             _timestamp(since),
         )
         return [(kind, int(count)) for kind, count in rows]

@@ -9,6 +9,7 @@ from datetime import datetime
 from babel.dates import format_datetime
 
 from bot.config import StarPack
+from bot.domain import NoPictureReason
 from bot.fidelity import Delivered
 from bot.i18n import Text, current, ngettext
 from bot.i18n import gettext as _
@@ -291,20 +292,61 @@ def _when(error: e.UpstreamError) -> str:
     return _("Please try again in a minute.")
 
 
-_SAFETY_REASONS = {"content_filter", "image_safety", "safety", "prohibited_content", "blocklist"}
+# What each way of ending without a picture means for the user, and what to try.
+_NO_PICTURE: dict[NoPictureReason, Text] = {
+    NoPictureReason.IMAGE_SAFETY: Text(
+        "No picture: the image the model made was blocked by its safety filter. "
+        "Try describing the scene differently."
+    ),
+    NoPictureReason.IMAGE_PROHIBITED_CONTENT: Text(
+        "No picture: the image would show content the model never makes. Try a different subject."
+    ),
+    NoPictureReason.IMAGE_RECITATION: Text(
+        "No picture: this looks like a protected work (a known character, logo or artwork). "
+        "Try describing something of your own."
+    ),
+    NoPictureReason.IMAGE_OTHER: Text(
+        "No picture: the model stopped making the image without saying why. "
+        "Try again, or rephrase your request."
+    ),
+    NoPictureReason.NO_IMAGE: Text(
+        "No picture: the model didn't make one this time. "
+        "Try asking for the picture directly, e.g. start with “Draw”."
+    ),
+    NoPictureReason.SAFETY: Text(
+        "No picture: your request was blocked by the model's safety rules. Try rephrasing it."
+    ),
+    NoPictureReason.PROHIBITED_CONTENT: Text(
+        "No picture: your request asks for content the model never makes. Try a different subject."
+    ),
+    NoPictureReason.BLOCKLIST: Text(
+        "No picture: your request contains a term the model blocks. Try other words."
+    ),
+    NoPictureReason.SPII: Text(
+        "No picture: your request seems to contain sensitive personal information. "
+        "Leave it out and try again."
+    ),
+    NoPictureReason.CONTENT_FILTER: Text(
+        "No picture: a safety filter stopped this request or its image. Try rephrasing it."
+    ),
+    NoPictureReason.REFUSAL: Text(
+        "No picture: the model declined this request. Try rephrasing it."
+    ),
+    NoPictureReason.TEXT_ONLY: Text(
+        "No picture: the model answered in words instead. "
+        "Try asking for the picture directly, e.g. start with “Draw”."
+    ),
+    NoPictureReason.EMPTY: Text(
+        "No picture: the model sent nothing back. Try again, or rephrase your request."
+    ),
+}
+_FREE = Text("This one is free: it doesn't count against your images or budget.")
 
 
 def _refusal(error: e.NoImageReturned) -> str:
-    reason = (error.finish_reason or "").lower()
+    text = f"{_NO_PICTURE[error.reason]()} {_FREE()}"
     if error.model_text:
-        text = _("No image this time. The model said:") + f"\n\n{error.model_text}"
-    elif reason in _SAFETY_REASONS:
-        text = _(
-            "No image this time: the request was blocked by the model's safety filter. "
-            "Try rephrasing it."
-        )
-    else:
-        text = _("No image this time: the model answered without one. Try rephrasing your request.")
+        text += "\n\n" + _("The model said:") + f"\n{error.model_text}"
     return text[:TELEGRAM_TEXT_LIMIT]
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
+from bot.catalog import capabilities_for, nearest_size
 from bot.domain import ImageRequest, ImageResult, Order, Picture
 from bot.jobs import JobOptions
 from bot.upstream import ImageService
@@ -22,10 +23,18 @@ ENLARGE_INSTRUCTION = (
 )
 
 
+def fit_to_model(order: Order) -> Order:
+    """`order` with a size tier its model has: the nearest one, so that no request ever sends a
+    tier the model refuses (Nano Banana 2.1 answers 512 with HTTP 400). A job written before
+    its model changed, or a button under an older result, may name one."""
+    size = nearest_size(order.image_size, capabilities_for(order.model).image_sizes)
+    return order if size == order.image_size else dataclasses.replace(order, image_size=size)
+
+
 def upstream_request(
     order: Order, options: JobOptions, pictures: tuple[Picture, ...]
 ) -> ImageRequest:
-    request = order.with_images(pictures)
+    request = fit_to_model(order).with_images(pictures)
     return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION) if options.enlarge else request
 
 

@@ -114,9 +114,12 @@ async def test_the_monthly_budget(
 ) -> None:
     if not reported:
         for _ in range(3):
-            # No `cost`: 1K on 3.1 Flash is estimated at $0.067.
+            # No `cost`: 1K on 3.1 Flash is estimated at its list price, $0.067 (the fake's
+            # reported cost, so that both variants spend alike).
             eden.then_json(chat_reply(data_url(png(1024, 1024))))
-    bot = await start_bot(USER_MONTHLY_BUDGET_USD="0.1")
+    bot = await start_bot(
+        USER_MONTHLY_BUDGET_USD="0.1", EDENAI_MODEL="google/gemini-3.1-flash-image"
+    )
     assert await _draw(telegram, ALICE, "one") == "sendPhoto"
     assert await _draw(telegram, ALICE, "two") == "sendPhoto"
     refusal = await telegram.ask(text_message(ALICE, "three"))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
 from bot import texts
 from tests.conftest import BOT_TOKEN, StartBot, free_port
-from tests.fakes.eden import API_KEY, FakeEden, chat_reply
+from tests.fakes.database import rows
+from tests.fakes.eden import API_KEY, FakeEden, chat_reply, no_picture_reply
 from tests.fakes.images import jpeg, png
 from tests.fakes.telegram import FakeTelegram, photo_message, text_message
 
@@ -36,7 +39,7 @@ async def test_text_becomes_a_photo(
     [call] = eden.calls
     assert call.path == "/chat/completions"
     assert call.body == {
-        "model": "google/gemini-3.1-flash-image",
+        "model": "google/gemini-nano-banana-2.1",
         "messages": [{"role": "user", "content": "a red fox in the snow"}],
         "image_config": {"aspect_ratio": "1:1", "image_size": "1K"},
     }
@@ -223,13 +226,13 @@ async def test_settings_survive_a_restart(
 ) -> None:
     first = await start_bot()
     await _ask(telegram, "/ratio 21:9")
-    await _ask(telegram, "/size 512")
+    await _ask(telegram, "/size 4K")
     assert await first.stop() == 0
     assert "Application.stop() complete" in first.output
 
     await start_bot()
     await telegram.answer(text_message(CHAT, "a canyon"))
-    assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "21:9", "image_size": "512"}
+    assert eden.calls[-1].body["image_config"] == {"aspect_ratio": "21:9", "image_size": "4K"}
 
 
 # ---- upstream protocols and failures ----------------------------------------------------------
@@ -278,6 +281,52 @@ async def test_a_refusal_shows_the_models_words(
     await start_bot()
     assert "I can't make images of real people." in await _ask(telegram, "a senator")
     assert "safety filter" in await _ask(telegram, "another senator")
+
+
+@pytest.mark.parametrize("protocol", ["chat", "images"])
+async def test_a_picture_that_did_not_come_is_explained_free_and_counted(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path, protocol: str
+) -> None:
+    eden.then_json(no_picture_reply(protocol, "IMAGE_RECITATION"))
+    eden.then_json(no_picture_reply(protocol, "SPII"))
+    port = free_port()
+    # One image a day: a request without a picture must not use it up.
+    bot = await start_bot(
+        EDENAI_API_MODE=protocol,
+        HEALTH_PORT=str(port),
+        ALLOW_EVERYONE="false",
+        USER_DAILY_IMAGES="1",
+        ALLOWED_USER_IDS=str(CHAT),
+        ADMIN_USER_IDS="99",
+    )
+    recitation = await _ask(telegram, "a famous mouse")
+    assert recitation.startswith("No picture: this looks like a protected work")
+    assert "This one is free" in recitation
+    # The answer goes out before the ledger line is closed.
+    await bot.wait_for_output("no_picture=image_recitation")
+    assert (await _ask(telegram, "my neighbour's passport")).startswith(
+        "No picture: your request seems to contain sensitive personal information."
+    )
+    await bot.wait_for_output("no_picture=spii")
+    reply = await telegram.answer(text_message(CHAT, "a mouse of my own"))
+    assert reply.method == "sendPhoto"
+    await bot.wait_for_output("outcome=ok")
+    assert rows(
+        tmp_path,
+        "SELECT outcome, cost_usd, no_picture_reason, unbilled_cost_usd FROM requests ORDER BY id",
+    ) == [
+        ("refused", 0.0, "image_recitation", 0.02),
+        ("refused", 0.0, "spii", 0.02),
+        ("ok", 0.067, None, 0.0),
+    ]
+    assert "Today: 1 image, $0.067" in await _ask(telegram, "/usage")
+    stats = await telegram.ask(text_message(99, "/stats"))
+    assert "refused/image_recitation: 1" in stats
+    assert "refused/spii: 1" in stats
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert 'bot_no_picture_total{reason="image_recitation"} 1.0' in metrics
+    assert 'bot_no_picture_total{reason="spii"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.domain import ImageRequest, ImageResult, Picture
+from bot.domain import ImageRequest, ImageResult, NoPictureReason, Outcome, Picture
 from bot.upstream import EdenClient
 from bot.upstream import errors as e
 from bot.upstream.client import ApiMode
-from tests.fakes.eden import API_KEY, FakeEden, chat_reply, images_reply
+from tests.fakes.eden import API_KEY, FakeEden, chat_reply, images_reply, no_picture_reply
 from tests.fakes.images import jpeg, png
 
 MODEL = "google/gemini-3.1-flash-image"
@@ -179,6 +179,40 @@ async def test_refusal_is_no_image_returned(eden: FakeEden) -> None:
         await _generate(client, GENERATE)
     await client.aclose()
     assert caught.value.model_text == "I can't draw that."
+
+
+GEMINI_REASONS = [
+    "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "IMAGE_OTHER", "NO_IMAGE",
+    "SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
+]  # fmt: skip
+# Every way a generation ends without a picture, and the reason the bot reads from it.
+NO_PICTURE = [
+    *[({"finish_reason": r}, NoPictureReason(r.lower())) for r in GEMINI_REASONS],
+    # A gateway that collapses Gemini's reason to OpenAI's, passing the original on beside it.
+    ({"finish_reason": "content_filter", "native": "IMAGE_RECITATION"},
+     NoPictureReason.IMAGE_RECITATION),
+    ({"finish_reason": "FinishReason.SPII"}, NoPictureReason.SPII),
+    ({"finish_reason": "content_filter"}, NoPictureReason.CONTENT_FILTER),
+    ({"refusal": "I can't help with that."}, NoPictureReason.REFUSAL),
+    ({"finish_reason": "stop", "text": "Here is a poem instead."}, NoPictureReason.TEXT_ONLY),
+    ({}, NoPictureReason.EMPTY),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("protocol", ["chat", "images"])
+@pytest.mark.parametrize(("form", "reason"), NO_PICTURE)
+async def test_each_way_of_ending_without_a_picture_has_its_reason(
+    eden: FakeEden, protocol: str, form: dict[str, str], reason: NoPictureReason
+) -> None:
+    eden.then_json(no_picture_reply(protocol, **form))
+    client = _client(eden, mode="chat" if protocol == "chat" else "images")
+    with pytest.raises(e.NoImageReturned) as caught:
+        await _generate(client, GENERATE)
+    await client.aclose()
+    assert caught.value.reason is reason
+    assert caught.value.kind is Outcome.REFUSED
+    assert caught.value.cost_usd == pytest.approx(0.02)  # the operator's, kept for the ledger
+    assert caught.value.model_text == (form.get("text") or form.get("refusal"))
 
 
 @pytest.mark.parametrize(

@@ -262,8 +262,9 @@ async def test_buttons_set_a_value_and_confirm_in_place(
     await start_bot()
     menu = await telegram.answer(text_message(CHAT, "/size"))
     buttons = [b for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert [b["text"] for b in buttons] == ["512", "✓ 1K", "2K", "4K"]
-    await telegram.press(menu.result, buttons[2]["callback_data"], user_id=CHAT)
+    # Nano Banana 2.1, the default, has no 512.
+    assert [b["text"] for b in buttons] == ["✓ 1K", "2K", "4K"]
+    await telegram.press(menu.result, buttons[1]["callback_data"], user_id=CHAT)
     [edit] = await telegram.wait_for("editMessageText", CHAT)
     assert edit.params["message_id"] == str(menu.result["message_id"])
     assert "is now 2K" in edit.params["text"]
@@ -291,7 +292,7 @@ async def test_switching_model_drops_a_size_it_cannot_make(
 ) -> None:
     await start_bot(ALLOWED_MODELS="google/gemini-2.5-flash-image, google/gemini-3-pro-image")
     shown = await telegram.ask(text_message(CHAT, "/model"))
-    assert "Current model: google/gemini-3.1-flash-image" in shown
+    assert "Current model: google/gemini-nano-banana-2.1" in shown
     assert "google/gemini-2.5-flash-image" in shown
     await telegram.ask(text_message(CHAT, "/size 4K"))
     await telegram.ask(text_message(CHAT, "/ratio 8:1"))
@@ -304,6 +305,49 @@ async def test_switching_model_drops_a_size_it_cannot_make(
     assert body["model"] == "google/gemini-2.5-flash-image"
     assert body["image_config"] == {"aspect_ratio": "1:1"}
     assert "not a valid model" in await telegram.ask(text_message(CHAT, "/model dall-e-3"))
+
+
+async def test_a_chat_on_512_that_switches_to_2_1_gets_1k_with_a_note(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    await start_bot(
+        EDENAI_MODEL="google/gemini-3.1-flash-image", ALLOWED_MODELS="google/gemini-nano-banana-2.1"
+    )
+    assert "is now 512" in await telegram.ask(text_message(CHAT, "/size 512"))
+    switched = await telegram.ask(text_message(CHAT, "/model gemini-nano-banana-2.1"))
+    note = "google/gemini-nano-banana-2.1 can't do the size 512, so this chat now uses 1K."
+    assert switched.count(note) == 1
+    menu = await telegram.answer(text_message(CHAT, "/size"))
+    buttons = [b["text"] for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["✓ 1K", "2K", "4K"]
+    assert "can't make the size 512" in await telegram.ask(text_message(CHAT, "/size 512"))
+    await telegram.answer(text_message(CHAT, "a kite"))
+    body = eden.calls[-1].body
+    assert body["model"] == "google/gemini-nano-banana-2.1"
+    assert body["image_config"]["image_size"] == "1K"
+
+
+async def test_a_saved_512_gets_the_nearest_tier_once_when_the_successor_takes_over(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    first = await start_bot(EDENAI_MODEL="google/gemini-3.1-flash-image")
+    assert "is now 512" in await telegram.ask(text_message(CHAT, "/size 512"))
+    assert await first.stop() == 0
+    eden.models = ["google/gemini-nano-banana-2.1"]  # Eden retired Nano Banana 2 meanwhile
+    bot = await start_bot(EDENAI_MODEL="google/gemini-3.1-flash-image")
+    await bot.wait_for_output("using its successor")
+    kite = await telegram.send(text_message(CHAT, "a kite"))
+    [photo] = await telegram.wait_for("sendPhoto", CHAT)
+    notes = [c for c in telegram.sent("sendMessage", CHAT) if c.reply_to == kite["message_id"]]
+    assert [n.params["text"] for n in notes] == [
+        "google/gemini-nano-banana-2.1 can't do the size 512, so this chat now uses 1K."
+    ]
+    await telegram.answer(text_message(CHAT, "another kite"))
+    assert [c.body["image_config"]["image_size"] for c in eden.calls] == ["1K", "1K"]
+    assert {c.body["model"] for c in eden.calls} == {"google/gemini-nano-banana-2.1"}
+    texts = [c.params["text"] for c in telegram.sent("sendMessage", CHAT)]
+    assert sum("can't do the size 512" in t for t in texts) == 1  # told once
+    assert photo.params["caption"].startswith("a kite\n\n1:1 · 1K")
 
 
 async def test_results_carry_a_caption_with_prompt_settings_and_cost(

@@ -173,8 +173,9 @@ async def test_a_failed_ledger_write_never_undoes_a_delivered_picture(
     await _logged(bot, "the ledger did not take the outcome of request 1 (ok, $0.067)")
     assert "database or disk is full" in bot.output
     assert telegram.sent("sendMessage", ALICE) == []  # no "something went wrong"
-    # The user has their picture all the same.
-    assert _ledger(tmp_path) == [("generate", "running", 0.067)]
+    # The user has their picture all the same; the line keeps the estimate it was admitted with
+    # (Nano Banana 2.1's 1K list price).
+    assert _ledger(tmp_path) == [("generate", "running", 0.0336)]
 
     # Space is back: the outcome is written at shutdown, and the next start has nothing to
     # apologise for.

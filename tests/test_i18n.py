@@ -13,6 +13,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from bot import i18n, texts
+from bot.domain import NoPictureReason
+from bot.upstream import errors as e
 
 LOCALES = i18n.LOCALES
 TRANSLATED = [code for code in i18n.LANGUAGES if code != i18n.DEFAULT]
@@ -134,3 +136,30 @@ def test_persian_lines_read_right_to_left_with_commands_kept_left_to_right() -> 
     assert f"{lrm}@EdenBot{lrm}" in help_text
     with i18n.speaking("en"):
         assert "\u200f" not in texts.help_text("EdenBot")
+
+
+@pytest.mark.parametrize("code", list(i18n.LANGUAGES))
+def test_each_way_of_ending_without_a_picture_has_its_own_message(code: str) -> None:
+    """Every NoPictureReason gets a message of its own, in the user's language, saying that it
+    was free; the model's words follow where it gave any."""
+    with i18n.speaking(code):
+        said: dict[NoPictureReason, str] = {
+            reason: texts.upstream_failure(e.NoImageReturned(None, reason.value))
+            for reason in NoPictureReason
+            if reason not in (NoPictureReason.REFUSAL, NoPictureReason.TEXT_ONLY)
+        }
+        said[NoPictureReason.REFUSAL] = texts.upstream_failure(
+            e.NoImageReturned("Not that.", None, refusal="Not that.")
+        )
+        said[NoPictureReason.TEXT_ONLY] = texts.upstream_failure(
+            e.NoImageReturned("A poem instead.", "stop")
+        )
+        free = texts._FREE()
+    assert len(set(said.values())) == len(NoPictureReason)
+    assert all(free in text for text in said.values())
+    assert said[NoPictureReason.REFUSAL].endswith("\nNot that.")
+    assert said[NoPictureReason.TEXT_ONLY].endswith("\nA poem instead.")
+    if code != i18n.DEFAULT:
+        with i18n.speaking(i18n.DEFAULT):
+            english = texts.upstream_failure(e.NoImageReturned(None, "IMAGE_RECITATION"))
+        assert said[NoPictureReason.IMAGE_RECITATION] != english

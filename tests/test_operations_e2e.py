@@ -32,8 +32,9 @@ async def test_check_passes_when_everything_answers(
     assert await run.wait() == 0
     lines = run.output.splitlines()
     assert "[ok]   telegram: @EdenImageTestBot (id 777000)" in lines
-    assert "[ok]   eden: 2 models listed" in lines
-    assert "[ok]   model google/gemini-3.1-flash-image: listed" in lines
+    assert "[ok]   eden: 3 models listed" in lines
+    assert "[ok]   model google/gemini-nano-banana-2.1: listed" in lines
+    assert f"[ok]   models file: {REPO / 'bot' / 'models.toml'}: 8 models" in lines
     assert "[ok]   model google/gemini-2.5-flash-image: listed" in lines
     assert any(line.startswith("[ok]   database: ") for line in lines)
     assert eden.listings == ["/images/models"]
@@ -85,7 +86,54 @@ async def test_check_reports_a_model_eden_does_not_list(
     run = await start_bot("check", ALLOWED_MODELS="google/gemini-3-pro-image")
     assert await run.wait() == 1
     assert "[FAIL] model google/gemini-3-pro-image: not in Eden's model list" in run.output
-    assert "[ok]   model google/gemini-3.1-flash-image: listed" in run.output
+    assert "[ok]   model google/gemini-nano-banana-2.1: listed" in run.output
+
+
+_NEXT_MODEL = """
+[[model]]
+id = "gemini-next-image"
+status = "ga"
+ratios = ["1:1", "16:9"]
+sizes = ["1K", "2K"]
+max_input_images = 4
+prices = { "1K" = 0.03, "2K" = 0.05 }
+"""
+
+
+async def test_an_operators_models_file_adds_a_model_without_a_new_version(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    models = tmp_path / "my-models.toml"
+    models.write_text((REPO / "bot" / "models.toml").read_text() + _NEXT_MODEL)
+    eden.models.append("google/gemini-next-image")
+    settings = {"MODELS_FILE": str(models), "EDENAI_MODEL": "google/gemini-next-image"}
+    run = await start_bot("check", **settings)
+    assert await run.wait() == 0, run.output
+    lines = run.output.splitlines()
+    assert f"[ok]   models file: {models}: 9 models" in lines
+    assert "[note] models file: adds gemini-next-image" in lines
+    assert "[ok]   model google/gemini-next-image: listed" in lines
+    await start_bot(**settings)
+    menu = await telegram.answer(text_message(CHAT, "/size"))
+    buttons = [b["text"] for row in menu.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["✓ 1K", "2K"]
+    assert "can't make the aspect ratio 21:9" in await telegram.ask(
+        text_message(CHAT, "/ratio 21:9")
+    )
+
+
+async def test_a_wrong_models_file_stops_check_and_start_with_what_is_wrong(
+    start_bot: StartBot, tmp_path: Path
+) -> None:
+    models = tmp_path / "my-models.toml"
+    models.write_text(_NEXT_MODEL.replace('sizes = ["1K", "2K"]', 'sizes = ["1K", "8K"]'))
+    for command in ("check", "run"):
+        run = await start_bot(command, MODELS_FILE=str(models))
+        assert await run.wait() == 2
+        assert (
+            "Configuration error: Invalid setting MODELS_FILE: Value error, gemini-next-image: "
+            "sizes must be a list out of 512 1K 2K 4K, smallest first"
+        ) in run.output
 
 
 # ---- python -m bot generate ------------------------------------------------------------------
@@ -155,7 +203,7 @@ async def test_json_logs_carry_one_line_per_request(
     assert request["kind"] == "generate"
     assert request["outcome"] == "ok"
     assert request["cost_usd"] == 0.067
-    assert request["model"] == "google/gemini-3.1-flash-image"
+    assert request["model"] == "google/gemini-nano-banana-2.1"
     assert request["latency_s"] >= 0
     assert BOT_TOKEN not in bot.output
 

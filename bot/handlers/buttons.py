@@ -29,6 +29,7 @@ from bot.result_buttons import (
 )
 from bot.services import BotContext, Services
 from bot.stickers import NoRoom, StartFirst, add_sticker, link
+from bot.variants import fit_to_model
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,12 @@ async def _sticker(query: CallbackQuery, context: BotContext, job: Job) -> None:
 async def _run_again(
     query: CallbackQuery, services: Services, job: Job, button: ResultButton
 ) -> None:
-    if job.order.model not in services.availability.offered():
+    # The model may have been replaced by its successor since (models.toml).
+    model = services.availability.current(job.order.model)
+    if model not in services.availability.offered():
         await query.answer(texts.RESULT_MODEL_GONE())
         return
+    job = dataclasses.replace(job, order=fit_to_model(dataclasses.replace(job.order, model=model)))
     assert query.message is not None
     chat = query.message.chat
     who = Requester(

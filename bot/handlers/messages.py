@@ -49,6 +49,8 @@ async def _request(album: list[Message], context: BotContext) -> None:
     # The album item with the caption carries the prompt and gets the answer.
     lead = next((m for m in album if m.text or m.caption), album[0])
     chat = await context.services.chat_settings(lead.chat_id)
+    if chat.notes:
+        await lead.reply_text("\n".join(chat.notes))
     try:
         replied = image_files(lead.reply_to_message) if lead.reply_to_message else []
         files = replied + [f for m in album for f in image_files(m)]

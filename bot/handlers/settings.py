@@ -63,14 +63,14 @@ async def setting_command(update: Update, context: BotContext) -> None:
     services = context.services
     current = await services.chat_settings(chat.id)
     if not context.args:
+        shown = texts.setting_current(
+            setting.label(),
+            getattr(current, setting.field),
+            current.choices(setting.field),
+            setting.example,
+        )
         await message.reply_text(
-            texts.setting_current(
-                setting.label(),
-                getattr(current, setting.field),
-                current.choices(setting.field),
-                setting.example,
-            ),
-            reply_markup=_keyboard(setting, current),
+            "\n".join((*current.notes, shown)), reply_markup=_keyboard(setting, current)
         )
         return
     given = " ".join(context.args)
@@ -85,11 +85,10 @@ async def settings_command(update: Update, context: BotContext) -> None:
     if message is None or chat is None:
         return
     current = await context.services.chat_settings(chat.id)
-    await message.reply_text(
-        texts.settings_overview(
-            current.model, current.aspect_ratio, current.image_size, current.output_format
-        )
+    overview = texts.settings_overview(
+        current.model, current.aspect_ratio, current.image_size, current.output_format
     )
+    await message.reply_text("\n".join((*current.notes, overview)))
 
 
 async def setting_button(update: Update, context: BotContext) -> None:
@@ -147,7 +146,7 @@ async def _change(
     if value not in allowed:
         return texts.setting_unsupported(setting.label(), value, current.model, allowed)
     await services.storage.update_preferences(chat_id, **{setting.field: value})
-    lines = [texts.setting_changed(setting.label(), value)]
+    lines = [*current.notes, texts.setting_changed(setting.label(), value)]
     if setting.field == "model":
         lines += await _drop_what_the_model_cannot_do(services, chat_id, current)
     return "\n".join(lines)
@@ -156,15 +155,23 @@ async def _change(
 async def _drop_what_the_model_cannot_do(
     services: Services, chat_id: int, before: ChatSettings
 ) -> list[str]:
-    """After a model change, ratio or size the new model lacks go back to a default it has."""
+    """After a model change, a ratio the new model lacks goes back to a default it has, and a
+    size to the nearest it has (resolving the settings does that, with its note)."""
     after = await services.chat_settings(chat_id)
-    notes = []
-    for setting in (SETTINGS["ratio"], SETTINGS["size"]):
-        old = getattr(before, setting.field)
-        if old not in after.choices(setting.field):
-            await services.storage.update_preferences(chat_id, **{setting.field: None})
-            new = getattr(after, setting.field)
-            notes.append(texts.setting_fell_back(setting.label(), old, new, after.model))
+    notes = list(after.notes)
+    ratio = SETTINGS["ratio"]
+    if before.aspect_ratio not in after.choices(ratio.field):
+        await services.storage.update_preferences(chat_id, aspect_ratio=None)
+        notes.append(
+            texts.setting_fell_back(
+                ratio.label(), before.aspect_ratio, after.aspect_ratio, after.model
+            )
+        )
+    if before.image_size not in after.choices("image_size") and not after.notes:
+        # The size was the operator's default, which the new model lacks.
+        notes.append(
+            texts.setting_fell_back(texts.SIZE(), before.image_size, after.image_size, after.model)
+        )
     return notes
 
 

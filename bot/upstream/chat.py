@@ -12,6 +12,7 @@ from bot.upstream.payload import (
     find_data_url,
     image_config,
     read_cost,
+    read_finish_reason,
     read_usage,
     to_data_url,
 )
@@ -73,16 +74,18 @@ def parse(reply: Any) -> Reply:
         if url:
             images.append(url)
         texts.append(rest)
-    if isinstance(message.get("refusal"), str):
-        texts.append(message["refusal"])
+    refusal = message.get("refusal") if isinstance(message.get("refusal"), str) else None
+    if refusal:
+        texts.append(refusal)
 
     text = "\n".join(t.strip() for t in texts if t and t.strip()) or None
     return Reply(
         image=images[0] if images else None,
         text=text,
-        finish_reason=choice.get("finish_reason"),
+        finish_reason=read_finish_reason(choice, message),
         cost_usd=read_cost(reply),
         usage=read_usage(reply),
+        refusal=refusal,
     )
 
 

@@ -155,7 +155,9 @@ class EdenClient:
         document, lifted = lift_image(body)
         reply = protocol.parse(_parse_json(document, path))
         if reply.image is None:
-            raise e.NoImageReturned(reply.text, reply.finish_reason)
+            raise e.NoImageReturned(
+                reply.text, reply.finish_reason, refusal=reply.refusal, cost_usd=reply.cost_usd
+            )
         if reply.image.startswith(("http://", "https://")):
             # Hosted images expire: fetched at once.
             data = await self._hosted.fetch(reply.image, timeout)

@@ -14,7 +14,8 @@ UpstreamError
 ├── MalformedResponse ......... a 2xx answer we cannot read       (retry)
 ├── ReplyTooLarge ............. an answer past the byte cap: refused unread
 ├── HostedImageFailed ......... the image link could not be (or must not be) downloaded
-├── NoImageReturned ........... the model answered without an image (a refusal)
+├── NoImageReturned ........... the model answered without an image (a refusal), with its
+│                               reason (NoPictureReason); free for the user
 └── ServiceUnavailable ........ the circuit breaker is open: failing fast, no call made
 
 Timeouts are retried only with UPSTREAM_RETRY_TIMEOUTS=true: the upstream may have finished and
@@ -23,7 +24,7 @@ billed a generation that we stopped waiting for.
 
 from __future__ import annotations
 
-from bot.domain import Outcome
+from bot.domain import NoPictureReason, Outcome
 
 
 class UpstreamError(Exception):
@@ -115,14 +116,24 @@ class HostedImageFailed(UpstreamError):
 
 
 class NoImageReturned(UpstreamError):
-    """The model answered, but with words instead of an image: usually a safety refusal."""
+    """The model answered, but without an image: a safety block, a refusal, words only. The
+    user pays nothing; what Eden charged (`cost_usd`) is the operator's."""
 
     kind = Outcome.REFUSED
 
-    def __init__(self, model_text: str | None, finish_reason: str | None) -> None:
-        super().__init__(model_text or f"no image (finish_reason={finish_reason})")
+    def __init__(
+        self,
+        model_text: str | None,
+        finish_reason: str | None,
+        *,
+        refusal: str | None = None,
+        cost_usd: float | None = None,
+    ) -> None:
+        self.reason = NoPictureReason.of(finish_reason, refusal, model_text)
+        super().__init__(model_text or f"no image ({self.reason}, finish_reason={finish_reason})")
         self.model_text = model_text
         self.finish_reason = finish_reason
+        self.cost_usd = cost_usd
 
 
 class ServiceUnavailable(UpstreamError):

@@ -6,7 +6,14 @@ from typing import Any, Final
 
 from bot.domain import ImageRequest
 from bot.upstream.errors import MalformedResponse
-from bot.upstream.payload import Reply, image_config, read_cost, read_usage, to_data_url
+from bot.upstream.payload import (
+    Reply,
+    image_config,
+    read_cost,
+    read_finish_reason,
+    read_usage,
+    to_data_url,
+)
 
 NAME: Final = "images"
 
@@ -64,9 +71,20 @@ def parse(reply: Any) -> Reply:
     first = data[0] if data and isinstance(data[0], dict) else {}
     image = first.get("b64_json") or first.get("url")
     revised = first.get("revised_prompt")
+    # A gateway that got no picture says why in the item or beside the data, and may pass the
+    # model's words on as `text`, or a refusal as OpenAI's `refusal`.
+    words = first.get("text") or reply.get("text")
+    refusal = first.get("refusal") or reply.get("refusal")
+    refusal = refusal if isinstance(refusal, str) and refusal.strip() else None
+    said = [t.strip() for t in (words, refusal) if isinstance(t, str) and t.strip()]
+    image = image if isinstance(image, str) and image else None
+    if image is not None and isinstance(revised, str):
+        said.append(revised)
     return Reply(
-        image=image if isinstance(image, str) and image else None,
-        text=revised if isinstance(revised, str) else None,
+        image=image,
+        text="\n".join(said) or None,
+        finish_reason=read_finish_reason(first, reply),
         cost_usd=read_cost(reply),
         usage=read_usage(reply),
+        refusal=refusal,
     )

@@ -43,6 +43,8 @@ class Reply:
     text: str | None = None
     finish_reason: str | None = None
     cost_usd: float | None = None
+    # The model's declining words (OpenAI's `message.refusal`), also part of `text`.
+    refusal: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
 
 
@@ -145,6 +147,16 @@ def read_cost(body: dict[str, Any]) -> float | None:
     if not isinstance(cost, int | float) or isinstance(cost, bool):
         return None
     return float(cost) if math.isfinite(cost) and cost >= 0 else None
+
+
+def read_finish_reason(*places: Any) -> str | None:
+    """The first finish reason found in `places` (objects of the reply): Gemini's own as some
+    gateways pass it on (`native_finish_reason`), else the OpenAI-style one."""
+    for key in ("native_finish_reason", "finish_reason"):
+        for place in places:
+            if isinstance(place, dict) and isinstance(place.get(key), str) and place[key]:
+                return str(place[key])
+    return None
 
 
 def read_usage(body: dict[str, Any]) -> dict[str, int]:

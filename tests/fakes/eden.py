@@ -45,7 +45,7 @@ def chat_reply(content: Any, **extra: Any) -> dict[str, Any]:
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
-        "model": "google/gemini-3.1-flash-image",
+        "model": "google/gemini-nano-banana-2.1",
         "choices": [
             {"index": 0, "message": message, "finish_reason": extra.pop("finish_reason", "stop")}
         ],
@@ -62,6 +62,33 @@ def images_reply(
     if url is not None:
         item["url"] = url
     return {"created": 1, "data": [item], "output_format": "png", "provider": "google", **extra}
+
+
+def no_picture_reply(
+    protocol: str,
+    finish_reason: str | None = None,
+    *,
+    text: str | None = None,
+    refusal: str | None = None,
+    native: str | None = None,
+) -> dict[str, Any]:
+    """An answer without a picture, as a gateway in front of Gemini gives one on `protocol`
+    ("chat" or "images"): a finish reason (Gemini's own as `native_finish_reason`, beside an
+    OpenAI-style one), the model's words, a refusal; nothing at all if none is given."""
+    reasons = {
+        k: v for k, v in (("finish_reason", finish_reason), ("native_finish_reason", native)) if v
+    }
+    if protocol == "chat":
+        extra = {"refusal": refusal} if refusal else {}
+        reply = chat_reply(text, message_extra=extra, cost=0.02)
+        reply["choices"][0].update({"finish_reason": None, **reasons})
+        return reply
+    item: dict[str, Any] = {**reasons}
+    if text:
+        item["text"] = text
+    if refusal:
+        item["refusal"] = refusal
+    return {"created": 1, "data": [item] if item else [], "provider": "google", "cost": 0.02}
 
 
 # What a LiteLLM-style gateway makes of `size` on /images/*; anything else is drawn square.
@@ -83,7 +110,12 @@ class FakeEden:
         self.image: bytes | None = None
         self.last_image = b""
         self.cost = 0.067
-        self.models = ["google/gemini-3.1-flash-image", "google/gemini-2.5-flash-image"]
+        # What Eden lists (a test may set its own before the bot starts).
+        self.models = [
+            "google/gemini-nano-banana-2.1",
+            "google/gemini-3.1-flash-image",
+            "google/gemini-2.5-flash-image",
+        ]
         # Where the model list is served: Eden's /images/models, or only the older /models.
         self.models_path = "/images/models"
         # When set, /chat/completions answers as Eden does for models moved to /images.
@@ -229,6 +261,9 @@ class FakeEden:
         if self.delay:
             await asyncio.sleep(self.delay)
         path = "/" + request.match_info["path"]
+        model = str(body.get("model", ""))
+        if model.lower() not in {m.lower() for m in self.models}:
+            return web.json_response({"detail": f"Model {model} not found"}, status=404)
         if path == "/chat/completions":
             if self.chat_unsupported:
                 return web.json_response(
@@ -241,9 +276,13 @@ class FakeEden:
                     },
                     status=400,
                 )
+            if refused := _tier_refused(path, body):
+                return refused
             image = self.picture_for(path, body)
             return web.json_response(chat_reply(data_url(image), cost=self.cost))
         if path in ("/images/generations", "/images/edits"):
+            if refused := _tier_refused(path, body):
+                return refused
             return web.json_response(images_reply(self.picture_for(path, body), cost=self.cost))
         return web.json_response({"detail": "Not Found"}, status=404)
 
@@ -279,6 +318,21 @@ def _understood(path: str, body: dict[str, Any]) -> tuple[str, str]:
         return config.get("aspect_ratio", "1:1"), config.get("image_size", "1K")
     ratio = body.get("aspect_ratio") or GATEWAY_SIZES.get(body.get("size", ""), "1:1")
     return ratio, body.get("image_size", "1K")
+
+
+def _tier_refused(path: str, body: dict[str, Any]) -> web.Response | None:
+    """HTTP 400 for an `image_size` the model lacks, as Gemini answers Nano Banana 2.1's 512."""
+    model = str(body.get("model", ""))
+    configs = [body.get("image_config") or {}, *([body] if path.startswith("/images/") else [])]
+    sizes = {c["image_size"] for c in configs if isinstance(c, dict) and "image_size" in c}
+    lacking = sorted(s for s in sizes if s not in capabilities_for(model).image_sizes)
+    if not lacking:
+        return None
+    message = f"image_size {lacking[0]} is not supported by {model}"
+    return web.json_response(
+        {"error": {"message": message, "type": "invalid_request_error", "code": 400}},
+        status=400,
+    )
 
 
 _DRAWN: dict[tuple[int, int], bytes] = {}
