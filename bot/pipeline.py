@@ -319,14 +319,19 @@ class Pipeline:
                 self._runs.pop(job_id, None)
                 return
             outcome = reason
-            if reason is Outcome.INTERRUPTED:
-                await self._tell_owner(job, texts.INTERRUPTED())
+            if reason is Outcome.INTERRUPTED and not await self._tell_owner(
+                job, texts.INTERRUPTED()
+            ):
+                self._drop(job)
+                return
         except LeaseLost:
             self._drop(job)
             return
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
-            await self._tell_owner(job, texts.UNEXPECTED_ERROR())
+            if not await self._tell_owner(job, texts.UNEXPECTED_ERROR()):
+                self._drop(job)
+                return
         finally:
             slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
@@ -391,7 +396,8 @@ class Pipeline:
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
-            await self._tell_owner(job, texts.upstream_failure(exc), answer)
+            if not await self._tell_owner(job, texts.upstream_failure(exc), answer):
+                raise LeaseLost from exc
             return exc.kind, None
         if file_id := file_id_of(sent):
             await self._mark(self._storage.set_result, job, file_id)
@@ -413,7 +419,8 @@ class Pipeline:
             pictures = [await prepare(p, accepted) for p in downloaded]
         except InputRejected as exc:
             log.info("input image refused: %s", exc.__cause__ or exc)
-            await self._tell_owner(job, str(exc), answer)
+            if not await self._tell_owner(job, str(exc), answer):
+                raise LeaseLost from exc
             return None
         if any(p.animated for p in downloaded):
             await self._tell(answer, texts.FIRST_FRAME_ONLY())
@@ -444,11 +451,13 @@ class Pipeline:
             self._metrics.upstream_errors.labels(exc.kind).inc()
         log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
 
-    async def _tell_owner(self, job: Job, text: str, answer: Answer | None = None) -> None:
-        """Tell the user how their job ended, unless another replica took it over: that one
-        tells, and this run's closing will find the job not its own."""
-        if await self._still_ours(job):
-            await self._tell(answer or self._answer(job), text)
+    async def _tell_owner(self, job: Job, text: str, answer: Answer | None = None) -> bool:
+        """Tell the user how their job ended; False, telling nothing, if another replica took
+        it over (that one tells, and closes it)."""
+        if not await self._still_ours(job):
+            return False
+        await self._tell(answer or self._answer(job), text)
+        return True
 
     async def _tell(self, answer: Answer, text: str) -> None:
         try:

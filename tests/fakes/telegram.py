@@ -67,6 +67,8 @@ class FakeTelegram:
         self.members: dict[int, set[int]] = {}
         # What getMe says (@BotFather /setinline turns it on).
         self.supports_inline_queries = False
+        # Seconds a file download takes (a slow file server).
+        self.file_delay = 0.0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -437,7 +439,10 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
         path = request.match_info["path"]
-        self.downloads.append(path)
+        async with self._changed:
+            self.downloads.append(path)
+            self._changed.notify_all()
+        await asyncio.sleep(self.file_delay)
         for file_path, data in self.files.values():
             if file_path == path:
                 return web.Response(body=data)
