@@ -615,8 +615,8 @@ PAYMENT_REFUSED = Text(
 PAYSUPPORT = Text(
     "Help with a payment\n\n"
     "Stars buy image credits: one credit is one picture, used only when your free images (or "
-    "this month's budget) run out. A picture that fails, or that you cancel, gives its credit "
-    "back. /usage shows your balance.\n\n"
+    "this month's budget) run out. A picture that fails gives its credit back; one you cancel "
+    "does too, unless it was already being drawn. /usage shows your balance.\n\n"
     "If something went wrong with a payment, write to the bot's operator and include the charge "
     "id from the payment's receipt (Telegram keeps it in the chat). Refunds are made in Stars, "
     "to the account that paid."

@@ -235,7 +235,9 @@ async def test_cancel_and_settings_reach_the_other_replicas(
         timeout=15,
     )
     await telegram.wait_until(
-        lambda: texts.CANCELLED() in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
+        lambda: (
+            texts.CANCELLED_PAID() in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
+        )
     )
     assert len(telegram.sent("sendPhoto", chat)) == 3
 
