@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 
@@ -88,6 +88,17 @@ class Funding(StrEnum):
 
     FREE = "free"
     CREDIT = "credit"
+    # A credit that a refund of its payment took back while the job was open: never given back.
+    REFUNDED = "refunded"
+
+
+class Stopped(IntEnum):
+    """What a Cancel stopped, the costliest first when it stopped several: nothing, a job that
+    costs nothing, or one already sent upstream, which is paid all the same."""
+
+    NOTHING = 0
+    FREE = 1
+    PAID = 2
 
 
 @dataclass(frozen=True, slots=True)

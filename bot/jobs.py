@@ -62,6 +62,9 @@ class Job(NewJob):
     upstream_sent: bool = False
     # The delivered picture's `file_id`: the input of a "larger" button.
     result_file_id: str | None = None
+    # The run this copy belongs to (each claim or take-over counts one up): the fencing token
+    # that every write of the run names (bot/storage.py).
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class Closing:
     cost_usd: float
     estimated: bool
     latency_ms: int
+    # The run that closes it (Job.attempt); 0 for a job closed without ever being claimed.
+    attempt: int = 0
     # Why no picture came (outcome REFUSED), and what Eden charged for it anyway: the operator's
     # cost, never the user's.
     no_picture_reason: NoPictureReason | None = None

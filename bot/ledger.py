@@ -38,36 +38,48 @@ class Ledger:
         cost_usd: float | None,
         latency: float,
         no_picture: NoPicture | None = None,
-    ) -> None:
-        """Record how `job` ended. Only a delivered picture costs the user: Eden's reported cost,
-        else the estimate (marked so). An interrupted one keeps its estimate, marked estimated,
-        for the operator (the upstream may have been paid), but counts against nobody. A job paid
-        with a bought credit gets it back unless it ended OK: the database does that in the same
-        write as this closing (the trigger `job_returns_credit` in bot/storage.py), so a retried
-        closing cannot give it twice."""
+    ) -> bool:
+        """Record how `job` ended; False if it was not this run's to close (another replica
+        took it over, or it was closed before): nothing is recorded or charged then. Only a
+        delivered picture costs the user (Eden's reported cost, else the estimate, marked so),
+        and one the user cancelled after its upstream call was made (the upstream bills it all
+        the same) at its estimate. An interrupted one keeps its estimate, marked estimated, for
+        the operator (the upstream may have been paid), but counts against nobody. A job paid
+        with a bought credit gets it back unless it ended OK or was cancelled once sent: the
+        database does that in the same write as this closing (the trigger `job_returns_credit`
+        in bot/storage.py), so a retried closing cannot give it twice."""
         ok = outcome is Outcome.OK
-        if ok or (outcome is Outcome.INTERRUPTED and job.upstream_sent):
+        sent_then_stopped = outcome in (Outcome.INTERRUPTED, Outcome.CANCELLED)
+        if ok or (sent_then_stopped and job.upstream_sent):
             cost = cost_usd if cost_usd is not None else job.estimated_cost_usd
             estimated = cost_usd is None
         else:
             cost, estimated = 0.0, False
-        self._unrecorded[job.id] = Closing(
+        closing = Closing(
             job.id,
             outcome,
             cost,
             estimated,
             int(latency * 1000),
-            no_picture.reason if no_picture else None,
-            (no_picture.cost_usd or 0.0) if no_picture else 0.0,
+            no_picture_reason=no_picture.reason if no_picture else None,
+            unbilled_cost_usd=(no_picture.cost_usd or 0.0) if no_picture else 0.0,
+            attempt=job.attempt,
         )
-        await self.record_unrecorded()
+        self._unrecorded[job.id] = closing
+        if job.id in await self.record_unrecorded():
+            log.warning("job %d was closed elsewhere (taken over): not closed again", job.id)
+            return False
         self._report(job, outcome, cost_usd, latency, no_picture)
+        return True
 
-    async def record_unrecorded(self) -> None:
-        """Write the closings waiting for the ledger; they stay waiting if it still refuses."""
+    async def record_unrecorded(self) -> set[int]:
+        """Write the closings waiting for the ledger; they stay waiting if it still refuses.
+        The jobs whose closing found them not its run's to close."""
+        not_theirs = set()
         for closing in list(self._unrecorded.values()):
             try:
-                await self._storage.close_request(closing)
+                if not await self._storage.close_request(closing):
+                    not_theirs.add(closing.job_id)
             except Exception as exc:
                 log.error(
                     "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
@@ -78,8 +90,9 @@ class Ledger:
                     len(self._unrecorded),
                     exc,
                 )
-                return  # the database refuses writes: the others would fail the same way
+                break  # the database refuses writes: the others would fail the same way
             self._unrecorded.pop(closing.job_id, None)
+        return not_theirs
 
     def _report(
         self,

@@ -19,7 +19,7 @@ from telegram.ext import ExtBot
 from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
 from bot.delivery import Answer, file_id_of
-from bot.domain import Order, Outcome, Picture
+from bot.domain import Order, Outcome, Picture, Stopped
 from bot.fidelity import FidelityCheck
 from bot.inline_answer import InlineAnswer
 from bot.inputs import ImageFile, InputRejected, download, prepare
@@ -45,6 +45,12 @@ STOP_CHANNEL = "bot_stop"  # payload: a job id to stop, wherever it runs
 RENEWALS_PER_LEASE = 3
 # How often this replica looks for stops asked while its jobs run (NOTIFY may come sooner).
 STOP_POLL_SECONDS = 1.0
+
+
+class LeaseLost(Exception):
+    """This run of a job was taken over by another replica (this process was paused, or cut off
+    from the database, past the job's lease): the other one answers and closes the job, so this
+    run stops without a word."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,12 @@ class Pipeline:
         # Jobs whose picture the upstream has made (and billed): it is delivered whatever comes,
         # so a Cancel tap from now on is too late.
         self._delivered: set[int] = set()
+        # The runs of this process, until they close: whose lease each renewal must find.
+        self._runs: dict[int, int] = {}  # job id -> attempt
+        # Runs found taken over, stopped without a word.
+        self._lost: set[int] = set()
+        # Until when (loop time) the last renewal holds this process's leases.
+        self._leased_until = 0.0
 
     @property
     def waiting(self) -> int:
@@ -130,6 +142,7 @@ class Pipeline:
             who,
             lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding)),
             images,
+            cost_usd=job.estimated_cost_usd,
         )
         # An inline job's message says "Drawing" already, and its chat may be closed to the bot.
         if job.options.inline_message_id is None:
@@ -143,25 +156,28 @@ class Pipeline:
         job = await self._storage.job(job_id)
         return job.who if job is not None and job.outcome.open else None
 
-    async def cancel(self, chat_id: int, user_id: int | None) -> int:
-        """Stop the user's queued and running jobs in this chat; how many there were."""
+    async def cancel(self, chat_id: int, user_id: int | None) -> Stopped:
+        """Stop the user's queued and running jobs in this chat: NOTHING if there were none, PAID
+        if one had been sent upstream already (it counts, though stopped), else FREE."""
         ids = await self._storage.open_job_ids(chat_id, user_id)
-        return sum([await self.cancel_job(job_id) for job_id in ids])
+        return max([await self.cancel_job(job_id) for job_id in ids], default=Stopped.NOTHING)
 
-    async def cancel_job(self, job_id: int) -> bool:
-        """Stop one job, queued or running; False if it is not (or no longer) to be stopped."""
+    async def cancel_job(self, job_id: int) -> Stopped:
+        """Stop one job, queued or running; NOTHING if it is not (or no longer) to be stopped,
+        PAID if its upstream call was made: the upstream bills it all the same, so it is counted
+        at its estimate (bot/ledger.py)."""
         if job_id in self._delivered:
-            return False
+            return Stopped.NOTHING
         if (job := await self._storage.take_queued(job_id, self._worker)) is not None:
             await self._close(job, Outcome.CANCELLED, None)
-            return True
+            return Stopped.FREE
         if self._workers.stop(job_id, Outcome.CANCELLED):
-            return True
+            return Stopped.PAID if job_id in self._sent else Stopped.FREE
         # Running in another replica: it stops the job when it hears of it.
-        if await self._storage.request_stop(job_id, Outcome.CANCELLED):
+        if (sent := await self._storage.request_stop(job_id, Outcome.CANCELLED)) is not None:
             await self._tell_replicas(STOP_CHANNEL, str(job_id))
-            return True
-        return False
+            return Stopped.PAID if sent else Stopped.FREE
+        return Stopped.NOTHING
 
     # ---- life ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -192,11 +208,12 @@ class Pipeline:
             if self._workers.is_running(job.id):
                 continue  # ours, its lease late in renewing
             if job.upstream_sent:
-                with i18n.speaking(job.who.language):
-                    await self._tell(self._answer(job), texts.INTERRUPTED())
-                await self._close(job, Outcome.INTERRUPTED, None)
+                # Closed first: should this replica lose the job in turn, it says nothing.
+                if await self._close(job, Outcome.INTERRUPTED, None):
+                    with i18n.speaking(job.who.language):
+                        await self._tell(self._answer(job), texts.INTERRUPTED())
                 continue
-            await self._storage.requeue(job.id)
+            await self._storage.requeue(job.id, job.attempt)
             resumed += 1
         if resumed:
             self._workers.wake()
@@ -211,7 +228,7 @@ class Pipeline:
         while True:
             try:
                 if loop.time() >= next_renewal:
-                    await self._storage.renew(self._worker, datetime.now(UTC) + self._lease)
+                    await self._renew()
                     if taken := await self._take_over(None, own=False):
                         log.warning("%d job(s) of a replica that is gone are queued again", taken)
                     next_renewal = loop.time() + every
@@ -220,7 +237,39 @@ class Pipeline:
                         self._stop(job_id, reason)
             except Exception as exc:
                 log.error("could not keep the jobs' leases: %s", exc)
+                if not self._exclusive and loop.time() > self._leased_until:
+                    # Their leases ran out: other replicas may have taken them over.
+                    for job_id in list(self._runs):
+                        self._lose(job_id)
             await asyncio.sleep(min(STOP_POLL_SECONDS, every))
+
+    async def _renew(self) -> None:
+        """Renew this replica's leases, and stop the runs another replica took over meanwhile
+        (this process was paused past their lease)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        runs = dict(self._runs)  # claimed before the renewal began: it must find each
+        held = set(await self._storage.renew(self._worker, datetime.now(UTC) + self._lease))
+        self._leased_until = started + self._lease.total_seconds()
+        for job_id, attempt in runs.items():
+            if (job_id, attempt) not in held and self._runs.get(job_id) == attempt:
+                self._lose(job_id)
+
+    def _lose(self, job_id: int) -> None:
+        self._lost.add(job_id)
+        self._workers.stop(job_id, Outcome.INTERRUPTED)
+
+    async def _still_ours(self, job: Job) -> bool:
+        """Whether this run still holds the job (its lease renewed on the way), asked before
+        it answers. A database that cannot be asked leaves it ours while the last renewal
+        holds (SQLite: always; no other process could take it over)."""
+        if self._exclusive:
+            return True
+        try:
+            return await self._storage.keep(job.id, job.attempt, datetime.now(UTC) + self._lease)
+        except Exception as exc:
+            log.error("could not renew the lease of job %d: %s", job.id, exc)
+            return asyncio.get_running_loop().time() <= self._leased_until
 
     def _stop_asked(self, payload: str) -> None:
         with contextlib.suppress(ValueError):
@@ -254,6 +303,7 @@ class Pipeline:
         job_id = job.id
         outcome, cost, no_picture = Outcome.UNEXPECTED_ERROR, None, None
         i18n.use(job.who.language)  # this task answers this job only
+        self._runs[job_id] = job.attempt
         try:
             if job.upstream_sent:
                 self._sent.add(job_id)
@@ -265,19 +315,42 @@ class Pipeline:
                 raise
             if task := asyncio.current_task():
                 task.uncancel()  # handled: what follows must not be cancelled again
+            if job_id in self._lost:
+                self._drop(job)
+                return
             if reason is Outcome.INTERRUPTED and job_id not in self._sent:
-                await self._storage.requeue(job_id)  # nothing was sent: it runs after the restart
+                # Nothing was sent: it runs after the restart.
+                await self._storage.requeue(job_id, job.attempt)
+                self._runs.pop(job_id, None)
                 return
             outcome = reason
-            if reason is Outcome.INTERRUPTED:
-                await self._tell(self._answer(job), texts.INTERRUPTED())
+            if reason is Outcome.INTERRUPTED and not await self._tell_owner(
+                job, texts.INTERRUPTED()
+            ):
+                self._drop(job)
+                return
+        except LeaseLost:
+            self._drop(job)
+            return
         except Exception:
             log.exception("job %d failed unexpectedly", job_id)
-            await self._tell(self._answer(job), texts.UNEXPECTED_ERROR())
+            if not await self._tell_owner(job, texts.UNEXPECTED_ERROR()):
+                self._drop(job)
+                return
         finally:
             slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
         await asyncio.shield(self._close(job, outcome, cost, no_picture))
+
+    def _drop(self, job: Job) -> None:
+        """Forget a run another replica took over: that one answers, closes the job and
+        deletes its note."""
+        log.warning("job %d was taken over by another replica: stopped here", job.id)
+        self._runs.pop(job.id, None)
+        self._lost.discard(job.id)
+        self._sent.discard(job.id)
+        self._delivered.discard(job.id)
+        self._notes.finished(dataclasses.replace(job, note_id=None))
 
     def _answer(self, job: Job) -> Answer:
         inline = job.options.inline_message_id
@@ -294,9 +367,10 @@ class Pipeline:
         if pictures is None:
             return Outcome.BAD_INPUT, None, None
         request = upstream_request(job.order, job.options, pictures)
-        if job.id not in self._sent:
-            self._sent.add(job.id)
-            await self._mark(self._storage.upstream_sent, job.id)
+        # Taken over while its inputs were fetched: the other replica runs it again.
+        if job.id not in self._sent and not await self._mark(self._storage.upstream_sent, job):
+            raise LeaseLost
+        self._sent.add(job.id)
         try:
             # A queue note already says the picture is coming: "uploading photo…" would be a
             # fourth Telegram call for the same news.
@@ -306,10 +380,13 @@ class Pipeline:
                 else answer.uploading_photo(self._budget)
             )
             async with indicator, make(self._images, request, job.options.images) as results:
+                # Taken over while the upstream worked: the other replica has answered.
+                if not await self._still_ours(job):
+                    raise LeaseLost
                 self._delivered.add(job.id)
                 # The upstream has answered: the upload needs no generation slot, and the user's
                 # next request need not wait for it.
-                await self._mark(self._storage.slot_released, job.id)
+                await self._mark(self._storage.slot_released, job)
                 slot.release()
                 await self._tell_replicas(JOBS_CHANNEL)
                 [delivered, *_] = [self._fidelity.check(request, r) for r in results]
@@ -324,12 +401,13 @@ class Pipeline:
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
-            await self._tell(answer, texts.upstream_failure(exc))
+            if not await self._tell_owner(job, texts.upstream_failure(exc), answer):
+                raise LeaseLost from exc
             if isinstance(exc, NoImageReturned):
                 return exc.kind, None, NoPicture(exc.reason, exc.cost_usd)
             return exc.kind, None, None
         if file_id := file_id_of(sent):
-            await self._mark(self._storage.set_result, job.id, file_id)
+            await self._mark(self._storage.set_result, job, file_id)
         if self._metrics:
             self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
                 len(results)
@@ -348,7 +426,8 @@ class Pipeline:
             pictures = [await prepare(p, accepted) for p in downloaded]
         except InputRejected as exc:
             log.info("input image refused: %s", exc.__cause__ or exc)
-            await self._tell(answer, str(exc))
+            if not await self._tell_owner(job, str(exc), answer):
+                raise LeaseLost from exc
             return None
         if any(p.animated for p in downloaded):
             await self._tell(answer, texts.FIRST_FRAME_ONLY())
@@ -360,21 +439,32 @@ class Pipeline:
         lease_until = datetime.now(UTC) + self._lease
         return await self._storage.claim(self._worker, lease_until, self._capacity, up_to)
 
-    async def _mark(self, step: Callable[..., Awaitable[None]], job_id: int, *values: str) -> None:
-        """Record a job's progress; a database that refuses writes (a full disk) must not cost
-        the user their picture: the refusal is logged, and only a crash before the job's end
-        could run it again."""
+    async def _mark(
+        self, step: Callable[..., Awaitable[bool | None]], job: Job, *values: str
+    ) -> bool:
+        """Record a run's progress; False only if the write found the run taken over. A
+        database that refuses writes (a full disk) must not cost the user their picture: the
+        refusal is logged, and only a crash before the job's end could run it again."""
         try:
-            await step(job_id, *values)
+            return await step(job.id, job.attempt, *values) is not False
         except Exception as exc:
             log.error(
-                "could not record the progress of job %d (%s): %s", job_id, step.__name__, exc
+                "could not record the progress of job %d (%s): %s", job.id, step.__name__, exc
             )
+            return True
 
     def _upstream_failed(self, exc: UpstreamError) -> None:
         if self._metrics:
             self._metrics.upstream_errors.labels(exc.kind).inc()
         log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
+
+    async def _tell_owner(self, job: Job, text: str, answer: Answer | None = None) -> bool:
+        """Tell the user how their job ended; False, telling nothing, if another replica took
+        it over (that one tells, and closes it)."""
+        if not await self._still_ours(job):
+            return False
+        await self._tell(answer or self._answer(job), text)
+        return True
 
     async def _tell(self, answer: Answer, text: str) -> None:
         try:
@@ -384,11 +474,15 @@ class Pipeline:
 
     async def _close(
         self, job: Job, outcome: Outcome, cost: float | None, no_picture: NoPicture | None = None
-    ) -> None:
+    ) -> bool:
+        """Close the job's ledger line; False if this run no longer holds the job (another
+        replica took it over, or it was closed already), and then nothing is charged again."""
         sent = job.upstream_sent or job.id in self._sent
         self._sent.discard(job.id)
+        self._runs.pop(job.id, None)
+        self._lost.discard(job.id)
         latency = (datetime.now(UTC) - job.created_at).total_seconds()
-        await self._ledger.close(
+        closed = await self._ledger.close(
             dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency, no_picture
         )
         self._notes.finished(job)
@@ -397,3 +491,4 @@ class Pipeline:
             self._delivered.discard(job.id)
         else:  # it ended holding its generation slot, which the closing freed
             await self._tell_replicas(JOBS_CHANNEL)
+        return closed

@@ -4,13 +4,10 @@ Policy only: it stores nothing but what it needs to decide."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
-
-from cachetools import TTLCache
 
 from bot.config import AccessSettings
 from bot.domain import Funding
@@ -95,15 +92,14 @@ def next_month(now: datetime) -> datetime:
 
 class Policy:
     """One per process. Quotas and requests in flight are read from the ledger, where queued and
-    running jobs count at their estimate, so they hold across replicas; group cooldowns are kept
-    in memory (per replica)."""
+    running jobs count at their estimate, and group cooldowns from the database, so they all
+    hold across replicas."""
 
     def __init__(
         self,
         access: AccessSettings,
         storage: Storage,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
         overrides: Overrides | None = None,
         selling: bool = False,
     ) -> None:
@@ -113,12 +109,6 @@ class Policy:
         # Credits are sold (Telegram Stars): a user past a free allowance may pay with one.
         self._selling = selling
         self._clock = clock
-        self._monotonic = monotonic
-        # When each (chat, user) last had a request accepted in a group; entries expire with the
-        # cooldown, so the table stays as small as the set of users cooling down.
-        self._last_in_group: TTLCache[tuple[int, int], float] = TTLCache(
-            maxsize=100_000, ttl=max(access.group_cooldown_seconds, 1.0), timer=monotonic
-        )
 
     def now(self) -> datetime:
         return self._clock()
@@ -131,6 +121,8 @@ class Policy:
         who: Requester,
         store: Callable[[Storage, Funding], Awaitable[T]],
         images: int = 1,
+        *,
+        cost_usd: float,
     ) -> T:
         """Raise LimitReached, or call `store(storage, funding)` (which writes the request down,
         and with Funding.CREDIT takes the credit in the same write) and return what it returns.
@@ -138,26 +130,30 @@ class Policy:
         that two requests arriving together cannot both take the last image of the day. Free
         allowances are used first, then credits. A request for several `images` (x4) must fit
         the free allowance whole: a job takes one credit, so credits pay for single pictures
-        only. It is still one request in flight (USER_MAX_IN_FLIGHT counts requests)."""
+        only. It is still one request in flight (USER_MAX_IN_FLIGHT counts requests). A monthly
+        budget must hold the request's estimated `cost_usd` too."""
         limited = who.user_id is not None and not self.is_admin(who.user_id)
-        if limited:
-            self._check_cooldown(who)
+        cooling = limited and who.in_group and self._access.group_cooldown_seconds > 0
         async with self._storage.serialized(*self._subjects(who)) as storage:
+            now = self._clock()
             funding = Funding.FREE
             if limited:
                 assert who.user_id is not None
+                if cooling:
+                    await self._check_cooldown(storage, who, now)
                 limit = self._access.user_max_in_flight
                 if await storage.in_flight(who.user_id) >= limit:
                     raise TooManyInFlight(limit)
                 try:
-                    await self._check_quota(storage, who, self._clock(), images)
+                    await self._check_quota(storage, who, now, images, cost_usd)
                 except QuotaReached:
                     if images > 1 or not (self._selling and await storage.credits(who.user_id) > 0):
                         raise
                     funding = Funding.CREDIT
             stored = await store(storage, funding)
-        if who.in_group and who.user_id is not None:
-            self._last_in_group[(who.chat_id, who.user_id)] = self._monotonic()
+            if cooling:
+                assert who.user_id is not None
+                await storage.set_cooldown(who.chat_id, who.user_id, now.timestamp())
         return stored
 
     @staticmethod
@@ -167,12 +163,11 @@ class Policy:
         user = who.user_id or 0
         return (user, who.chat_id) if who.in_group and user != who.chat_id else (user,)
 
-    def _check_cooldown(self, who: Requester) -> None:
+    async def _check_cooldown(self, storage: Storage, who: Requester, now: datetime) -> None:
         assert who.user_id is not None
-        cooldown = self._access.group_cooldown_seconds
-        last = self._last_in_group.get((who.chat_id, who.user_id))
-        if who.in_group and cooldown and last is not None:
-            wait = cooldown - (self._monotonic() - last)
+        last = await storage.cooldown(who.chat_id, who.user_id)
+        if last is not None:
+            wait = self._access.group_cooldown_seconds - (now.timestamp() - last)
             if wait > 0:
                 raise CoolingDown(wait)
 
@@ -186,7 +181,7 @@ class Policy:
         return self._overrides.monthly_budget(chat_id, self._access.group_monthly_budget_usd)
 
     async def _check_quota(
-        self, storage: Storage, who: Requester, now: datetime, images: int
+        self, storage: Storage, who: Requester, now: datetime, images: int, cost_usd: float
     ) -> None:
         assert who.user_id is not None
         user_id = who.user_id
@@ -197,11 +192,11 @@ class Policy:
                 raise DailyImagesReached(daily, day_start(now) + timedelta(days=1), images, left)
         if budget := self.monthly_budget(user_id):
             month = await storage.spend(user_id, month_start(now), free_only=True)
-            if month.cost_usd >= budget:
+            if month.cost_usd + cost_usd > budget:
                 raise MonthlyBudgetReached(budget, month.cost_usd, next_month(now))
         if who.in_group and (group := self.group_budget(who.chat_id)):
             spent = await storage.chat_spend(who.chat_id, month_start(now))
-            if spent.cost_usd >= group:
+            if spent.cost_usd + cost_usd > group:
                 raise GroupBudgetReached(group, spent.cost_usd, next_month(now))
 
     async def usage(self, user_id: int) -> UsageReport:

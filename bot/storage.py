@@ -157,31 +157,33 @@ class Storage(Protocol):
         self, worker: str, lease_until: datetime, cap: int, up_to: int = 1
     ) -> list[Job]: ...
 
-    async def upstream_sent(self, job_id: int) -> None: ...
+    async def upstream_sent(self, job_id: int, attempt: int) -> bool: ...
 
-    async def slot_released(self, job_id: int) -> None: ...
+    async def slot_released(self, job_id: int, attempt: int) -> None: ...
 
-    async def renew(self, worker: str, lease_until: datetime) -> None: ...
+    async def renew(self, worker: str, lease_until: datetime) -> list[tuple[int, int]]: ...
+
+    async def keep(self, job_id: int, attempt: int, lease_until: datetime) -> bool: ...
 
     async def take_over(
         self, worker: str, lease_until: datetime, expired_before: datetime, *, own: bool
     ) -> list[Job]: ...
 
-    async def requeue(self, job_id: int) -> None: ...
+    async def requeue(self, job_id: int, attempt: int) -> None: ...
 
     async def take_queued(self, job_id: int, worker: str) -> Job | None: ...
 
-    async def request_stop(self, job_id: int, reason: Outcome) -> bool: ...
+    async def request_stop(self, job_id: int, reason: Outcome) -> bool | None: ...
 
     async def stops(self, worker: str) -> list[tuple[int, Outcome]]: ...
 
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
-    async def set_result(self, job_id: int, file_id: str) -> None: ...
+    async def set_result(self, job_id: int, attempt: int, file_id: str) -> None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
 
-    async def close_request(self, closing: Closing) -> None: ...
+    async def close_request(self, closing: Closing) -> bool: ...
 
     # ---- replicas ----------------------------------------------------------------------------
     async def seen_update(self, update_id: int) -> bool: ...
@@ -197,6 +199,10 @@ class Storage(Protocol):
     async def take_album(
         self, chat_id: int, group: str, quiet_since: float
     ) -> list[AlbumItem] | None: ...
+
+    async def cooldown(self, chat_id: int, user_id: int) -> float | None: ...
+
+    async def set_cooldown(self, chat_id: int, user_id: int, at: float) -> None: ...
 
     # ---- the ledger --------------------------------------------------------------------------
     async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend: ...
@@ -566,12 +572,85 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN unbilled_cost_usd REAL NOT NULL DEFAULT 0",
         ),
     ),
+    Migration(
+        common=(
+            # The fencing token of a job's run: each claim or take-over counts one up, and every
+            # write of a run names the attempt it was given, so a run another replica took over
+            # (a paused process, a lease that ran out) can no longer change, answer or charge it.
+            "ALTER TABLE requests ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0",
+            # When a member's last request in a group was accepted (GROUP_COOLDOWN_SECONDS), in
+            # seconds since the epoch: shared by the replicas like the other limits.
+            """
+            CREATE TABLE group_cooldowns (
+                chat_id     INTEGER NOT NULL,
+                user_id     INTEGER NOT NULL,
+                accepted_at REAL NOT NULL,
+                PRIMARY KEY (chat_id, user_id)
+            )
+            """,
+        ),
+        sqlite=(
+            # A credit job cancelled once its upstream call was made is paid: no credit back;
+            # nor one whose credit a refund took back while it ran (funding 'refunded').
+            "DROP TRIGGER job_returns_credit",
+            """
+            CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
+            WHEN NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
+                AND NEW.outcome NOT IN ('ok', 'queued', 'running')
+                AND NOT (NEW.outcome = 'cancelled' AND NEW.upstream_sent = 1) BEGIN
+                UPDATE credits SET balance = balance + 1 WHERE user_id = NEW.user_id;
+            END
+            """,
+            # A refund takes back what is left of the credits bought; those it cannot take back
+            # because open jobs hold them are taken from those jobs, which then give none back.
+            "DROP TRIGGER refund_debits",
+            """
+            CREATE TRIGGER refund_debits AFTER UPDATE OF refunded_at ON payments
+            WHEN OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL BEGIN
+                UPDATE requests SET funding = 'refunded' WHERE id IN (
+                    SELECT id FROM requests WHERE user_id = NEW.user_id AND funding = 'credit'
+                    AND outcome IN ('queued', 'running') ORDER BY id
+                    LIMIT MAX(0, NEW.credits - COALESCE(
+                        (SELECT balance FROM credits WHERE user_id = NEW.user_id), 0)));
+                UPDATE credits SET balance = MAX(0, balance - NEW.credits)
+                WHERE user_id = NEW.user_id;
+            END
+            """,
+        ),
+        postgres=(
+            "DROP TRIGGER job_returns_credit ON requests",
+            """
+            CREATE TRIGGER job_returns_credit AFTER UPDATE OF outcome ON requests
+            FOR EACH ROW WHEN (NEW.funding = 'credit' AND OLD.outcome IN ('queued', 'running')
+                AND NEW.outcome NOT IN ('ok', 'queued', 'running')
+                AND NOT (NEW.outcome = 'cancelled' AND NEW.upstream_sent = 1))
+            EXECUTE FUNCTION job_returns_credit()
+            """,
+            """
+            CREATE OR REPLACE FUNCTION refund_debits() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE requests SET funding = 'refunded' WHERE id IN (
+                    SELECT id FROM requests WHERE user_id = NEW.user_id AND funding = 'credit'
+                    AND outcome IN ('queued', 'running') ORDER BY id
+                    LIMIT GREATEST(0, NEW.credits - COALESCE(
+                        (SELECT balance FROM credits WHERE user_id = NEW.user_id), 0)));
+                UPDATE credits SET balance = GREATEST(0, balance - NEW.credits)
+                WHERE user_id = NEW.user_id;
+                RETURN NEW;
+            END $$
+            """,
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 # Requests that used (or may still use) the user's allowance.
-_COUNTED = f"outcome IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
+# A request cancelled once its upstream call was made is paid like one that ended OK.
+_COUNTED = (
+    f"(outcome IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}') "
+    f"OR (outcome = '{Outcome.CANCELLED}' AND upstream_sent = 1))"
+)
 # Requests paid from the free allowance: credit-funded ones use none of it.
 _FREE = f"funding = '{Funding.FREE}'"
 _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
@@ -581,8 +660,10 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language, images, enlarge, inline_message_id, result_file_id"
+    "funding, language, images, enlarge, inline_message_id, result_file_id, attempt"
 )
+# A run's writes: the job is still open and still in the run that `attempt` names.
+_FENCED = f"id = ? AND attempt = ? AND {_OPEN}"
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
     f"GREATEST(COALESCE((SELECT MIN(turn) FROM requests WHERE outcome = '{Outcome.QUEUED}'), 0), "
@@ -736,7 +817,7 @@ class SqlStorage:
         async with self._db.claiming() as db:
             rows = await db.fetch(
                 f"UPDATE requests SET outcome = '{Outcome.RUNNING}', generating = 1, worker = ?, "
-                "lease_until = ?, stop = NULL, "
+                "lease_until = ?, stop = NULL, attempt = attempt + 1, "
                 "upstream_sent = CASE WHEN inputs = 0 THEN 1 ELSE 0 END "
                 "WHERE id IN (SELECT id FROM requests "
                 f"WHERE outcome = '{Outcome.QUEUED}' ORDER BY turn, id "
@@ -751,19 +832,39 @@ class SqlStorage:
             )
         return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
-    async def upstream_sent(self, job_id: int) -> None:
-        await self._write("UPDATE requests SET upstream_sent = 1 WHERE id = ?", job_id)
+    async def upstream_sent(self, job_id: int, attempt: int) -> bool:
+        """Note that the run `attempt` of the job is about to call upstream; False if that run
+        is no longer the job's (another replica took it over): it must not call."""
+        rows = await self._rows(
+            f"UPDATE requests SET upstream_sent = 1 WHERE {_FENCED} RETURNING id", job_id, attempt
+        )
+        return bool(rows)
 
-    async def slot_released(self, job_id: int) -> None:
-        await self._write("UPDATE requests SET generating = 0 WHERE id = ?", job_id)
+    async def slot_released(self, job_id: int, attempt: int) -> None:
+        await self._write(f"UPDATE requests SET generating = 0 WHERE {_FENCED}", job_id, attempt)
 
-    async def renew(self, worker: str, lease_until: datetime) -> None:
-        await self._write(
+    async def renew(self, worker: str, lease_until: datetime) -> list[tuple[int, int]]:
+        """Renew the leases of `worker`'s running jobs; the (job id, attempt) of each, so that a
+        run missing from them knows it was taken over."""
+        rows = await self._rows(
             "UPDATE requests SET lease_until = ? "
-            f"WHERE worker = ? AND outcome = '{Outcome.RUNNING}'",
+            f"WHERE worker = ? AND outcome = '{Outcome.RUNNING}' RETURNING id, attempt",
             _timestamp(lease_until),
             worker,
         )
+        return [(int(job_id), int(attempt)) for job_id, attempt in rows]
+
+    async def keep(self, job_id: int, attempt: int, lease_until: datetime) -> bool:
+        """Renew one run's lease, as the proof that it is still the job's before it answers;
+        False if another replica took it over (or it was closed)."""
+        rows = await self._rows(
+            f"UPDATE requests SET lease_until = ? WHERE {_FENCED} "
+            f"AND outcome = '{Outcome.RUNNING}' RETURNING id",
+            _timestamp(lease_until),
+            job_id,
+            attempt,
+        )
+        return bool(rows)
 
     async def take_over(
         self, worker: str, lease_until: datetime, expired_before: datetime, *, own: bool
@@ -772,8 +873,8 @@ class SqlStorage:
         queue again. `own`: at start, this worker's too, from before a restart; otherwise its
         own are never touched (they run here: a late renewal must not free their slots)."""
         rows = await self._rows(
-            "UPDATE requests SET worker = ?, lease_until = ?, generating = 0 "
-            "WHERE id IN (SELECT id FROM requests "
+            "UPDATE requests SET worker = ?, lease_until = ?, generating = 0, "
+            "attempt = attempt + 1 WHERE id IN (SELECT id FROM requests "
             f"WHERE outcome = '{Outcome.RUNNING}' AND ("
             "(? = 1 AND worker = ?) OR (worker IS DISTINCT FROM ? "
             "AND (lease_until IS NULL OR lease_until < ?))) "
@@ -788,32 +889,35 @@ class SqlStorage:
         )
         return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
-    async def requeue(self, job_id: int) -> None:
+    async def requeue(self, job_id: int, attempt: int) -> None:
         await self._write(
             f"UPDATE requests SET outcome = '{Outcome.QUEUED}', worker = NULL, generating = 0 "
-            "WHERE id = ? AND upstream_sent = 0",
+            f"WHERE {_FENCED} AND upstream_sent = 0",
             job_id,
+            attempt,
         )
 
     async def take_queued(self, job_id: int, worker: str) -> Job | None:
         """Take a waiting job out of the queue (to cancel it); None if it is not waiting."""
         rows = await self._rows(
-            f"UPDATE requests SET outcome = '{Outcome.RUNNING}', worker = ?, generating = 0 "
-            f"WHERE id = ? AND outcome = '{Outcome.QUEUED}' RETURNING {_JOB_COLUMNS}",
+            f"UPDATE requests SET outcome = '{Outcome.RUNNING}', worker = ?, generating = 0, "
+            f"attempt = attempt + 1 WHERE id = ? AND outcome = '{Outcome.QUEUED}' "
+            f"RETURNING {_JOB_COLUMNS}",
             worker,
             job_id,
         )
         return _job(rows[0]) if rows else None
 
-    async def request_stop(self, job_id: int, reason: Outcome) -> bool:
-        """Ask whichever replica runs `job_id` to stop it; False if it is not running."""
+    async def request_stop(self, job_id: int, reason: Outcome) -> bool | None:
+        """Ask whichever replica runs `job_id` to stop it: whether its upstream call was made
+        already; None if it is not running."""
         rows = await self._rows(
             f"UPDATE requests SET stop = ? WHERE id = ? AND outcome = '{Outcome.RUNNING}' "
-            "RETURNING id",
+            "RETURNING upstream_sent",
             reason.value,
             job_id,
         )
-        return bool(rows)
+        return bool(rows[0][0]) if rows else None
 
     async def stops(self, worker: str) -> list[tuple[int, Outcome]]:
         rows = await self._rows(
@@ -834,9 +938,11 @@ class SqlStorage:
         )
         return bool(rows)
 
-    async def set_result(self, job_id: int, file_id: str) -> None:
+    async def set_result(self, job_id: int, attempt: int, file_id: str) -> None:
         """The delivered picture's `file_id`: the input of the result's "larger" button."""
-        await self._write("UPDATE requests SET result_file_id = ? WHERE id = ?", file_id, job_id)
+        await self._write(
+            f"UPDATE requests SET result_file_id = ? WHERE {_FENCED}", file_id, job_id, attempt
+        )
 
     async def forget_requests(self, before: datetime) -> int:
         """Clear what closed requests made before `before` kept to be run again (the prompt, the
@@ -851,14 +957,16 @@ class SqlStorage:
         )
         return len(rows)
 
-    async def close_request(self, closing: Closing) -> None:
-        """Close a job's ledger line. Its prompt and files stay, for the buttons under its
+    async def close_request(self, closing: Closing) -> bool:
+        """Close a job's ledger line, once: False if it was closed before or its run was taken
+        over (`closing.attempt` is not the job's), and then nothing changes, so a job is
+        answered and charged once. Its prompt and files stay, for the buttons under its
         result, until REQUEST_RETENTION_DAYS have passed (forget_requests)."""
-        await self._write(
+        rows = await self._rows(
             "UPDATE requests SET outcome = ?, cost_usd = ?, cost_estimated = ?, latency_ms = ?, "
             "no_picture_reason = ?, unbilled_cost_usd = ?, "
             "finished_at = ?, generating = 0, worker = NULL "
-            "WHERE id = ?",
+            f"WHERE {_FENCED} RETURNING id",
             closing.outcome.value,
             float(closing.cost_usd),
             int(closing.estimated),
@@ -867,7 +975,9 @@ class SqlStorage:
             float(closing.unbilled_cost_usd),
             _now(),
             closing.job_id,
+            closing.attempt,
         )
+        return bool(rows)
 
     # ---- replicas ----------------------------------------------------------------------------
     async def seen_update(self, update_id: int) -> bool:
@@ -923,6 +1033,24 @@ class SqlStorage:
             group,
         )
         return [] if left else None
+
+    async def cooldown(self, chat_id: int, user_id: int) -> float | None:
+        """When the member's last request in the group was accepted (seconds since the epoch)."""
+        rows = await self._rows(
+            "SELECT accepted_at FROM group_cooldowns WHERE chat_id = ? AND user_id = ?",
+            chat_id,
+            user_id,
+        )
+        return float(rows[0][0]) if rows else None
+
+    async def set_cooldown(self, chat_id: int, user_id: int, at: float) -> None:
+        await self._write(
+            "INSERT INTO group_cooldowns (chat_id, user_id, accepted_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (chat_id, user_id) DO UPDATE SET accepted_at = excluded.accepted_at",
+            chat_id,
+            user_id,
+            at,
+        )
 
     # ---- the ledger --------------------------------------------------------------------------
     async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend:
@@ -1184,7 +1312,8 @@ async def open_storage(
 def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding, language, images, enlarge, inline_message_id, result_file_id) = row  # fmt: skip
+     funding, language, images, enlarge, inline_message_id, result_file_id,
+     attempt) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1199,6 +1328,7 @@ def _job(row: Sequence[Any]) -> Job:
         funding=Funding(funding),
         options=JobOptions(int(images), bool(enlarge), inline_message_id),
         result_file_id=result_file_id,
+        attempt=int(attempt),
     )
 
 

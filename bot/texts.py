@@ -97,6 +97,7 @@ FIRST_FRAME_ONLY = Text("Your image is animated: I used its first frame only.")
 SETTINGS_ADMINS_ONLY = Text("Only this group's administrators can change its settings.")
 INTERRUPTED = Text("The bot restarted while working on this. Please send it again.")
 CANCELLED = Text("Cancelled.")
+CANCELLED_PAID = Text("Stopped. This one still counts: its picture was already being made.")
 NOTHING_TO_CANCEL = Text("You have no picture in progress here.")
 NOTHING_TO_CANCEL_HERE = Text("That picture is already done or cancelled.")
 NOT_YOURS_TO_CANCEL = Text("Only the person who asked for this picture can cancel it.")
@@ -665,8 +666,8 @@ PAYMENT_REFUSED = Text(
 PAYSUPPORT = Text(
     "Help with a payment\n\n"
     "Stars buy image credits: one credit is one picture, used only when your free images (or "
-    "this month's budget) run out. A picture that fails, or that you cancel, gives its credit "
-    "back. /usage shows your balance.\n\n"
+    "this month's budget) run out. A picture that fails gives its credit back; one you cancel "
+    "does too, unless it was already being drawn. /usage shows your balance.\n\n"
     "If something went wrong with a payment, write to the bot's operator and include the charge "
     "id from the payment's receipt (Telegram keeps it in the chat). Refunds are made in Stars, "
     "to the account that paid."

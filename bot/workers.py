@@ -128,7 +128,9 @@ class Workers:
             log.exception("job %d failed unexpectedly", job.id)
         finally:
             slot.release()
-            del self._tasks[job.id]
+            # A run taken over may end after this process claimed the job again.
+            if self._tasks.get(job.id) is asyncio.current_task():
+                del self._tasks[job.id]
             if not self._tasks:
                 self._idle.set()
 

@@ -118,18 +118,19 @@ async def test_the_monthly_budget(
             # reported cost, so that both variants spend alike).
             eden.then_json(chat_reply(data_url(png(1024, 1024))))
     bot = await start_bot(
-        USER_MONTHLY_BUDGET_USD="0.1", EDENAI_MODEL="google/gemini-3.1-flash-image"
+        USER_MONTHLY_BUDGET_USD="0.15", EDENAI_MODEL="google/gemini-3.1-flash-image"
     )
     assert await _draw(telegram, ALICE, "one") == "sendPhoto"
     assert await _draw(telegram, ALICE, "two") == "sendPhoto"
+    # $0.134 spent is under $0.15, but a third picture's $0.067 would take it past.
     refusal = await telegram.ask(text_message(ALICE, "three"))
-    assert refusal.startswith("You've used this month's budget of $0.10 (spent $0.13).")
+    assert refusal.startswith("You've used this month's budget of $0.15 (spent $0.13).")
     next_month = (datetime.now(UTC).replace(day=28) + timedelta(days=4)).strftime("%B")
     assert f"It resets on 1 {next_month} 00:00 UTC (in " in refusal
     usage = await telegram.ask(text_message(ALICE, "/usage"))
     assert "This month: 2 images, $0.134" in usage
     assert ("(partly estimated)" in usage) is not reported
-    assert "Left this month: $0.00 of $0.10" in usage
+    assert "Left this month: $0.02 of $0.15" in usage
     await bot.stop()
     assert [row[3:5] for row in _ledger(tmp_path)] == [(0.067, int(not reported))] * 2
 

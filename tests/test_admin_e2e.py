@@ -102,7 +102,7 @@ async def test_a_group_budget_stops_the_group_and_no_one_else(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
     await start_bot(
-        GROUP_MONTHLY_BUDGET_USD="0.1", GROUP_COOLDOWN_SECONDS="0", ADMIN_USER_IDS=f"{ADMIN}"
+        GROUP_MONTHLY_BUDGET_USD="0.15", GROUP_COOLDOWN_SECONDS="0", ADMIN_USER_IDS=f"{ADMIN}"
     )
 
     def in_club(user_id: int, prompt: str) -> dict[str, Any]:
@@ -112,7 +112,7 @@ async def test_a_group_budget_stops_the_group_and_no_one_else(
     assert (await telegram.answer(in_club(BOB, "two"))).method == "sendPhoto"
     refusal = await telegram.ask(in_club(CAROL, "three"))
     assert refusal.startswith(
-        "This group has used its budget of $0.10 for this month (spent $0.13), so I can't draw "
+        "This group has used its budget of $0.15 for this month (spent $0.13), so I can't draw "
         "more here until 1 "
     )
     # Its members are still served elsewhere.

@@ -4,7 +4,7 @@ and the packs on sale."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -126,3 +126,39 @@ async def test_a_write_is_tried_again_while_the_database_fails() -> None:
     with pytest.raises(ValueError, match="not the database"):
         await write_retrying(wrong, sleep=pause)
     assert len(attempts) == 1
+
+
+async def test_a_refund_takes_back_the_credits_open_jobs_hold(open_store: OpenStore) -> None:
+    """Credits a refund cannot take from the balance, because open jobs hold them, are taken
+    from those jobs: ending without a picture, they give nothing back."""
+    storage = await open_store()
+    await storage.add_payment(Payment("c1", 5, credits=2, stars=50))
+    held = [await storage.open_job(_job(5, Funding.CREDIT)) for _ in range(2)]
+    await storage.add_payment(Payment("c2", 5, credits=1, stars=25))
+    assert await storage.credits(5) == 1
+    assert await storage.refund_payment("c1")  # 1 from the balance, 1 from an open job
+    assert await storage.credits(5) == 0
+    for job_id in held:
+        await storage.close_request(Closing(job_id, Outcome.PROVIDER_ERROR, 0.0, False, 10))
+    assert await storage.credits(5) == 1  # only the credit c2 bought, back from the other job
+    await storage.close()
+
+
+async def test_a_credit_job_cancelled_once_sent_upstream_is_paid(open_store: OpenStore) -> None:
+    """Cancelled while queued, a job gives its credit back; cancelled once its upstream call was
+    made (the upstream bills it), it keeps it and counts at its estimate."""
+    storage = await open_store()
+    await storage.add_payment(Payment("c1", 6, credits=2, stars=50))
+    queued = await storage.open_job(_job(6, Funding.CREDIT))
+    sent = await storage.open_job(_job(6, Funding.CREDIT))
+    taken = await storage.take_queued(queued, "w")
+    assert taken is not None
+    await storage.close_request(Closing(queued, Outcome.CANCELLED, 0.0, False, 10, taken.attempt))
+    [running] = await storage.claim("w", datetime.now(UTC) + timedelta(minutes=1), 5)
+    assert (running.id, running.upstream_sent) == (sent, True)
+    await storage.close_request(Closing(sent, Outcome.CANCELLED, 0.067, True, 10, running.attempt))
+    assert await storage.credits(6) == 1
+    spent = await storage.spend(6, datetime.now(UTC) - timedelta(days=1))
+    assert spent.images == 1
+    assert spent.cost_usd == pytest.approx(0.067)
+    await storage.close()

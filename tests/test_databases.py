@@ -8,9 +8,9 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import Order, Outcome
+from bot.domain import Funding, Order, Outcome
 from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
-from bot.storage import AlbumItem, Storage
+from bot.storage import AlbumItem, Payment, Storage
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
 
@@ -57,17 +57,17 @@ async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(
     claimed = await _next(storage, "w1", LATER, cap=5)
     assert claimed is not None
     assert (claimed.id, claimed.outcome, claimed.upstream_sent) == (first, "running", False)
-    await storage.upstream_sent(first)
+    assert await storage.upstream_sent(first, claimed.attempt)
     assert not await storage.set_note(first, 99)  # no longer waiting: its sender deletes it
     assert await storage.set_note(second, 98)
-    await storage.requeue(first)  # refused: its upstream call was made
+    await storage.requeue(first, claimed.attempt)  # refused: its upstream call was made
     job = await storage.job(first)
     assert job is not None
     assert (job.outcome, job.upstream_sent, job.note_id) == (Outcome.RUNNING, True, None)
     assert await storage.open_job_ids(7, 7) == [first, second]
-    for job_id in (first, second):
-        await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5))
-    await storage.set_result(first, "result-1")
+    await storage.set_result(first, claimed.attempt, "result-1")
+    for job_id, attempt in ((first, claimed.attempt), (second, 0)):
+        await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5, attempt))
     assert await storage.open_job_ids(7, 7) == []
     kept = await storage.job(first)
     assert kept is not None
@@ -136,7 +136,8 @@ async def test_the_cap_counts_every_replicas_generating_jobs(open_store: OpenSto
     assert first is not None and second is not None
     assert await _next(one, "replica-1", LATER, cap=2) is None  # both slots are taken
     assert await one.in_flight(1) == 1
-    await other.slot_released(second.id)  # its picture is made: the upload needs no slot
+    # Its picture is made: the upload needs no slot.
+    await other.slot_released(second.id, second.attempt)
     assert await one.in_flight(2) == 0
     third = await _next(one, "replica-1", LATER, cap=2)
     assert third is not None
@@ -185,10 +186,11 @@ async def test_a_gone_replicas_jobs_are_taken_over_when_its_lease_runs_out(
     assert [(job.id, job.upstream_sent) for job in taken] == [(unsent, False), (sent, True)]
     # Taken once: the new lease is the taker's.
     assert await storage.take_over("third", LATER, NOW + timedelta(seconds=61), own=False) == []
-    await storage.requeue(unsent)
-    await storage.requeue(sent)  # refused: it may have been made and billed
+    attempts = {job.id: job.attempt for job in taken}
+    await storage.requeue(unsent, attempts[unsent])
+    await storage.requeue(sent, attempts[sent])  # refused: it may have been made and billed
     assert await storage.queue(10) == [unsent]
-    await storage.close_request(Closing(sent, Outcome.INTERRUPTED, 0.0, False, 1))
+    await storage.close_request(Closing(sent, Outcome.INTERRUPTED, 0.0, False, 1, attempts[sent]))
     # A replica restarted under its own name takes its own at once.
     restarted = await _next(storage, "alive", LATER, cap=5)
     assert restarted is not None
@@ -271,3 +273,49 @@ async def test_allowances_are_checked_and_written_as_one_step_across_replicas(
 
     await asyncio.gather(admit(0), admit(1))
     assert len(admitted) == 1
+
+
+async def test_a_run_taken_over_can_no_longer_change_answer_or_charge_its_job(
+    open_store: OpenStore,
+) -> None:
+    """Every write of a run names its attempt: once another replica took the job over (this
+    one was paused past its lease), the old run's writes change nothing, and a job is closed,
+    and its credit moved, once."""
+    storage = await open_store()
+    await storage.add_payment(Payment("c1", 3, credits=1, stars=10))
+    job_id = await storage.open_job(dataclasses.replace(_job(3, inputs=1), funding=Funding.CREDIT))
+    paused = await _next(storage, "paused", NOW + timedelta(seconds=3), cap=5)
+    assert paused is not None
+    assert await storage.renew("paused", NOW + timedelta(seconds=3)) == [(job_id, paused.attempt)]
+    [taken] = await storage.take_over("other", LATER, NOW + timedelta(seconds=4), own=False)
+    assert taken.attempt == paused.attempt + 1
+    # The paused run wakes up: it holds nothing any more.
+    assert await storage.renew("paused", LATER) == []
+    assert not await storage.keep(job_id, paused.attempt, LATER)
+    assert not await storage.upstream_sent(job_id, paused.attempt)  # its inputs came too late
+    await storage.set_result(job_id, paused.attempt, "stale")
+    await storage.requeue(job_id, paused.attempt)
+    assert not await storage.close_request(
+        Closing(job_id, Outcome.OK, 0.067, False, 5, paused.attempt)
+    )
+    job = await storage.job(job_id)
+    assert job is not None
+    assert (job.outcome, job.upstream_sent, job.result_file_id) == (Outcome.RUNNING, False, None)
+    # Its upstream call was never made: the taker queues it again, and a third run has it.
+    await storage.requeue(job_id, taken.attempt)
+    again = await _next(storage, "third", LATER, cap=5)
+    assert again is not None and again.attempt == taken.attempt + 1
+    assert await storage.keep(job_id, again.attempt, LATER)
+    assert await storage.upstream_sent(job_id, again.attempt)
+    assert not await storage.close_request(
+        Closing(job_id, Outcome.INTERRUPTED, 0.05, True, 5, taken.attempt)
+    )
+    assert await storage.credits(3) == 0
+    failed = Closing(job_id, Outcome.PROVIDER_ERROR, 0.0, False, 5, again.attempt)
+    assert await storage.close_request(failed)
+    assert await storage.credits(3) == 1  # given back once
+    assert not await storage.close_request(failed)  # a closing written again changes nothing
+    assert not await storage.close_request(dataclasses.replace(failed, outcome=Outcome.OK))
+    assert await storage.credits(3) == 1
+    closed = await storage.job(job_id)
+    assert closed is not None and closed.outcome == Outcome.PROVIDER_ERROR

@@ -115,7 +115,9 @@ async def test_anonymous_admins_of_different_groups_have_their_own_limits(
     await telegram.wait_for("sendChatAction", CLUB)  # "uploading photo…": it is in progress
     other = _as_anonymous_admin(OTHER_GROUP, f"@{BOT_USERNAME} another banner")
     assert (await telegram.answer(other)).method == "sendPhoto"
-    assert await telegram.ask(_as_anonymous_admin(CLUB, "/cancel")) == "Cancelled."
+    assert await telegram.ask(_as_anonymous_admin(CLUB, "/cancel")) == (
+        "Stopped. This one still counts: its picture was already being made."
+    )
     usage = await telegram.ask(_as_anonymous_admin(OTHER_GROUP, "/usage"))
     assert "Today: 1 image," in usage
     assert telegram.sent("sendPhoto", CLUB) == []

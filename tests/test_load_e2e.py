@@ -142,16 +142,22 @@ async def test_cancel_a_queued_and_a_running_request(
     [deleted] = await telegram.wait_for("deleteMessage", B)
     assert deleted.params["message_id"] == str(note.result["message_id"])
 
+    # A's was sent upstream already: the upstream bills it, so it counts, and A is told so.
     reply = await telegram.answer(text_message(A, "/cancel"))
-    assert reply.params["text"] == "Cancelled."
+    assert reply.params["text"] == (
+        "Stopped. This one still counts: its picture was already being made."
+    )
     nothing = await telegram.answer(text_message(A, "/cancel"))
     assert nothing.params["text"] == "You have no picture in progress here."
     await asyncio.sleep(0.3)
     assert telegram.sent("sendPhoto") == []
     assert not [c for c in telegram.sent("sendMessage", A) if c.reply_to == running["message_id"]]
     assert _prompts(eden) == ["running"]
+    assert "Today: 1 image," in await telegram.ask(text_message(A, "/usage"))
     await bot.stop()
-    assert sorted(_outcomes(tmp_path)) == ["cancelled", "cancelled"]
+    assert rows(
+        tmp_path, "SELECT user_id, outcome, cost_usd, cost_estimated FROM requests ORDER BY id"
+    ) == [(A, "cancelled", 0.067, 1), (B, "cancelled", 0.0, 0)]
 
 
 # ---- retries and the breaker -----------------------------------------------------------------

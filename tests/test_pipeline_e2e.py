@@ -149,7 +149,9 @@ async def test_the_cancel_button_stops_a_queued_and_then_a_running_job(
     await eden.wait_for_calls(2)
     await telegram.press(note_c.result, _button(note_c), user_id=3)
     answered = await telegram.wait_for("answerCallbackQuery", count=3)
-    assert answered[2].params["text"] == "Cancelled."
+    assert answered[2].params["text"] == (
+        "Stopped. This one still counts: its picture was already being made."
+    )
     await telegram.wait_until(lambda: len(telegram.sent("deleteMessage")) == 2)
     assert [c.body["messages"][0]["content"] for c in eden.calls] == ["first", "third"]
     assert _answers(telegram, b) == ["sendMessage"]  # its note, nothing else

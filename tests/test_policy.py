@@ -10,7 +10,13 @@ import pytest
 from bot.config import AccessSettings
 from bot.domain import Order, Outcome
 from bot.jobs import Closing, JobOptions, NewJob, Requester
-from bot.policy import CoolingDown, DailyImagesReached, Policy, TooManyInFlight
+from bot.policy import (
+    CoolingDown,
+    DailyImagesReached,
+    MonthlyBudgetReached,
+    Policy,
+    TooManyInFlight,
+)
 from bot.storage import Payment, Storage
 from tests.conftest import OpenStore
 
@@ -20,31 +26,33 @@ ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")
 class Clocks:
     def __init__(self) -> None:
         self.wall = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
-        self.mono = 500.0
 
     def advance(self, seconds: float) -> None:
         self.wall += timedelta(seconds=seconds)
-        self.mono += seconds
 
 
 async def _policy(
-    open_store: OpenStore, clocks: Clocks, selling: bool = False, **access: object
+    open_store: OpenStore,
+    clocks: Clocks,
+    selling: bool = False,
+    storage: Storage | None = None,
+    **access: object,
 ) -> tuple[Policy, Storage]:
-    storage = await open_store()
+    storage = storage or await open_store()
     # model_validate reads no environment: only what the test says.
     settings = AccessSettings.model_validate({"allow_everyone": True, **access})
-    return Policy(
-        settings,
-        storage,
-        clock=lambda: clocks.wall,
-        monotonic=lambda: clocks.mono,
-        selling=selling,
-    ), storage
+    return Policy(settings, storage, clock=lambda: clocks.wall, selling=selling), storage
 
 
-async def _submit(policy: Policy, storage: Storage, who: Requester) -> int:
-    job = NewJob(who, ORDER, "photo", (), 0.067, policy.now())
-    return await policy.admit(who, lambda store, _funding: store.open_job(job))
+async def _submit(policy: Policy, storage: Storage, who: Requester, images: int = 1) -> int:
+    job = NewJob(who, ORDER, "photo", (), 0.067 * images, policy.now())
+    job = dataclasses.replace(job, options=JobOptions(images=images))
+    return await policy.admit(
+        who,
+        lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding)),
+        images,
+        cost_usd=job.estimated_cost_usd,
+    )
 
 
 async def test_requests_in_flight_per_user_are_capped_until_their_picture_is_made(
@@ -58,26 +66,59 @@ async def test_requests_in_flight_per_user_are_capped_until_their_picture_is_mad
         await _submit(policy, storage, alice)
     await _submit(policy, storage, Requester(2, chat_id=2))  # others are not held up
     # The first one's picture is made: its upload does not hold Alice's next request.
-    assert await storage.claim("w", datetime.now(UTC) + timedelta(minutes=1), 5)
-    await storage.slot_released(first)
+    [claimed, *_] = await storage.claim("w", datetime.now(UTC) + timedelta(minutes=1), 5)
+    assert claimed.id == first
+    await storage.slot_released(first, claimed.attempt)
     await _submit(policy, storage, alice)
     await storage.close()
 
 
-async def test_the_group_cooldown_runs_on_the_clock(open_store: OpenStore) -> None:
+async def test_the_group_cooldown_runs_on_the_clock_and_holds_across_replicas(
+    open_store: OpenStore,
+) -> None:
     clocks = Clocks()
     policy, storage = await _policy(
         open_store, clocks, group_cooldown_seconds=5, user_max_in_flight=10
+    )
+    # Another replica: its own policy, and (PostgreSQL) its own connections.
+    other, other_storage = await _policy(
+        open_store,
+        clocks,
+        storage=storage if storage.exclusive else None,
+        group_cooldown_seconds=5,
+        user_max_in_flight=10,
     )
     member = Requester(1, chat_id=-100, in_group=True)
     await _submit(policy, storage, member)
     clocks.advance(2)
     with pytest.raises(CoolingDown) as caught:
-        await _submit(policy, storage, member)
+        await _submit(other, other_storage, member)
     assert round(caught.value.wait_seconds) == 3
     await _submit(policy, storage, Requester(1, chat_id=1))  # a private chat has none
+    await _submit(policy, storage, Requester(2, chat_id=-100, in_group=True))  # nor another
     clocks.advance(3)
-    await _submit(policy, storage, member)
+    await _submit(other, other_storage, member)
+    with pytest.raises(CoolingDown):
+        await _submit(policy, storage, member)
+    for opened in {storage, other_storage}:
+        await opened.close()
+
+
+async def test_a_monthly_budget_must_hold_the_new_requests_own_cost(
+    open_store: OpenStore,
+) -> None:
+    policy, storage = await _policy(
+        open_store, Clocks(), user_monthly_budget_usd=0.2, user_max_in_flight=9
+    )
+    erin = Requester(6, chat_id=6)
+    first = await _submit(policy, storage, erin)
+    await storage.close_request(Closing(first, Outcome.OK, 0.067, False, 1))
+    with pytest.raises(MonthlyBudgetReached) as caught:
+        await _submit(policy, storage, erin, images=4)  # $0.067 + $0.268 would pass $0.20
+    assert caught.value.spent_usd == pytest.approx(0.067)
+    await _submit(policy, storage, erin)  # $0.134 in all: within the budget
+    with pytest.raises(MonthlyBudgetReached):
+        await _submit(policy, storage, erin)  # $0.201 would not be
     await storage.close()
 
 
@@ -107,13 +148,7 @@ async def test_a_x4_request_must_fit_the_days_images_whole_and_credits_pay_for_n
     dave = Requester(5, chat_id=5)
 
     async def ask(who: Requester, images: int) -> int:
-        job = NewJob(who, ORDER, "photo", (), 0.067 * images, policy.now())
-        job = dataclasses.replace(job, options=JobOptions(images=images))
-        return await policy.admit(
-            who,
-            lambda store, funding: store.open_job(dataclasses.replace(job, funding=funding)),
-            images,
-        )
+        return await _submit(policy, storage, who, images)
 
     first = await ask(dave, 4)
     # One request in flight, though four images: USER_MAX_IN_FLIGHT counts requests.
@@ -151,6 +186,6 @@ async def test_a_failed_write_does_not_hold_the_users_place(open_store: OpenStor
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        await policy.admit(carol, refused)
+        await policy.admit(carol, refused, cost_usd=0.067)
     await _submit(policy, storage, carol)
     await storage.close()

@@ -39,8 +39,8 @@ class Replicas:
 async def start_replicas(start_bot: StartBot, telegram: FakeTelegram) -> AsyncIterator[Any]:
     balancers: list[Balancer] = []
 
-    async def start(**settings: str) -> Replicas:
-        ports = [free_port() for _ in range(REPLICAS)]
+    async def start(replicas: int = REPLICAS, **settings: str) -> Replicas:
+        ports = [free_port() for _ in range(replicas)]
         processes = [
             await start_bot(
                 WEBHOOK_URL=f"https://bot.example.test/{PATH}",
@@ -51,7 +51,7 @@ async def start_replicas(start_bot: StartBot, telegram: FakeTelegram) -> AsyncIt
             )
             for i, port in enumerate(ports)
         ]
-        await telegram.wait_for("setWebhook", count=REPLICAS)
+        await telegram.wait_for("setWebhook", count=replicas)
         for port in ports:
             await _listening(port)
         balancer = Balancer(ports)
@@ -235,7 +235,9 @@ async def test_cancel_and_settings_reach_the_other_replicas(
         timeout=15,
     )
     await telegram.wait_until(
-        lambda: texts.CANCELLED() in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
+        lambda: (
+            texts.CANCELLED_PAID() in [c.params.get("text") for c in telegram.sent(chat_id=chat)]
+        )
     )
     assert len(telegram.sent("sendPhoto", chat)) == 3
 
@@ -254,3 +256,111 @@ async def test_a_second_polling_replica_is_refused_at_start(
     assert "another replica already polls Telegram" in second.output
     assert "Traceback" not in second.output
     assert first.running
+
+
+# ---- a worker paused past its lease ------------------------------------------------------------
+PAUSE_SECONDS = 8.0
+TAKEN_OVER = "was taken over by another replica"
+
+
+async def _buyer(start_replicas: Any, telegram: FakeTelegram, user: int) -> Replicas:
+    """Two replicas with 3-second leases, and a user whose free image of the day is used and
+    who bought two credits: the next picture is paid with a credit."""
+    replicas: Replicas = await start_replicas(
+        2, JOB_LEASE_SECONDS="3", USER_DAILY_IMAGES="1", STARS_PACKS="2:50"
+    )
+    assert (await telegram.answer(text_message(user, "free one"))).method == "sendPhoto"
+    paid = await telegram.paid(user, "pack:2:50", 50, f"charge-{user}")
+    assert "you now have 2" in (await telegram.reply_to(paid)).params["text"]
+    return replicas
+
+
+def _worker_of(replicas: Replicas, tmp_path: Path, message_id: int) -> BotProcess:
+    [(worker,)] = rows(
+        tmp_path,
+        "SELECT worker FROM requests WHERE message_id = ? AND outcome = 'running'",
+        message_id,
+    )
+    return replicas.processes[int(str(worker).rsplit("-", 1)[1])]
+
+
+async def _pause_until(
+    process: BotProcess, telegram: FakeTelegram, taken_over: Any, seconds: float
+) -> None:
+    """SIGSTOP `process` until the other replica has dealt with its job and `seconds` have
+    passed, then SIGCONT it and give it time to do what it would do with the job."""
+    loop = asyncio.get_running_loop()
+    paused_at = loop.time()
+    process.send_signal(signal.SIGSTOP)
+    try:
+        await telegram.wait_until(taken_over, timeout=30)
+        await asyncio.sleep(max(0.0, paused_at + seconds - loop.time()))
+    finally:
+        process.send_signal(signal.SIGCONT)
+    with contextlib.suppress(TimeoutError):
+        await process.wait_for_output(TAKEN_OVER, timeout=10)
+    await asyncio.sleep(1.0)  # a second answer, were there one, would be here by now
+
+
+def _ledger(tmp_path: Path, message_id: int, user: int) -> tuple[tuple[Any, ...], int]:
+    [line] = rows(
+        tmp_path, "SELECT outcome, funding FROM requests WHERE message_id = ?", message_id
+    )
+    [(balance,)] = rows(tmp_path, "SELECT balance FROM credits WHERE user_id = ?", user)
+    return line, int(balance)
+
+
+async def test_a_paused_worker_whose_job_was_taken_over_neither_answers_nor_charges(
+    start_replicas: Any, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    """The replica running a credit-paid job is paused (SIGSTOP) past its lease while the
+    upstream works; the other one answers "interrupted" and gives the credit back. Resumed,
+    the paused one finds the job no longer its own: no picture, no second answer, no charge."""
+    user = 9501
+    replicas = await _buyer(start_replicas, telegram, user)
+    eden.then_hang(6)
+    message = await telegram.send(text_message(user, "a paid owl"))
+    await eden.wait_for_calls(2)
+    paused = _worker_of(replicas, tmp_path, message["message_id"])
+
+    def interrupted() -> list[Any]:
+        return [
+            c
+            for c in telegram.sent("sendMessage", user)
+            if c.params.get("text") == texts.INTERRUPTED()
+        ]
+
+    await _pause_until(paused, telegram, lambda: bool(interrupted()), PAUSE_SECONDS)
+    assert len(telegram.sent("sendPhoto", user)) == 1  # the free one only
+    assert len(interrupted()) == 1
+    assert [c.reply_to for c in interrupted()] == [message["message_id"]]
+    assert _ledger(tmp_path, message["message_id"], user) == (("interrupted", "credit"), 2)
+    assert TAKEN_OVER in paused.output
+
+
+async def test_a_paused_worker_does_not_call_upstream_for_a_job_run_again_elsewhere(
+    start_replicas: Any, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    """With an input image, the upstream call is made only after the download: a replica
+    paused while downloading has its job queued again and run by the other. Resumed (its
+    download done, or timed out meanwhile), it must neither call the upstream a second time (a
+    second bill) nor answer: no second picture, no "couldn't download", no second closing."""
+    user = 9502
+    replicas = await _buyer(start_replicas, telegram, user)
+    telegram.file_delay = 2.0
+    data = jpeg(120, 90)
+    message = await telegram.send(
+        photo_message(user, [(telegram.add_file(data), 120, 90, len(data))], caption="a paid edit")
+    )
+    await telegram.wait_until(lambda: len(telegram.downloads) == 1)
+    paused = _worker_of(replicas, tmp_path, message["message_id"])
+    await _pause_until(
+        paused, telegram, lambda: len(telegram.sent("sendPhoto", user)) == 2, PAUSE_SECONDS
+    )
+    assert [_prompt(call.body) for call in eden.calls] == ["free one", "a paid edit"]
+    assert len(telegram.sent("sendPhoto", user)) == 2
+    assert not [
+        c for c in telegram.sent("sendMessage", user) if c.reply_to == message["message_id"]
+    ]
+    assert _ledger(tmp_path, message["message_id"], user) == (("ok", "credit"), 1)
+    assert TAKEN_OVER in paused.output

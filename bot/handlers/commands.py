@@ -10,6 +10,7 @@ from telegram import Update
 
 from bot import texts
 from bot.chart import usage_chart
+from bot.domain import Stopped
 from bot.handlers.access import requester_id
 from bot.policy import day_start
 from bot.services import BotContext
@@ -68,7 +69,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
     if message is None or (who := requester_id(message)) is None:
         return
     stopped = await context.services.pipeline.cancel(message.chat_id, who)
-    await message.reply_text(texts.CANCELLED() if stopped else texts.NOTHING_TO_CANCEL())
+    await message.reply_text(_stopped_text(stopped) if stopped else texts.NOTHING_TO_CANCEL())
 
 
 async def cancel_button(update: Update, context: BotContext) -> None:
@@ -83,7 +84,12 @@ async def cancel_button(update: Update, context: BotContext) -> None:
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())
     elif owner.user_id != query.from_user.id:
         await query.answer(texts.NOT_YOURS_TO_CANCEL(), show_alert=True)
-    elif await pipeline.cancel_job(int(raw)):
-        await query.answer(texts.CANCELLED())
+    elif stopped := await pipeline.cancel_job(int(raw)):
+        await query.answer(_stopped_text(stopped))
     else:  # its picture is made, and on its way
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())
+
+
+def _stopped_text(stopped: Stopped) -> str:
+    """A job already sent upstream is paid though stopped: the user is told so."""
+    return texts.CANCELLED_PAID() if stopped is Stopped.PAID else texts.CANCELLED()

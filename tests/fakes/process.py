@@ -59,6 +59,11 @@ class BotProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    def send_signal(self, sig: int) -> None:
+        """Send `sig` and return at once: SIGSTOP pauses the process, SIGCONT resumes it."""
+        assert self._proc and self._proc.returncode is None
+        self._proc.send_signal(sig)
+
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Send `sig` and wait for the exit; the exit status is returned."""
         assert self._proc

@@ -91,6 +91,8 @@ class FakeTelegram:
         # Users with a private chat with the bot: Telegram makes sticker sets only for them.
         self.started: set[int] = set()
         self.sticker_sets: dict[str, StickerSet] = {}
+        # Seconds a file download takes (a slow file server).
+        self.file_delay = 0.0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -576,7 +578,10 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return web.Response(status=401)
         path = request.match_info["path"]
-        self.downloads.append(path)
+        async with self._changed:
+            self.downloads.append(path)
+            self._changed.notify_all()
+        await asyncio.sleep(self.file_delay)
         for file_path, data in self.files.values():
             if file_path == path:
                 return web.Response(body=data)
