@@ -288,7 +288,11 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None
-        request = upstream_request(job.order, job.options, pictures)
+        try:
+            request = await upstream_request(job.order, job.options, pictures)
+        except InputRejected as exc:
+            await self._tell(answer, str(exc))
+            return Outcome.BAD_INPUT, None
         if job.id not in self._sent:
             self._sent.add(job.id)
             await self._mark(self._storage.upstream_sent, job.id)

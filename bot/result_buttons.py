@@ -1,5 +1,6 @@
-"""The buttons under a result (again, x4, another ratio, larger) and their callback data: a short
-prefix, the kind, the job id and, for a ratio, its value; well within Telegram's 64 bytes."""
+"""The buttons under a result (again, x4, another ratio, larger, and "More…": vary, zoom out, pan,
+the original file) and their callback data: a short prefix, the kind, the job id and, for a ratio
+or a transform, its value; well within Telegram's 64 bytes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import texts
 from bot.catalog import capabilities_for
 from bot.domain import Order
+from bot.jobs import Transform
 
 RESULT_PREFIX = "res"
 # The pictures the x4 button makes.
@@ -27,9 +29,14 @@ class ButtonKind(StrEnum):
     RATIO = "o"  # one of them: the same request with that ratio
     BACK = "b"  # from the ratios back to the first row
     LARGER = "u"
+    MORE = "m"  # shows the studio's buttons in place of the first row
+    TRANSFORM = "t"  # one of them: the result varied, zoomed out or panned (the value says which)
+    ORIGINAL = "f"  # the result as a PNG file, free: no upstream call
 
 
 _KINDS = {kind.value for kind in ButtonKind}
+_VALUED = (ButtonKind.RATIO, ButtonKind.TRANSFORM)
+_TRANSFORMS = {transform.value for transform in Transform}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,9 @@ def read_button(data: str | None) -> ResultButton | None:
     kind, raw, value = parts[1], parts[2], parts[3] if len(parts) == 4 else ""
     if kind not in _KINDS or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
         return None
-    if bool(value) != (kind == ButtonKind.RATIO):
+    if bool(value) != (kind in _VALUED):
+        return None
+    if kind == ButtonKind.TRANSFORM and value not in _TRANSFORMS:
         return None
     return ResultButton(ButtonKind(kind), int(raw), value)
 
@@ -70,7 +79,36 @@ def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     ]
     if larger := larger_size(order):
         row.append(_button(texts.larger_button(larger), ButtonKind.LARGER, job_id))
-    return InlineKeyboardMarkup([row])
+    return InlineKeyboardMarkup([row, [_button(texts.MORE_BUTTON(), ButtonKind.MORE, job_id)]])
+
+
+def more_keyboard(job_id: int) -> InlineKeyboardMarkup:
+    """The studio's buttons, opened in place by "More…"."""
+
+    def transform(label: str, kind: Transform) -> InlineKeyboardButton:
+        return _button(label, ButtonKind.TRANSFORM, job_id, kind.value)
+
+    return InlineKeyboardMarkup(
+        [
+            [
+                transform(texts.VARY_SUBTLE_BUTTON(), Transform.VARY_SUBTLE),
+                transform(texts.VARY_STRONG_BUTTON(), Transform.VARY_STRONG),
+            ],
+            [
+                transform(texts.zoom_out_button("1.5"), Transform.ZOOM_15),
+                transform(texts.zoom_out_button("2"), Transform.ZOOM_2),
+            ],
+            [
+                transform(texts.pan_button("←"), Transform.PAN_LEFT),
+                transform(texts.pan_button("→"), Transform.PAN_RIGHT),
+                transform(texts.pan_button("↑"), Transform.PAN_UP),
+                transform(texts.pan_button("↓"), Transform.PAN_DOWN),
+            ],
+            # The 🧩 Sticker button (the "create together" issue) goes in this row.
+            [_button(texts.ORIGINAL_BUTTON(), ButtonKind.ORIGINAL, job_id)],
+            [_button(texts.BACK_BUTTON(), ButtonKind.BACK, job_id)],
+        ]
+    )
 
 
 def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:

@@ -21,7 +21,7 @@ from bot.database import (
     open_database,
 )
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester, Transform
 
 StorageError = DatabaseError
 
@@ -491,6 +491,27 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN result_file_id TEXT",
         ),
     ),
+    Migration(
+        common=(
+            # What a studio button does to its input, a result (bot/jobs.py Transform).
+            "ALTER TABLE requests ADD COLUMN transform TEXT",
+            # A Remix tap's question (a ForceReply message), awaiting its answer: the reply to it
+            # is the new instruction for `job_id`'s picture, from `user_id`.
+            """
+            CREATE TABLE remix_prompts (
+                chat_id    INTEGER NOT NULL,
+                message_id INTEGER NOT NULL,
+                job_id     INTEGER NOT NULL,
+                user_id    INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (chat_id, message_id)
+            )
+            """,
+            # /history: a user's results in a chat, newest first.
+            "CREATE INDEX requests_results ON requests (chat_id, user_id, id) "
+            "WHERE result_file_id IS NOT NULL",
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -506,7 +527,7 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language, images, enlarge, inline_message_id, result_file_id"
+    "funding, language, images, enlarge, inline_message_id, result_file_id, transform"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -588,8 +609,8 @@ class SqlStorage:
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
                 "outcome, job_prompt, prompt, funding, language, images, enlarge, "
-                "inline_message_id, turn) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "inline_message_id, transform, turn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 f"{_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
@@ -613,6 +634,7 @@ class SqlStorage:
                 job.options.images,
                 int(job.options.enlarge),
                 job.options.inline_message_id,
+                job.options.transform and job.options.transform.value,
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -1036,7 +1058,8 @@ async def open_storage(
 def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding, language, images, enlarge, inline_message_id, result_file_id) = row  # fmt: skip
+     funding, language, images, enlarge, inline_message_id, result_file_id,
+     transform) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1049,7 +1072,12 @@ def _job(row: Sequence[Any]) -> Job:
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
         funding=Funding(funding),
-        options=JobOptions(int(images), bool(enlarge), inline_message_id),
+        options=JobOptions(
+            int(images),
+            bool(enlarge),
+            inline_message_id,
+            Transform(transform) if transform else None,
+        ),
         result_file_id=result_file_id,
     )
 

@@ -704,6 +704,22 @@ def larger_button(size: str) -> str:
     return f"⬆ {size}"
 
 
+# "More…" and the studio's buttons it opens.
+MORE_BUTTON = Text("More…")
+VARY_SUBTLE_BUTTON = Text("Vary (subtle)")
+VARY_STRONG_BUTTON = Text("Vary (strong)")
+ORIGINAL_BUTTON = Text("📎 Original")
+ORIGINAL_GONE = Text("I don't have this picture's file any more. Please send the prompt again.")
+
+
+def zoom_out_button(factor: str) -> str:
+    return _("Zoom out {factor}×").format(factor=factor)  # noqa: RUF001 (a multiplication sign)
+
+
+def pan_button(arrow: str) -> str:
+    return _("Pan {arrow}").format(arrow=arrow)
+
+
 def result_button_expired(days: int) -> str:
     return ngettext(
         "I keep requests for {n} day, and this one is older, so I no longer have it. "

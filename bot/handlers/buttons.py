@@ -1,5 +1,6 @@
 """The buttons under a result: a tap runs the stored request again (the same, x4, with another
-ratio, or larger) as a new job of whoever tapped, through the same limits as a message."""
+ratio, larger, varied, zoomed out or panned) as a new job of whoever tapped, through the same
+limits as a message; "Original" sends the result back as a PNG file, at no cost."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, ReplyParameters, Update
 from telegram.constants import ChatType
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for
-from bot.jobs import Job, JobOptions, Requester
+from bot.inputs import InputRejected, original
+from bot.jobs import Job, JobOptions, Requester, Transform
 from bot.pipeline import Submission
 from bot.policy import LimitReached
 from bot.result_buttons import (
@@ -20,11 +22,13 @@ from bot.result_buttons import (
     ButtonKind,
     ResultButton,
     larger_size,
+    more_keyboard,
     ratio_keyboard,
     read_button,
     result_keyboard,
 )
 from bot.services import BotContext, Services
+from bot.variants import transformed
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +57,43 @@ async def result_button(update: Update, context: BotContext) -> None:
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         await query.answer(texts.result_button_expired(days))
         return
-    if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK):
-        keyboard = ratio_keyboard if button.kind is ButtonKind.RATIOS else result_keyboard
+    if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK, ButtonKind.MORE):
+        keyboard = {
+            ButtonKind.RATIOS: ratio_keyboard(job.id, job.order),
+            ButtonKind.BACK: result_keyboard(job.id, job.order),
+            ButtonKind.MORE: more_keyboard(job.id),
+        }[button.kind]
         await query.answer()
-        await query.edit_message_reply_markup(keyboard(job.id, job.order))
+        await query.edit_message_reply_markup(keyboard)
+        return
+    if button.kind is ButtonKind.ORIGINAL:
+        await _send_original(query, job)
         return
     await _run_again(query, services, job, button)
+
+
+async def _send_original(query: CallbackQuery, job: Job) -> None:
+    """The result as a PNG document (Telegram leaves documents uncompressed); no upstream call,
+    so it costs nothing."""
+    assert query.message is not None
+    if job.result_file_id is None:
+        await query.answer(texts.ORIGINAL_GONE())
+        return
+    try:
+        picture = await original(query.get_bot(), job.result_file_id)
+    except InputRejected as exc:
+        log.info("could not fetch a result for its original: %s", exc.__cause__ or exc)
+        await query.answer(texts.ORIGINAL_GONE())
+        return
+    await query.answer()
+    await query.get_bot().send_document(
+        query.message.chat.id,
+        picture.data,
+        filename=f"original-{job.id}.png",
+        reply_parameters=ReplyParameters(
+            query.message.message_id, allow_sending_without_reply=True
+        ),
+    )
 
 
 async def _run_again(
@@ -79,10 +114,11 @@ async def _run_again(
     )
     submission = _again(job, button, who)
     if submission is None:
-        larger = button.kind is ButtonKind.LARGER
-        await query.answer(
-            texts.RESULT_CANNOT_ENLARGE() if larger else texts.RESULT_BUTTON_UNKNOWN()
-        )
+        answers = {
+            ButtonKind.LARGER: texts.RESULT_CANNOT_ENLARGE,
+            ButtonKind.TRANSFORM: texts.ORIGINAL_GONE,
+        }
+        await query.answer(answers.get(button.kind, texts.RESULT_BUTTON_UNKNOWN)())
         return
     try:
         await services.pipeline.submit(submission)
@@ -101,7 +137,7 @@ def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
     """The new job a button asks for; None if the button cannot apply to this job (a ratio the
     model lacks, a result whose file was not kept)."""
     order, file_ids = job.order, job.file_ids
-    options = JobOptions(enlarge=job.options.enlarge)
+    options = JobOptions(enlarge=job.options.enlarge, transform=job.options.transform)
     if button.kind is ButtonKind.FOUR:
         options = dataclasses.replace(options, images=VARIANTS)
     elif button.kind is ButtonKind.RATIO:
@@ -114,4 +150,10 @@ def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
             return None
         order = dataclasses.replace(order, image_size=larger, inputs=1)
         options, file_ids = JobOptions(enlarge=True), (job.result_file_id,)
+    elif button.kind is ButtonKind.TRANSFORM:
+        if job.result_file_id is None:
+            return None
+        transform = Transform(button.value)
+        order = transformed(order, transform)
+        options, file_ids = JobOptions(transform=transform), (job.result_file_id,)
     return Submission(who, order, job.output_format, file_ids, options)
