@@ -1,6 +1,6 @@
-"""The buttons under a result (again, x4, another ratio, larger, and "More…": vary, zoom out, pan,
-the original file) and their callback data: a short prefix, the kind, the job id and, for a ratio
-or a transform, its value; well within Telegram's 64 bytes."""
+"""The buttons under a result (again, x4, another ratio, larger, and "More…": vary, remix, zoom
+out, pan, the original file) and their callback data: a short prefix, the kind, the job id and,
+for a ratio or a transform, its value; well within Telegram's 64 bytes."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class ButtonKind(StrEnum):
     MORE = "m"  # shows the studio's buttons in place of the first row
     TRANSFORM = "t"  # one of them: the result varied, zoomed out or panned (the value says which)
     ORIGINAL = "f"  # the result as a PNG file, free: no upstream call
+    REMIX = "x"  # asks for a new instruction for the result and its inputs
 
 
 _KINDS = {kind.value for kind in ButtonKind}
@@ -93,6 +94,7 @@ def more_keyboard(job_id: int) -> InlineKeyboardMarkup:
             [
                 transform(texts.VARY_SUBTLE_BUTTON(), Transform.VARY_SUBTLE),
                 transform(texts.VARY_STRONG_BUTTON(), Transform.VARY_STRONG),
+                _button(texts.REMIX_BUTTON(), ButtonKind.REMIX, job_id),
             ],
             [
                 transform(texts.zoom_out_button("1.5"), Transform.ZOOM_15),

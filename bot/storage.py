@@ -98,6 +98,17 @@ class AlbumItem:
     message: str  # the message as Telegram's JSON
 
 
+@dataclass(frozen=True, slots=True)
+class RemixPrompt:
+    """A Remix tap's question in a chat: its reply from `user_id` remixes `job_id`'s picture."""
+
+    chat_id: int
+    message_id: int
+    job_id: int
+    user_id: int
+    created_at: datetime
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -163,6 +174,10 @@ class Storage(Protocol):
     async def set_result(self, job_id: int, file_id: str) -> None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
+
+    async def add_remix_prompt(self, prompt: RemixPrompt) -> None: ...
+
+    async def remix_prompt(self, chat_id: int, message_id: int) -> RemixPrompt | None: ...
 
     async def close_request(self, closing: Closing) -> None: ...
 
@@ -796,7 +811,31 @@ class SqlStorage:
             "RETURNING id",
             _timestamp(before),
         )
+        await self._write("DELETE FROM remix_prompts WHERE created_at < ?", _timestamp(before))
         return len(rows)
+
+    async def add_remix_prompt(self, prompt: RemixPrompt) -> None:
+        await self._write(
+            "INSERT INTO remix_prompts (chat_id, message_id, job_id, user_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
+            prompt.chat_id,
+            prompt.message_id,
+            prompt.job_id,
+            prompt.user_id,
+            _timestamp(prompt.created_at),
+        )
+
+    async def remix_prompt(self, chat_id: int, message_id: int) -> RemixPrompt | None:
+        rows = await self._rows(
+            "SELECT job_id, user_id, created_at FROM remix_prompts "
+            "WHERE chat_id = ? AND message_id = ?",
+            chat_id,
+            message_id,
+        )
+        if not rows:
+            return None
+        job_id, user_id, created_at = rows[0]
+        return RemixPrompt(chat_id, message_id, job_id, user_id, _parse_timestamp(created_at))
 
     async def close_request(self, closing: Closing) -> None:
         """Close a job's ledger line. Its prompt and files stay, for the buttons under its

@@ -709,6 +709,13 @@ MORE_BUTTON = Text("More…")
 VARY_SUBTLE_BUTTON = Text("Vary (subtle)")
 VARY_STRONG_BUTTON = Text("Vary (strong)")
 ORIGINAL_BUTTON = Text("📎 Original")
+REMIX_BUTTON = Text("Remix")
+REMIX_ASK = Text(
+    "Remix: reply to this message with a new instruction for the picture above. I'll apply it "
+    "to that picture together with its original images."
+)
+# Shown in the input field of the reply (Telegram allows 1-64 characters).
+REMIX_PLACEHOLDER = Text("New instruction for the picture")
 ORIGINAL_GONE = Text("I don't have this picture's file any more. Please send the prompt again.")
 
 

@@ -9,17 +9,19 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot import texts
+from bot import i18n, texts
 from bot.imaging import CANVAS_FILL
 from bot.jobs import Transform
 from bot.variants import INSTRUCTIONS, MADE_FROM
 from tests.conftest import StartBot
 from tests.fakes.eden import FakeEden
-from tests.fakes.telegram import FakeTelegram, text_message
+from tests.fakes.images import jpeg
+from tests.fakes.telegram import FakeTelegram, photo_message, text_message
 from tests.test_buttons_e2e import (
     ALICE,
     BOB,
     GROUP,
+    _age,
     _images,
     _keyboard,
     _prompt,
@@ -45,7 +47,7 @@ async def test_more_opens_the_studio_in_place_and_back_restores_the_first_row(
     [menu] = await telegram.wait_for("editMessageReplyMarkup")
     assert int(menu.params["message_id"]) == first.result["message_id"]
     studio = _keyboard(menu)
-    assert list(studio) == ["Vary (subtle)", "Vary (strong)", "Zoom out 1.5×", "Zoom out 2×",
+    assert list(studio) == ["Vary (subtle)", "Vary (strong)", "Remix", "Zoom out 1.5×", "Zoom out 2×",
                             "Pan ←", "Pan →", "Pan ↑", "Pan ↓", "📎 Original", "« Back"]  # fmt: skip
     assert all(len(data.encode()) <= 64 for data in studio.values())
 
@@ -155,3 +157,66 @@ async def test_original_sends_the_result_as_a_png_file_without_an_upstream_call(
     assert document.files["document"] == first.files["photo"]  # already a PNG: the same bytes
     assert len(eden.calls) == 1
     assert await _settled(tmp_path, 1) == [(ALICE, GROUP, "ok", 1)]
+
+
+async def test_remix_asks_in_the_tappers_language_and_their_reply_remixes_picture_and_inputs(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    await start_bot(DEFAULT_ASPECT_RATIO="4:3")
+    photo = jpeg(800, 600)
+    asked = await telegram.send(
+        photo_message(ALICE, [(telegram.add_file(photo), 800, 600, len(photo))], "make it snowy")
+    )
+    first = await telegram.reply_to(asked)
+    more = _keyboard(first)["More…"]
+    await telegram.press(first.result, more, ALICE)
+    [menu] = await telegram.wait_for("editMessageReplyMarkup")
+
+    query_id = await telegram.press(first.result, _keyboard(menu)["Remix"], ALICE, "ru")
+    [question] = await telegram.wait_for("sendMessage", ALICE)
+    with i18n.speaking("ru"):
+        assert question.params["text"] == texts.REMIX_ASK()
+        placeholder = texts.REMIX_PLACEHOLDER()
+    assert question.params["reply_markup"] == {
+        "force_reply": True,
+        "input_field_placeholder": placeholder,
+    }
+    assert question.reply_to == first.result["message_id"]
+    assert any(
+        c.params["callback_query_id"] == query_id for c in telegram.sent("answerCallbackQuery")
+    )
+    assert len(eden.calls) == 1
+
+    reply = await telegram.send(text_message(ALICE, "now at night", reply_to=question.result))
+    remixed = await telegram.reply_to(reply)
+    body = eden.calls[1].body
+    # The new instruction, on the result and the picture it was made from.
+    assert _prompt(body) == "now at night"
+    assert _images(body) == [first.files["photo"], photo]
+    assert body["image_config"] == {"aspect_ratio": "4:3", "image_size": "1K"}
+    assert remixed.params["caption"].startswith("now at night\n\n4:3 · 1K")
+    assert await _settled(tmp_path, 2) == [(ALICE, ALICE, "ok", 1), (ALICE, ALICE, "ok", 1)]
+
+
+async def test_a_remix_question_is_answered_only_by_whoever_tapped_and_only_while_kept(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    await start_bot(GROUP_COOLDOWN_SECONDS="0", REQUEST_RETENTION_DAYS="3")
+    first = await _result_in_group(telegram, "a lantern")
+    await _tap(telegram, first.result, _keyboard(first)["More…"], ALICE)
+    [menu] = await telegram.wait_for("editMessageReplyMarkup")
+    await _tap(telegram, first.result, _keyboard(menu)["Remix"], ALICE)
+    [question] = await telegram.wait_for("sendMessage", GROUP)
+
+    # Bob's reply to Alice's question is an ordinary request of his: no remix, no picture in.
+    bobs = await telegram.send(text_message(GROUP, "a kite", BOB, reply_to=question.result))
+    await telegram.reply_to(bobs)
+    assert _prompt(eden.calls[1].body) == "a kite"
+    assert _images(eden.calls[1].body) == []
+
+    await _settled(tmp_path, 2)
+    _age(tmp_path, 4)
+    late = await telegram.send(text_message(GROUP, "in gold", ALICE, reply_to=question.result))
+    told = await telegram.reply_to(late)
+    assert told.params["text"] == texts.result_button_expired(3)
+    assert len(eden.calls) == 2

@@ -1,6 +1,7 @@
 """The buttons under a result: a tap runs the stored request again (the same, x4, with another
 ratio, larger, varied, zoomed out or panned) as a new job of whoever tapped, through the same
-limits as a message; "Original" sends the result back as a PNG file, at no cost."""
+limits as a message; "Original" sends the result back as a PNG file, at no cost; "Remix" asks
+for a new instruction, and the reply to that question is the request."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
-from telegram import CallbackQuery, ReplyParameters, Update
+from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for
+from bot.handlers.access import requester_id
+from bot.handlers.inputs import prompt_of
 from bot.inputs import InputRejected, original
 from bot.jobs import Job, JobOptions, Requester, Transform
 from bot.pipeline import Submission
@@ -28,6 +31,7 @@ from bot.result_buttons import (
     result_keyboard,
 )
 from bot.services import BotContext, Services
+from bot.storage import RemixPrompt
 from bot.variants import transformed
 
 log = logging.getLogger(__name__)
@@ -43,19 +47,12 @@ async def result_button(update: Update, context: BotContext) -> None:
         return
     services = context.services
     button = read_button(query.data)
-    job = await services.storage.job(button.job_id) if button else None
-    # A job is only run again in the chat it was made in: data naming another chat's job is
-    # forged, and would show its prompt and pictures to strangers.
-    if button is None or job is None or query.message is None:
+    if button is None or query.message is None:
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
         return
-    if job.who.chat_id != query.message.chat.id:
-        log.info("refused a result button for job %d from another chat", job.id)
-        await query.answer(texts.RESULT_BUTTON_UNKNOWN())
-        return
-    days = services.settings.access.request_retention_days
-    if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
-        await query.answer(texts.result_button_expired(days))
+    job, refusal = await _stored_job(services, button.job_id, query.message.chat.id)
+    if job is None:
+        await query.answer(refusal)
         return
     if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK, ButtonKind.MORE):
         keyboard = {
@@ -69,7 +66,91 @@ async def result_button(update: Update, context: BotContext) -> None:
     if button.kind is ButtonKind.ORIGINAL:
         await _send_original(query, job)
         return
+    if button.kind is ButtonKind.REMIX:
+        await _ask_remix(query, services, job)
+        return
     await _run_again(query, services, job, button)
+
+
+async def _stored_job(services: Services, job_id: int, chat_id: int) -> tuple[Job | None, str]:
+    """The job a button (or a Remix reply) names, if it may be used from `chat_id`; else None
+    and the reason to give."""
+    job = await services.storage.job(job_id)
+    # A job is only run again in the chat it was made in: data naming another chat's job is
+    # forged, and would show its prompt and pictures to strangers.
+    if job is None:
+        return None, texts.RESULT_BUTTON_UNKNOWN()
+    if job.who.chat_id != chat_id:
+        log.info("refused a result button for job %d from another chat", job.id)
+        return None, texts.RESULT_BUTTON_UNKNOWN()
+    days = services.settings.access.request_retention_days
+    if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
+        return None, texts.result_button_expired(days)
+    return job, ""
+
+
+async def _ask_remix(query: CallbackQuery, services: Services, job: Job) -> None:
+    """Ask the tapper for the new instruction; their reply to the question is the request."""
+    assert query.message is not None
+    if job.result_file_id is None:
+        await query.answer(texts.ORIGINAL_GONE())
+        return
+    await query.answer()
+    asked = await query.get_bot().send_message(
+        query.message.chat.id,
+        texts.REMIX_ASK(),
+        reply_parameters=ReplyParameters(
+            query.message.message_id, allow_sending_without_reply=True
+        ),
+        reply_markup=ForceReply(input_field_placeholder=texts.REMIX_PLACEHOLDER()),
+    )
+    await services.storage.add_remix_prompt(
+        RemixPrompt(asked.chat.id, asked.message_id, job.id, query.from_user.id, datetime.now(UTC))
+    )
+
+
+async def remix_reply(message: Message, context: BotContext) -> bool:
+    """If `message` answers a Remix question (from whoever tapped Remix), hand in the remix
+    of that picture: the new instruction, the result and the result's own inputs. False if it
+    is not such an answer (it is then an ordinary message)."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return False
+    services = context.services
+    asked = await services.storage.remix_prompt(message.chat_id, replied.message_id)
+    if asked is None or asked.user_id != requester_id(message):
+        return False
+    job, refusal = await _stored_job(services, asked.job_id, message.chat_id)
+    if job is None:
+        await message.reply_text(refusal)
+        return True
+    prompt = prompt_of(message, context.bot)
+    if not prompt:
+        await message.reply_text(texts.EMPTY_PROMPT())
+        return True
+    if job.order.model not in services.availability.offered():
+        await message.reply_text(texts.RESULT_MODEL_GONE())
+        return True
+    if job.result_file_id is None:
+        await message.reply_text(texts.ORIGINAL_GONE())
+        return True
+    limit = capabilities_for(job.order.model).max_input_images
+    file_ids = (job.result_file_id, *job.file_ids)[:limit]
+    who = Requester(
+        user_id=requester_id(message),
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        in_group=message.chat.type != ChatType.PRIVATE,
+        language=i18n.current().code,
+    )
+    order = dataclasses.replace(job.order, prompt=prompt, inputs=len(file_ids))
+    try:
+        await services.pipeline.submit(Submission(who, order, job.output_format, file_ids))
+    except LimitReached as exc:
+        log.info("a remix refused before upstream: %s", exc)
+        selling = services.settings.stars.enabled
+        await message.reply_text(texts.limit_reached(exc, datetime.now(UTC), selling))
+    return True
 
 
 async def _send_original(query: CallbackQuery, job: Job) -> None:

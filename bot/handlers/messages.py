@@ -12,6 +12,7 @@ from bot import i18n, texts
 from bot.chat_settings import ChatSettings
 from bot.domain import Order
 from bot.handlers.access import requester_id
+from bot.handlers.buttons import remix_reply
 from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
 from bot.inputs import ImageFile, InputRejected
 from bot.jobs import Requester
@@ -34,6 +35,8 @@ async def on_message(update: Update, context: BotContext) -> None:
             return  # the album's first update answers for all of it
         album = collected
     if not any(addressed_to_bot(m, context.bot) for m in album):
+        return
+    if await remix_reply(message, context):
         return
     # The album item with the caption carries the prompt and gets the answer.
     lead = next((m for m in album if m.text or m.caption), album[0])
