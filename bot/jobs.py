@@ -37,6 +37,14 @@ class Transform(StrEnum):
     PAN_DOWN = "pan_down"
 
 
+class Words(StrEnum):
+    """A job for the text model rather than a picture: a prompt that would draw the input
+    (/describe), or a short prompt made detailed (/enhance). The ledger's `kind` for it."""
+
+    DESCRIBE = "describe"
+    ENHANCE = "enhance"
+
+
 @dataclass(frozen=True, slots=True)
 class JobOptions:
     """What a result button or an inline query adds to a request: how many variants to make,
@@ -47,6 +55,8 @@ class JobOptions:
     enlarge: bool = False
     inline_message_id: str | None = None
     transform: Transform | None = None
+    # A text job: it makes no picture (`images` is 0) and answers with words.
+    words: Words | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,11 +28,12 @@ from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.notes import QueueNotes
 from bot.policy import Policy
-from bot.result_buttons import result_keyboard
+from bot.result_buttons import result_keyboard, words_keyboard
 from bot.storage import Storage
 from bot.telegram_budget import CosmeticBudget
-from bot.upstream import ImageService, UpstreamError
+from bot.upstream import ImageService, TextService, UpstreamError
 from bot.variants import make, total_cost, upstream_request
+from bot.words import text_request
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Pipeline:
         storage: Storage,
         policy: Policy,
         images: ImageService,
+        words: TextService,
         capacity: int,
         keep_prompts: bool,
         worker: str,
@@ -78,6 +80,7 @@ class Pipeline:
         self._storage = storage
         self._policy = policy
         self._images = images
+        self._words = words
         self._capacity = capacity  # in all replicas together: claims count every one's jobs
         self._keep_prompts = keep_prompts
         self._worker = worker  # this replica's name on the jobs it runs
@@ -288,6 +291,8 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None
+        if job.options.words is not None:
+            return await self._write_words(job, answer, slot, pictures)
         try:
             request = await upstream_request(job.order, job.options, pictures)
         except InputRejected as exc:
@@ -305,12 +310,7 @@ class Pipeline:
                 else answer.uploading_photo(self._budget)
             )
             async with indicator, make(self._images, request, job.options.images) as results:
-                self._delivered.add(job.id)
-                # The upstream has answered: the upload needs no generation slot, and the user's
-                # next request need not wait for it.
-                await self._mark(self._storage.slot_released, job.id)
-                slot.release()
-                await self._tell_replicas(JOBS_CHANNEL)
+                await self._made(job, slot)
                 [delivered, *_] = [self._fidelity.check(request, r) for r in results]
                 cost = total_cost(results)
                 # The order's prompt: an enlargement's upstream prompt is an instruction.
@@ -332,6 +332,34 @@ class Pipeline:
                 len(results)
             )
         return Outcome.OK, cost
+
+    async def _made(self, job: Job, slot: Slot) -> None:
+        """The upstream has answered (and billed): the answer is delivered whatever comes, its
+        upload needs no generation slot, and the user's next request need not wait for it."""
+        self._delivered.add(job.id)
+        await self._mark(self._storage.slot_released, job.id)
+        slot.release()
+        await self._tell_replicas(JOBS_CHANNEL)
+
+    async def _write_words(
+        self, job: Job, answer: Answer, slot: Slot, pictures: tuple[Picture, ...]
+    ) -> tuple[Outcome, float | None]:
+        """A text job: the text model's prompt, sent with "Draw this" and a copy button."""
+        assert job.options.words is not None
+        request = text_request(job.order, job.options.words, pictures)
+        if job.id not in self._sent:
+            self._sent.add(job.id)
+            await self._mark(self._storage.upstream_sent, job.id)
+        try:
+            result = await self._words.complete(request)
+        except UpstreamError as exc:
+            self._upstream_failed(exc)
+            await self._tell(answer, texts.upstream_failure(exc))
+            return exc.kind, None
+        await self._made(job, slot)
+        prompt = result.text[: texts.TELEGRAM_TEXT_LIMIT]
+        await answer.text(prompt, buttons=words_keyboard(job.id, prompt))
+        return Outcome.OK, result.cost_usd
 
     async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
         """The job's images, fetched and made fit for the model; None if one cannot be used (the

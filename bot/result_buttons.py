@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
 from bot.catalog import capabilities_for
@@ -20,6 +20,8 @@ VARIANTS = 4
 # Job ids are database ids: a longer number is forged.
 _MAX_ID_DIGITS = 18
 _RATIO_COLUMNS = 5
+# Telegram copies 1-256 characters with a copy button.
+COPY_TEXT_LIMIT = 256
 
 
 class ButtonKind(StrEnum):
@@ -33,6 +35,7 @@ class ButtonKind(StrEnum):
     TRANSFORM = "t"  # one of them: the result varied, zoomed out or panned (the value says which)
     ORIGINAL = "f"  # the result as a PNG file, free: no upstream call
     REMIX = "x"  # asks for a new instruction for the result and its inputs
+    DRAW = "d"  # under the text model's prompt: draws it
 
 
 _KINDS = {kind.value for kind in ButtonKind}
@@ -125,6 +128,14 @@ def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     ]
     rows = [buttons[i : i + _RATIO_COLUMNS] for i in range(0, len(buttons), _RATIO_COLUMNS)]
     return InlineKeyboardMarkup([*rows, [_button(texts.BACK_BUTTON(), ButtonKind.BACK, job_id)]])
+
+
+def words_keyboard(job_id: int, prompt: str) -> InlineKeyboardMarkup:
+    """Under a prompt the text model wrote: draw it, and copy it (where Telegram can)."""
+    row = [_button(texts.DRAW_BUTTON(), ButtonKind.DRAW, job_id)]
+    if 1 <= len(prompt) <= COPY_TEXT_LIMIT:
+        row.append(InlineKeyboardButton(texts.COPY_BUTTON(), copy_text=CopyTextButton(prompt)))
+    return InlineKeyboardMarkup([row])
 
 
 def _button(label: str, kind: ButtonKind, job_id: int, value: str = "") -> InlineKeyboardButton:

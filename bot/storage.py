@@ -21,7 +21,7 @@ from bot.database import (
     open_database,
 )
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, JobOptions, NewJob, Requester, Transform
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester, Transform, Words
 
 StorageError = DatabaseError
 
@@ -529,6 +529,8 @@ _MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+# The ledger's kinds of text jobs (the others are pictures: generate, edit).
+_WORDS = {words.value for words in Words}
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 # Requests that used (or may still use) the user's allowance.
@@ -542,7 +544,7 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language, images, enlarge, inline_message_id, result_file_id, transform"
+    "funding, language, images, enlarge, inline_message_id, result_file_id, transform, kind"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -633,7 +635,7 @@ class SqlStorage:
                 who.user_id,
                 who.message_id,
                 int(who.in_group),
-                order.kind.value,
+                (job.options.words or order.kind).value,
                 order.model,
                 order.aspect_ratio,
                 order.image_size,
@@ -1098,7 +1100,7 @@ def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
      funding, language, images, enlarge, inline_message_id, result_file_id,
-     transform) = row  # fmt: skip
+     transform, kind) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1116,6 +1118,7 @@ def _job(row: Sequence[Any]) -> Job:
             bool(enlarge),
             inline_message_id,
             Transform(transform) if transform else None,
+            Words(kind) if kind in _WORDS else None,
         ),
         result_file_id=result_file_id,
     )

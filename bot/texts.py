@@ -62,6 +62,8 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("settings", Text("This chat's settings")),
     ("usage", Text("Your images and spend, and what is left")),
     ("cancel", Text("Stop your picture in progress")),
+    ("describe", Text("Reply to a photo: a prompt that would draw it")),
+    ("enhance", Text("Make a short prompt detailed, e.g. /enhance a fox")),
     ("language", Text("Choose the language I speak with you")),
     ("help", Text("What I do and how to use me")),
 )
@@ -426,7 +428,8 @@ def _limit_reached(error: LimitReached, now: datetime) -> str:
 
 
 def _usd(amount: float) -> str:
-    return f"{amount:.2f}"
+    # The text model costs fractions of a cent: shown as such, not as $0.00.
+    return f"{amount:.4f}" if 0 < amount < 0.01 else f"{amount:.2f}"
 
 
 def _images(count: int) -> str:
@@ -735,6 +738,19 @@ def result_button_expired(days: int) -> str:
         "Please send the prompt again.",
         days,
     ).format(n=days)
+
+
+# ---- words: /describe and /enhance ------------------------------------------------------------
+DRAW_BUTTON = Text("🎨 Draw this")
+COPY_BUTTON = Text("📋 Copy")
+DESCRIBE_USAGE = Text(
+    "Send /describe as a reply to a photo, or send a photo with the caption /describe, and I'll "
+    "write a prompt that would draw it."
+)
+ENHANCE_USAGE = Text(
+    "Write a short prompt after the command, e.g. /enhance a fox in the snow, and I'll make it "
+    "a detailed one."
+)
 
 
 # ---- inline mode -----------------------------------------------------------------------------

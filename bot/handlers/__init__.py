@@ -45,7 +45,12 @@ from bot.handlers.language import (
     language_command,
     speak_their_language,
 )
-from bot.handlers.messages import on_message, unsupported_message
+from bot.handlers.messages import (
+    describe_command,
+    enhance_command,
+    on_message,
+    unsupported_message,
+)
 from bot.handlers.once import Once
 from bot.handlers.payments import (
     BUY_PREFIX,
@@ -96,6 +101,14 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("paysupport", paysupport_command),
             CommandHandler("refund", refund_command),
             CommandHandler("language", language_command),
+            CommandHandler("describe", describe_command),
+            CommandHandler("enhance", enhance_command),
+            MessageHandler(
+                _NEW_MESSAGE
+                & (filters.PHOTO | filters.Document.IMAGE)
+                & filters.CaptionRegex(r"^/describe(@\w+)?(\s|$)"),
+                describe_command,
+            ),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

@@ -14,6 +14,7 @@ from telegram.constants import ChatType
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for
+from bot.domain import Order
 from bot.handlers.access import requester_id
 from bot.handlers.inputs import prompt_of
 from bot.inputs import InputRejected, original
@@ -69,6 +70,12 @@ async def result_button(update: Update, context: BotContext) -> None:
     if button.kind is ButtonKind.REMIX:
         await _ask_remix(query, services, job)
         return
+    if button.kind is ButtonKind.DRAW:
+        await _draw(query, services, job)
+        return
+    if job.options.words is not None:  # a text job's message has only "Draw this"
+        await query.answer(texts.RESULT_BUTTON_UNKNOWN())
+        return
     await _run_again(query, services, job, button)
 
 
@@ -87,6 +94,19 @@ async def _stored_job(services: Services, job_id: int, chat_id: int) -> tuple[Jo
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         return None, texts.result_button_expired(days)
     return job, ""
+
+
+async def _draw(query: CallbackQuery, services: Services, job: Job) -> None:
+    """Draw the prompt the text model wrote (the text of the tapped message, the bot's own) with
+    this chat's settings, as the tapper's request."""
+    assert query.message is not None
+    prompt = getattr(query.message, "text", None)
+    if job.options.words is None or not prompt:
+        await query.answer(texts.RESULT_BUTTON_UNKNOWN())
+        return
+    chat = await services.chat_settings(query.message.chat.id)
+    order = Order(prompt, chat.model, chat.aspect_ratio, chat.image_size)
+    await _submit(query, services, Submission(_tapper(query), order, chat.output_format))
 
 
 async def _ask_remix(query: CallbackQuery, services: Services, job: Job) -> None:
@@ -183,17 +203,7 @@ async def _run_again(
     if job.order.model not in services.availability.offered():
         await query.answer(texts.RESULT_MODEL_GONE())
         return
-    assert query.message is not None
-    chat = query.message.chat
-    who = Requester(
-        user_id=query.from_user.id,
-        chat_id=chat.id,
-        message_id=query.message.message_id,
-        in_group=chat.type != ChatType.PRIVATE,
-        # The new job is the tapper's: it answers in their language.
-        language=i18n.current().code,
-    )
-    submission = _again(job, button, who)
+    submission = _again(job, button, _tapper(query))
     if submission is None:
         answers = {
             ButtonKind.LARGER: texts.RESULT_CANNOT_ENLARGE,
@@ -201,6 +211,26 @@ async def _run_again(
         }
         await query.answer(answers.get(button.kind, texts.RESULT_BUTTON_UNKNOWN)())
         return
+    if await _submit(query, services, submission) and button.kind is ButtonKind.RATIO:
+        await query.edit_message_reply_markup(result_keyboard(job.id, job.order))
+
+
+def _tapper(query: CallbackQuery) -> Requester:
+    """Who asks by tapping: the new job is theirs, answered in their language, as a reply to
+    the tapped message."""
+    assert query.message is not None
+    chat = query.message.chat
+    return Requester(
+        user_id=query.from_user.id,
+        chat_id=chat.id,
+        message_id=query.message.message_id,
+        in_group=chat.type != ChatType.PRIVATE,
+        language=i18n.current().code,
+    )
+
+
+async def _submit(query: CallbackQuery, services: Services, submission: Submission) -> bool:
+    """Hand a tap's request in and answer the tap; False if a limit refused it."""
     try:
         await services.pipeline.submit(submission)
     except LimitReached as exc:
@@ -208,10 +238,9 @@ async def _run_again(
         selling = services.settings.stars.enabled
         text = texts.limit_reached(exc, datetime.now(UTC), selling)
         await query.answer(text[:_ANSWER_LIMIT], show_alert=True)
-        return
+        return False
     await query.answer(texts.RESULT_BUTTON_TAKEN())
-    if button.kind is ButtonKind.RATIO:
-        await query.edit_message_reply_markup(result_keyboard(job.id, job.order))
+    return True
 
 
 def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
