@@ -130,6 +130,14 @@ def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([*rows, [_button(texts.BACK_BUTTON(), ButtonKind.BACK, job_id)]])
 
 
+def past_result_buttons(number: int, job_id: int) -> list[InlineKeyboardButton]:
+    """A /history entry's buttons: its number with 🔁 (again) and 📎 (the original)."""
+    return [
+        _button(f"🔁 {number}", ButtonKind.AGAIN, job_id),
+        _button(f"📎 {number}", ButtonKind.ORIGINAL, job_id),
+    ]
+
+
 def words_keyboard(job_id: int, prompt: str) -> InlineKeyboardMarkup:
     """Under a prompt the text model wrote: draw it, and copy it (where Telegram can)."""
     row = [_button(texts.DRAW_BUTTON(), ButtonKind.DRAW, job_id)]

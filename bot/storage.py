@@ -109,6 +109,15 @@ class RemixPrompt:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PastResult:
+    """One of a user's delivered pictures, for /history."""
+
+    job_id: int
+    prompt: str
+    created_at: datetime
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -176,6 +185,14 @@ class Storage(Protocol):
     async def forget_requests(self, before: datetime) -> int: ...
 
     async def add_remix_prompt(self, prompt: RemixPrompt) -> None: ...
+
+    async def past_results(
+        self, chat_id: int, user_id: int, since: datetime, limit: int, offset: int = 0
+    ) -> list[PastResult]: ...
+
+    async def past_results_count(self, chat_id: int, user_id: int, since: datetime) -> int: ...
+
+    async def forgotten_results(self, chat_id: int, user_id: int, before: datetime) -> int: ...
 
     async def remix_prompt(self, chat_id: int, message_id: int) -> RemixPrompt | None: ...
 
@@ -531,6 +548,11 @@ _MIGRATIONS: tuple[Migration, ...] = (
 
 # The ledger's kinds of text jobs (the others are pictures: generate, edit).
 _WORDS = {words.value for words in Words}
+# A delivered picture of (chat_id, user_id) made since a moment, still kept: /history's entries.
+_PAST_RESULT = (
+    "chat_id = ? AND user_id = ? AND result_file_id IS NOT NULL AND job_prompt IS NOT NULL "
+    f"AND outcome = '{Outcome.OK}' AND created_at >= ?"
+)
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 # Requests that used (or may still use) the user's allowance.
@@ -838,6 +860,42 @@ class SqlStorage:
             return None
         job_id, user_id, created_at = rows[0]
         return RemixPrompt(chat_id, message_id, job_id, user_id, _parse_timestamp(created_at))
+
+    async def past_results(
+        self, chat_id: int, user_id: int, since: datetime, limit: int, offset: int = 0
+    ) -> list[PastResult]:
+        """The user's pictures in a chat made since `since` whose file is kept, newest first."""
+        rows = await self._rows(
+            f"SELECT id, job_prompt, created_at FROM requests WHERE {_PAST_RESULT} "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            chat_id,
+            user_id,
+            _timestamp(since),
+            limit,
+            offset,
+        )
+        return [PastResult(job_id, prompt, _parse_timestamp(at)) for job_id, prompt, at in rows]
+
+    async def past_results_count(self, chat_id: int, user_id: int, since: datetime) -> int:
+        [(count,)] = await self._rows(
+            f"SELECT COUNT(*) FROM requests WHERE {_PAST_RESULT}",
+            chat_id,
+            user_id,
+            _timestamp(since),
+        )
+        return int(count)
+
+    async def forgotten_results(self, chat_id: int, user_id: int, before: datetime) -> int:
+        """How many of the user's pictures in a chat are older than `before` (their files and
+        prompts are forgotten, or about to be)."""
+        [(count,)] = await self._rows(
+            "SELECT COUNT(*) FROM requests WHERE chat_id = ? AND user_id = ? "
+            f"AND outcome = '{Outcome.OK}' AND images > 0 AND created_at < ?",
+            chat_id,
+            user_id,
+            _timestamp(before),
+        )
+        return int(count)
 
     async def close_request(self, closing: Closing) -> None:
         """Close a job's ledger line. Its prompt and files stay, for the buttons under its

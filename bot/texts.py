@@ -62,6 +62,7 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("settings", Text("This chat's settings")),
     ("usage", Text("Your images and spend, and what is left")),
     ("cancel", Text("Stop your picture in progress")),
+    ("history", Text("Your last pictures in this chat")),
     ("describe", Text("Reply to a photo: a prompt that would draw it")),
     ("enhance", Text("Make a short prompt detailed, e.g. /enhance a fox")),
     ("language", Text("Choose the language I speak with you")),
@@ -751,6 +752,33 @@ ENHANCE_USAGE = Text(
     "Write a short prompt after the command, e.g. /enhance a fox in the snow, and I'll make it "
     "a detailed one."
 )
+
+
+# ---- /history --------------------------------------------------------------------------------
+HISTORY_EMPTY = Text("I keep none of your pictures in this chat.")
+HISTORY_NOT_YOURS = Text("These pages are someone else's: send /history for yours.")
+
+
+def history_header(count: int, page: int, pages: int) -> str:
+    return ngettext(
+        "Your last picture in this chat (page {page} of {pages}):",
+        "Your last {n} pictures in this chat (page {page} of {pages}):",
+        count,
+    ).format(n=count, page=page, pages=pages)
+
+
+def history_entry(number: int, prompt: str, at: datetime) -> str:
+    when = format_datetime(at, _("d MMMM HH:mm"), locale=current().locale)
+    short = prompt if len(prompt) <= 80 else prompt[:79] + "…"
+    return f"{number}. {short} · {when}"
+
+
+def history_forgotten(count: int, days: int) -> str:
+    return ngettext(
+        "{n} older picture is forgotten: I keep pictures for {days} days.",
+        "{n} older pictures are forgotten: I keep pictures for {days} days.",
+        count,
+    ).format(n=count, days=days)
 
 
 # ---- inline mode -----------------------------------------------------------------------------

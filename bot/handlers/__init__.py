@@ -38,6 +38,7 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.history import HISTORY_PREFIX, history_button, history_command
 from bot.handlers.inline import chosen_inline_result, inline_query
 from bot.handlers.language import (
     LANGUAGE_PREFIX,
@@ -101,6 +102,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("paysupport", paysupport_command),
             CommandHandler("refund", refund_command),
             CommandHandler("language", language_command),
+            CommandHandler("history", history_command),
+            CallbackQueryHandler(history_button, pattern=rf"^{HISTORY_PREFIX}\|"),
             CommandHandler("describe", describe_command),
             CommandHandler("enhance", enhance_command),
             MessageHandler(
