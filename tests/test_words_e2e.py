@@ -14,7 +14,7 @@ from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg
 from tests.fakes.telegram import Call, FakeTelegram, photo_message, text_message
-from tests.test_buttons_e2e import ALICE, _images, _prompt, _settled, _tap
+from tests.test_buttons_e2e import ALICE, _images, _keyboard, _prompt, _settled, _tap
 
 TEXT_MODEL = "google/gemini-2.5-flash"
 
@@ -45,6 +45,10 @@ async def _draws_it(telegram: FakeTelegram, eden: FakeEden, answer: Call) -> Non
     )
     assert picture.reply_to == answer.result["message_id"]
     assert picture.params["caption"].startswith(eden.words)
+    # "Draw this" naming a picture's job rather than a text job's is forged.
+    job_id = _keyboard(picture)["🔁 Again"].rsplit("|", 1)[1]
+    forged = await _tap(telegram, picture.result, f"res|d|{job_id}", ALICE)
+    assert forged.params["text"] == texts.RESULT_BUTTON_UNKNOWN()
 
 
 async def test_describe_a_replied_photo_then_draw_it(
