@@ -138,6 +138,7 @@ def build_application(settings: Settings) -> BotApplication:
             storage=storage,
             policy=policy,
             images=images,
+            words=client,
             capacity=settings.load.max_concurrent_generations,
             keep_prompts=settings.access.log_prompts,
             worker=database.replica_id,

@@ -378,6 +378,12 @@ def shape_of(width: int, height: int) -> Shape:
     return Shape(nearest, tier, width, height)
 
 
+def nearest_ratio(width: float, height: float, among: tuple[str, ...]) -> str:
+    """The ratio of `among` nearest to `width` x `height`."""
+    actual = math.log(width / height)
+    return min(among, key=lambda r: abs(math.log(_ratio_value(r)) - actual))
+
+
 def _ratio_value(ratio: str) -> float:
     num, den = ratio.split(":")
     return int(num) / int(den)

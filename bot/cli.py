@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import httpx
@@ -149,6 +150,30 @@ async def _check_eden(settings: Settings, report: Report) -> None:
                 "any model that replaces it",
                 "pick one that Eden lists, in EDENAI_MODEL / ALLOWED_MODELS",
             )
+    await _check_text_model(eden, known, report)
+
+
+async def _check_text_model(eden: EdenSettings, known: AbstractSet[str], report: Report) -> None:
+    """The text model (/describe, /enhance) in Eden's `/models`, where text models are listed
+    (the image list may already be that one)."""
+    what = f"text model {eden.text_model}"
+    if eden.text_model.lower() not in known:
+        client = EdenClient(base_url=eden.base_url, api_key=eden.api_key.get_secret_value())
+        try:
+            known = {name.lower() for name in await client.list_text_models()}
+        except UpstreamError as exc:
+            report.fail(what, f"the model list failed ({exc.kind}): {exc}", "check EDENAI_BASE_URL")
+            return
+        finally:
+            await client.aclose()
+    if eden.text_model.lower() in known:
+        report.ok(what, "listed")
+    else:
+        report.fail(
+            what,
+            "not in Eden's model list",
+            "pick a text model Eden lists on /models (a cheap Gemini), in EDENAI_TEXT_MODEL",
+        )
 
 
 async def _check_database(settings: Settings, report: Report) -> None:

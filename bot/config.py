@@ -94,6 +94,8 @@ class EdenSettings(BaseSettings):
     # Models a chat may pick with /model, besides EDENAI_MODEL.
     allowed_models: CommaSeparated = Field(default=(), validation_alias="ALLOWED_MODELS")
     api_mode: ApiMode = "auto"
+    # The text model that writes prompts for /describe and /enhance (over /chat/completions).
+    text_model: str = "google/gemini-2.5-flash"
     # The longest wait for one image up to 2K; Gemini 3 Pro at 4K can take minutes.
     timeout_seconds: float = Field(default=180.0, gt=0)
     timeout_4k_seconds: float = Field(default=360.0, gt=0)

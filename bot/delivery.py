@@ -60,8 +60,10 @@ class Answer:
             ReplyParameters(message_id, allow_sending_without_reply=True) if message_id else None
         )
 
-    async def text(self, text: str) -> None:
-        await self.bot.send_message(self.chat_id, text, reply_parameters=self._reply)
+    async def text(self, text: str, buttons: InlineKeyboardMarkup | None = None) -> None:
+        await self.bot.send_message(
+            self.chat_id, text, reply_parameters=self._reply, reply_markup=buttons
+        )
 
     async def result(
         self,

@@ -162,3 +162,20 @@ class ImageResult:
     # How the ratio and tier were asked for: the protocol, and the body fields that carried them.
     protocol: str = ""
     shape_sent: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TextRequest:
+    """A question for the text model: an instruction, with any pictures it is about."""
+
+    prompt: str
+    model: str
+    images: tuple[Picture, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextResult:
+    """The text model's answer, with Eden's cost when it sent one."""
+
+    text: str
+    cost_usd: float | None = None

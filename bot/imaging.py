@@ -180,3 +180,50 @@ def _without_background(image: Image.Image) -> Image.Image:
 def _distance(colour: object, other: tuple[int, ...]) -> int:
     assert isinstance(colour, tuple)
     return max(abs(int(a) - int(b)) for a, b in zip(colour[:3], other[:3], strict=True))
+
+
+# The grey a canvas's new area is filled with: neutral, so the model takes it for blank space
+# rather than for part of the scene.
+CANVAS_FILL = (128, 128, 128)
+# A canvas larger than this is scaled down as a whole: the model draws at its own tiers anyway.
+MAX_CANVAS_PIXELS = 16_000_000
+
+
+def on_canvas(picture: Picture, scale: tuple[float, float], anchor: tuple[float, float]) -> Picture:
+    """`picture` on a canvas `scale` times its width and height, filled with CANVAS_FILL, the
+    picture placed at `anchor` (0 left/top, 0.5 centre, 1 right/bottom); as a PNG."""
+    try:
+        with Image.open(io.BytesIO(picture.data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except _DECODE_ERRORS as exc:
+        raise BrokenImage(str(exc)) from exc
+    width, height = round(image.width * scale[0]), round(image.height * scale[1])
+    shrink = min(1.0, (MAX_CANVAS_PIXELS / (width * height)) ** 0.5)
+    if shrink < 1.0:
+        image = image.resize(
+            (max(1, round(image.width * shrink)), max(1, round(image.height * shrink)))
+        )
+        width, height = round(width * shrink), round(height * shrink)
+    canvas = Image.new("RGB", (width, height), CANVAS_FILL)
+    left = round((width - image.width) * anchor[0])
+    top = round((height - image.height) * anchor[1])
+    canvas.paste(image, (left, top))
+    out = io.BytesIO()
+    canvas.save(out, "PNG")
+    return inspect(out.getvalue())
+
+
+def as_png(picture: Picture) -> Picture:
+    """`picture` losslessly as a PNG (itself if it is one): the form of the "Original" file."""
+    if picture.mime == "image/png":
+        return picture
+    try:
+        with Image.open(io.BytesIO(picture.data)) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except _DECODE_ERRORS as exc:
+        raise BrokenImage(str(exc)) from exc
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    out = io.BytesIO()
+    image.convert("RGBA" if has_alpha else "RGB").save(out, "PNG")
+    return inspect(out.getvalue())

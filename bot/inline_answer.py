@@ -25,8 +25,10 @@ class InlineAnswer(Answer):
         self._inline_message_id = inline_message_id
         self._private = private
 
-    async def text(self, text: str) -> None:
-        await self.bot.edit_message_text(text, inline_message_id=self._inline_message_id)
+    async def text(self, text: str, buttons: InlineKeyboardMarkup | None = None) -> None:
+        await self.bot.edit_message_text(
+            text, inline_message_id=self._inline_message_id, reply_markup=buttons
+        )
 
     # An inline job makes one picture (an inline message shows one): Answer.result sends it here.
     async def picture(

@@ -64,3 +64,29 @@ async def as_sticker(picture: Picture) -> Picture:
         return await asyncio.wrap_future(work)
     except imaging.BrokenImage as exc:
         raise InputRejected(texts.BROKEN_IMAGE()) from exc
+
+
+async def on_canvas(
+    picture: Picture,
+    scale: tuple[float, float],
+    anchor: tuple[float, float],
+    accepted: frozenset[str],
+) -> Picture:
+    """`picture` padded on a larger canvas (imaging.on_canvas), made fit for the model."""
+
+    def pad() -> Picture:
+        return imaging.fit_for_model(imaging.on_canvas(picture, scale, anchor), accepted)
+
+    try:
+        return await asyncio.wrap_future(_DECODING.submit(pad))
+    except imaging.BrokenImage as exc:
+        raise InputRejected(texts.BROKEN_IMAGE()) from exc
+
+
+async def original(bot: Bot, file_id: str) -> Picture:
+    """A delivered result fetched back from Telegram, as a PNG."""
+    picture = await download(bot, ImageFile(file_id, None))
+    try:
+        return await asyncio.wrap_future(_DECODING.submit(imaging.as_png, picture))
+    except imaging.BrokenImage as exc:
+        raise InputRejected(texts.BROKEN_IMAGE()) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bot.domain import Funding, NoPictureReason, Order, Outcome
 
@@ -22,15 +23,40 @@ class Requester:
     language: str = "en"
 
 
+class Transform(StrEnum):
+    """What a studio button (under "More…") does to a result, its input: a variation of it, or
+    the picture on a larger canvas to be filled (zoomed out, or panned one way)."""
+
+    VARY_SUBTLE = "vary_subtle"
+    VARY_STRONG = "vary_strong"
+    ZOOM_15 = "zoom_1.5"
+    ZOOM_2 = "zoom_2"
+    PAN_LEFT = "pan_left"
+    PAN_RIGHT = "pan_right"
+    PAN_UP = "pan_up"
+    PAN_DOWN = "pan_down"
+
+
+class Words(StrEnum):
+    """A job for the text model rather than a picture: a prompt that would draw the input
+    (/describe), or a short prompt made detailed (/enhance). The ledger's `kind` for it."""
+
+    DESCRIBE = "describe"
+    ENHANCE = "enhance"
+
+
 @dataclass(frozen=True, slots=True)
 class JobOptions:
     """What a result button or an inline query adds to a request: how many variants to make,
-    whether the input is a result to be made larger unchanged, and the inline message (instead
-    of the chat) that is to show the picture."""
+    whether the input is a result to be made larger unchanged or transformed, and the inline
+    message (instead of the chat) that is to show the picture."""
 
     images: int = 1
     enlarge: bool = False
     inline_message_id: str | None = None
+    transform: Transform | None = None
+    # A text job: it makes no picture (`images` is 0) and answers with words.
+    words: Words | None = None
 
 
 @dataclass(frozen=True, slots=True)

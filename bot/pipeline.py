@@ -28,12 +28,13 @@ from bot.ledger import Ledger, NoPicture
 from bot.metrics import Metrics
 from bot.notes import QueueNotes
 from bot.policy import Policy
-from bot.result_buttons import result_keyboard
+from bot.result_buttons import result_keyboard, words_keyboard
 from bot.storage import Storage
 from bot.telegram_budget import TelegramBudget, Turn
-from bot.upstream import ImageService, UpstreamError
+from bot.upstream import ImageService, TextService, UpstreamError
 from bot.upstream.errors import NoImageReturned
 from bot.variants import fit_to_model, make, total_cost, upstream_request
+from bot.words import text_request
 from bot.workers import Slot, Workers, stop_reason
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Pipeline:
         storage: Storage,
         policy: Policy,
         images: ImageService,
+        words: TextService,
         capacity: int,
         keep_prompts: bool,
         worker: str,
@@ -85,6 +87,7 @@ class Pipeline:
         self._storage = storage
         self._policy = policy
         self._images = images
+        self._words = words
         self._capacity = capacity  # in all replicas together: claims count every one's jobs
         self._keep_prompts = keep_prompts
         self._worker = worker  # this replica's name on the jobs it runs
@@ -366,7 +369,13 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None, None
-        request = upstream_request(job.order, job.options, pictures)
+        if job.options.words is not None:
+            return await self._write_words(job, answer, slot, pictures)
+        try:
+            request = await upstream_request(job.order, job.options, pictures)
+        except InputRejected as exc:
+            await self._tell(answer, str(exc))
+            return Outcome.BAD_INPUT, None, None
         # Taken over while its inputs were fetched: the other replica runs it again.
         if job.id not in self._sent and not await self._mark(self._storage.upstream_sent, job):
             raise LeaseLost
@@ -380,15 +389,7 @@ class Pipeline:
                 else answer.uploading_photo(self._budget)
             )
             async with indicator, make(self._images, request, job.options.images) as results:
-                # Taken over while the upstream worked: the other replica has answered.
-                if not await self._still_ours(job):
-                    raise LeaseLost
-                self._delivered.add(job.id)
-                # The upstream has answered: the upload needs no generation slot, and the user's
-                # next request need not wait for it.
-                await self._mark(self._storage.slot_released, job)
-                slot.release()
-                await self._tell_replicas(JOBS_CHANNEL)
+                await self._made(job, slot)
                 [delivered, *_] = [self._fidelity.check(request, r) for r in results]
                 cost = total_cost(results)
                 # The order's prompt: an enlargement's upstream prompt is an instruction.
@@ -413,6 +414,38 @@ class Pipeline:
                 len(results)
             )
         return Outcome.OK, cost, None
+
+    async def _made(self, job: Job, slot: Slot) -> None:
+        """The upstream has answered (and billed): the answer is delivered whatever comes, its
+        upload needs no generation slot, and the user's next request need not wait for it. Unless
+        another replica took the job over while the upstream worked: that one has answered."""
+        if not await self._still_ours(job):
+            raise LeaseLost
+        self._delivered.add(job.id)
+        await self._mark(self._storage.slot_released, job)
+        slot.release()
+        await self._tell_replicas(JOBS_CHANNEL)
+
+    async def _write_words(
+        self, job: Job, answer: Answer, slot: Slot, pictures: tuple[Picture, ...]
+    ) -> tuple[Outcome, float | None, NoPicture | None]:
+        """A text job: the text model's prompt, sent with "Draw this" and a copy button."""
+        assert job.options.words is not None
+        request = text_request(job.order, job.options.words, pictures)
+        if job.id not in self._sent and not await self._mark(self._storage.upstream_sent, job):
+            raise LeaseLost
+        self._sent.add(job.id)
+        try:
+            result = await self._words.complete(request)
+        except UpstreamError as exc:
+            self._upstream_failed(exc)
+            if not await self._tell_owner(job, texts.upstream_failure(exc), answer):
+                raise LeaseLost from exc
+            return exc.kind, None, None
+        await self._made(job, slot)
+        prompt = result.text[: texts.TELEGRAM_TEXT_LIMIT]
+        await answer.text(prompt, buttons=words_keyboard(job.id, prompt))
+        return Outcome.OK, result.cost_usd, None
 
     async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
         """The job's images, fetched and made fit for the model; None if one cannot be used (the

@@ -21,7 +21,7 @@ from bot.database import (
     open_database,
 )
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
+from bot.jobs import Closing, Job, JobOptions, NewJob, Requester, Transform, Words
 
 StorageError = DatabaseError
 
@@ -115,6 +115,26 @@ class StickerSetState:
     stickers: int
 
 
+@dataclass(frozen=True, slots=True)
+class RemixPrompt:
+    """A Remix tap's question in a chat: its reply from `user_id` remixes `job_id`'s picture."""
+
+    chat_id: int
+    message_id: int
+    job_id: int
+    user_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PastResult:
+    """One of a user's delivered pictures, for /history."""
+
+    job_id: int
+    prompt: str
+    created_at: datetime
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -182,6 +202,18 @@ class Storage(Protocol):
     async def set_result(self, job_id: int, attempt: int, file_id: str) -> None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
+
+    async def add_remix_prompt(self, prompt: RemixPrompt) -> None: ...
+
+    async def past_results(
+        self, chat_id: int, user_id: int, since: datetime, limit: int, offset: int = 0
+    ) -> list[PastResult]: ...
+
+    async def past_results_count(self, chat_id: int, user_id: int, since: datetime) -> int: ...
+
+    async def forgotten_results(self, chat_id: int, user_id: int, before: datetime) -> int: ...
+
+    async def remix_prompt(self, chat_id: int, message_id: int) -> RemixPrompt | None: ...
 
     async def close_request(self, closing: Closing) -> bool: ...
 
@@ -641,8 +673,36 @@ _MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        common=(
+            # What a studio button does to its input, a result (bot/jobs.py Transform).
+            "ALTER TABLE requests ADD COLUMN transform TEXT",
+            # A Remix tap's question (a ForceReply message), awaiting its answer: the reply to it
+            # is the new instruction for `job_id`'s picture, from `user_id`.
+            """
+            CREATE TABLE remix_prompts (
+                chat_id    INTEGER NOT NULL,
+                message_id INTEGER NOT NULL,
+                job_id     INTEGER NOT NULL,
+                user_id    INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (chat_id, message_id)
+            )
+            """,
+            # /history: a user's results in a chat, newest first.
+            "CREATE INDEX requests_results ON requests (chat_id, user_id, id) "
+            "WHERE result_file_id IS NOT NULL",
+        ),
+    ),
 )
 
+# The ledger's kinds of text jobs (the others are pictures: generate, edit).
+_WORDS = {words.value for words in Words}
+# A delivered picture of (chat_id, user_id) made since a moment, still kept: /history's entries.
+_PAST_RESULT = (
+    "chat_id = ? AND user_id = ? AND result_file_id IS NOT NULL AND job_prompt IS NOT NULL "
+    f"AND outcome = '{Outcome.OK}' AND created_at >= ?"
+)
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 _OPEN = f"outcome IN ('{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 # Requests that used (or may still use) the user's allowance.
@@ -660,7 +720,8 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language, images, enlarge, inline_message_id, result_file_id, attempt"
+    "funding, language, images, enlarge, inline_message_id, result_file_id, attempt, transform, "
+    "kind"
 )
 # A run's writes: the job is still open and still in the run that `attempt` names.
 _FENCED = f"id = ? AND attempt = ? AND {_OPEN}"
@@ -744,8 +805,8 @@ class SqlStorage:
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
                 "outcome, job_prompt, prompt, funding, language, images, enlarge, "
-                "inline_message_id, turn) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "inline_message_id, transform, turn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 f"{_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
@@ -753,7 +814,7 @@ class SqlStorage:
                 who.user_id,
                 who.message_id,
                 int(who.in_group),
-                order.kind.value,
+                (job.options.words or order.kind).value,
                 order.model,
                 order.aspect_ratio,
                 order.image_size,
@@ -769,6 +830,7 @@ class SqlStorage:
                 job.options.images,
                 int(job.options.enlarge),
                 job.options.inline_message_id,
+                job.options.transform and job.options.transform.value,
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -955,7 +1017,67 @@ class SqlStorage:
             "RETURNING id",
             _timestamp(before),
         )
+        await self._write("DELETE FROM remix_prompts WHERE created_at < ?", _timestamp(before))
         return len(rows)
+
+    async def add_remix_prompt(self, prompt: RemixPrompt) -> None:
+        await self._write(
+            "INSERT INTO remix_prompts (chat_id, message_id, job_id, user_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO NOTHING",
+            prompt.chat_id,
+            prompt.message_id,
+            prompt.job_id,
+            prompt.user_id,
+            _timestamp(prompt.created_at),
+        )
+
+    async def remix_prompt(self, chat_id: int, message_id: int) -> RemixPrompt | None:
+        rows = await self._rows(
+            "SELECT job_id, user_id, created_at FROM remix_prompts "
+            "WHERE chat_id = ? AND message_id = ?",
+            chat_id,
+            message_id,
+        )
+        if not rows:
+            return None
+        job_id, user_id, created_at = rows[0]
+        return RemixPrompt(chat_id, message_id, job_id, user_id, _parse_timestamp(created_at))
+
+    async def past_results(
+        self, chat_id: int, user_id: int, since: datetime, limit: int, offset: int = 0
+    ) -> list[PastResult]:
+        """The user's pictures in a chat made since `since` whose file is kept, newest first."""
+        rows = await self._rows(
+            f"SELECT id, job_prompt, created_at FROM requests WHERE {_PAST_RESULT} "
+            "ORDER BY id DESC LIMIT ? OFFSET ?",
+            chat_id,
+            user_id,
+            _timestamp(since),
+            limit,
+            offset,
+        )
+        return [PastResult(job_id, prompt, _parse_timestamp(at)) for job_id, prompt, at in rows]
+
+    async def past_results_count(self, chat_id: int, user_id: int, since: datetime) -> int:
+        [(count,)] = await self._rows(
+            f"SELECT COUNT(*) FROM requests WHERE {_PAST_RESULT}",
+            chat_id,
+            user_id,
+            _timestamp(since),
+        )
+        return int(count)
+
+    async def forgotten_results(self, chat_id: int, user_id: int, before: datetime) -> int:
+        """How many of the user's pictures in a chat are older than `before` (their files and
+        prompts are forgotten, or about to be)."""
+        [(count,)] = await self._rows(
+            "SELECT COUNT(*) FROM requests WHERE chat_id = ? AND user_id = ? "
+            f"AND outcome = '{Outcome.OK}' AND images > 0 AND created_at < ?",
+            chat_id,
+            user_id,
+            _timestamp(before),
+        )
+        return int(count)
 
     async def close_request(self, closing: Closing) -> bool:
         """Close a job's ledger line, once: False if it was closed before or its run was taken
@@ -1313,7 +1435,7 @@ def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
      funding, language, images, enlarge, inline_message_id, result_file_id,
-     attempt) = row  # fmt: skip
+     attempt, transform, kind) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1326,7 +1448,13 @@ def _job(row: Sequence[Any]) -> Job:
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
         funding=Funding(funding),
-        options=JobOptions(int(images), bool(enlarge), inline_message_id),
+        options=JobOptions(
+            int(images),
+            bool(enlarge),
+            inline_message_id,
+            Transform(transform) if transform else None,
+            Words(kind) if kind in _WORDS else None,
+        ),
         result_file_id=result_file_id,
         attempt=int(attempt),
     )

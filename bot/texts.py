@@ -63,6 +63,9 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("settings", Text("This chat's settings")),
     ("usage", Text("Your images and spend, and what is left")),
     ("cancel", Text("Stop your picture in progress")),
+    ("history", Text("Your last pictures in this chat")),
+    ("describe", Text("Reply to a photo: a prompt that would draw it")),
+    ("enhance", Text("Make a short prompt detailed, e.g. /enhance a fox")),
     ("language", Text("Choose the language I speak with you")),
     ("presets", Text("Ready-made styles: sticker, poster, anime…")),
     ("p", Text("Use a preset at once, e.g. /p watercolor a harbour")),
@@ -471,7 +474,8 @@ def _limit_reached(error: LimitReached, now: datetime) -> str:
 
 
 def _usd(amount: float) -> str:
-    return f"{amount:.2f}"
+    # The text model costs fractions of a cent: shown as such, not as $0.00.
+    return f"{amount:.4f}" if 0 < amount < 0.01 else f"{amount:.2f}"
 
 
 def _images(count: int) -> str:
@@ -774,6 +778,29 @@ def larger_button(size: str) -> str:
     return f"⬆ {size}"
 
 
+# "More…" and the studio's buttons it opens.
+MORE_BUTTON = Text("More…")
+VARY_SUBTLE_BUTTON = Text("Vary (subtle)")
+VARY_STRONG_BUTTON = Text("Vary (strong)")
+ORIGINAL_BUTTON = Text("📎 Original")
+REMIX_BUTTON = Text("Remix")
+REMIX_ASK = Text(
+    "Remix: reply to this message with a new instruction for the picture above. I'll apply it "
+    "to that picture together with its original images."
+)
+# Shown in the input field of the reply (Telegram allows 1-64 characters).
+REMIX_PLACEHOLDER = Text("New instruction for the picture")
+ORIGINAL_GONE = Text("I don't have this picture's file any more. Please send the prompt again.")
+
+
+def zoom_out_button(factor: str) -> str:
+    return _("Zoom out {factor}×").format(factor=factor)  # noqa: RUF001 (a multiplication sign)
+
+
+def pan_button(arrow: str) -> str:
+    return _("Pan {arrow}").format(arrow=arrow)
+
+
 def result_button_expired(days: int) -> str:
     return ngettext(
         "I keep requests for {n} day, and this one is older, so I no longer have it. "
@@ -782,6 +809,46 @@ def result_button_expired(days: int) -> str:
         "Please send the prompt again.",
         days,
     ).format(n=days)
+
+
+# ---- words: /describe and /enhance ------------------------------------------------------------
+DRAW_BUTTON = Text("🎨 Draw this")
+COPY_BUTTON = Text("📋 Copy")
+DESCRIBE_USAGE = Text(
+    "Send /describe as a reply to a photo, or send a photo with the caption /describe, and I'll "
+    "write a prompt that would draw it."
+)
+ENHANCE_USAGE = Text(
+    "Write a short prompt after the command, e.g. /enhance a fox in the snow, and I'll make it "
+    "a detailed one."
+)
+
+
+# ---- /history --------------------------------------------------------------------------------
+HISTORY_EMPTY = Text("I keep none of your pictures in this chat.")
+HISTORY_NOT_YOURS = Text("These pages are someone else's: send /history for yours.")
+
+
+def history_header(count: int, page: int, pages: int) -> str:
+    return ngettext(
+        "Your last picture in this chat (page {page} of {pages}):",
+        "Your last {n} pictures in this chat (page {page} of {pages}):",
+        count,
+    ).format(n=count, page=page, pages=pages)
+
+
+def history_entry(number: int, prompt: str, at: datetime) -> str:
+    when = format_datetime(at, _("d MMMM HH:mm"), locale=current().locale)
+    short = prompt if len(prompt) <= 80 else prompt[:79] + "…"
+    return f"{number}. {short} · {when}"
+
+
+def history_forgotten(count: int, days: int) -> str:
+    return ngettext(
+        "{n} older picture is forgotten: I keep pictures for {days} days.",
+        "{n} older pictures are forgotten: I keep pictures for {days} days.",
+        count,
+    ).format(n=count, days=days)
 
 
 # ---- inline mode -----------------------------------------------------------------------------

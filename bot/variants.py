@@ -1,5 +1,6 @@
 """Making a job's pictures: the upstream request for it (a result to enlarge gets an instruction
-to keep it unchanged) and one picture, or several made at once for x4."""
+to keep it unchanged; one to vary, zoom out or pan gets its own, and a larger canvas) and one
+picture, or several made at once for x4."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from bot.catalog import capabilities_for, nearest_size
+from bot.catalog import capabilities_for, nearest_ratio, nearest_size
 from bot.domain import ImageRequest, ImageResult, Order, Picture
-from bot.jobs import JobOptions
+from bot.inputs import on_canvas
+from bot.jobs import JobOptions, Transform
 from bot.upstream import ImageService
 
 log = logging.getLogger(__name__)
@@ -31,11 +34,81 @@ def fit_to_model(order: Order) -> Order:
     return order if size == order.image_size else dataclasses.replace(order, image_size=size)
 
 
-def upstream_request(
+_VARY_SUBTLE = (
+    "Make a close variation of this image: keep its composition, subjects, layout, style and "
+    "colours, and change only small details."
+)
+_VARY_STRONG = (
+    "Make a free variation of this image: keep its subject and spirit, and explore a different "
+    "composition, pose, viewpoint or lighting."
+)
+_FILL = (
+    "The grey area around this image is empty canvas. Extend the image into it seamlessly: "
+    "continue the scene, its perspective, lighting and style, leave no grey and no border, and "
+    "keep the existing part unchanged."
+)
+# The prompt the picture was made from, after a transform's instruction: what the scene is.
+MADE_FROM = "The image was made from this request: {prompt}"
+
+
+@dataclass(frozen=True, slots=True)
+class Canvas:
+    """A larger canvas for a transform: its width and height in the picture's, and where the
+    picture sits on it (0 left/top, 0.5 centre, 1 right/bottom)."""
+
+    scale: tuple[float, float]
+    anchor: tuple[float, float]
+
+
+# Panning adds half the picture on one side.
+_PAN = 1.5
+CANVASES: dict[Transform, Canvas] = {
+    Transform.ZOOM_15: Canvas((1.5, 1.5), (0.5, 0.5)),
+    Transform.ZOOM_2: Canvas((2.0, 2.0), (0.5, 0.5)),
+    Transform.PAN_LEFT: Canvas((_PAN, 1.0), (1.0, 0.5)),
+    Transform.PAN_RIGHT: Canvas((_PAN, 1.0), (0.0, 0.5)),
+    Transform.PAN_UP: Canvas((1.0, _PAN), (0.5, 1.0)),
+    Transform.PAN_DOWN: Canvas((1.0, _PAN), (0.5, 0.0)),
+}
+INSTRUCTIONS: dict[Transform, str] = {
+    Transform.VARY_SUBTLE: _VARY_SUBTLE,
+    Transform.VARY_STRONG: _VARY_STRONG,
+    **dict.fromkeys(CANVASES, _FILL),
+}
+
+
+async def upstream_request(
     order: Order, options: JobOptions, pictures: tuple[Picture, ...]
 ) -> ImageRequest:
+    """The request to send for a job whose input pictures are ready."""
     request = fit_to_model(order).with_images(pictures)
-    return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION) if options.enlarge else request
+    if options.enlarge:
+        return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION)
+    transform = options.transform
+    if transform is None:
+        return request
+    prompt = f"{INSTRUCTIONS[transform]}\n\n{MADE_FROM.format(prompt=order.prompt)}"
+    canvas = CANVASES.get(transform)
+    if canvas is None or not pictures:
+        return dataclasses.replace(request, prompt=prompt)
+    accepted = capabilities_for(order.model).input_mimes
+    padded = await on_canvas(pictures[0], canvas.scale, canvas.anchor, accepted)
+    return dataclasses.replace(request, prompt=prompt, images=(padded,))
+
+
+def transformed(order: Order, transform: Transform) -> Order:
+    """The order of a job that transforms `order`'s result: one input, and for a pan the model's
+    ratio nearest to the wider (or taller) canvas."""
+    ratio = order.aspect_ratio
+    canvas = CANVASES.get(transform)
+    if canvas is not None and canvas.scale[0] != canvas.scale[1]:
+        width, height = (int(side) for side in ratio.split(":"))
+        ratio = nearest_ratio(
+            width * canvas.scale[0],
+            height * canvas.scale[1],
+            capabilities_for(order.model).aspect_ratios,
+        )
+    return dataclasses.replace(order, aspect_ratio=ratio, inputs=1)
 
 
 def total_cost(results: tuple[ImageResult, ...]) -> float | None:

@@ -85,7 +85,7 @@ async def test_again_runs_the_same_request_as_a_job_of_whoever_pressed(
     await start_bot(GROUP_COOLDOWN_SECONDS="0", DEFAULT_ASPECT_RATIO="3:2")
     first = await _result_in_group(telegram, "a red fox")
     buttons = _keyboard(first)
-    assert list(buttons) == ["🔁 Again", "×4", "Ratio…", "⬆ 4K", "🧩 Sticker"]
+    assert list(buttons) == ["🔁 Again", "×4", "Ratio…", "⬆ 4K", "More…"]
     assert all(len(data.encode()) <= 64 for data in buttons.values())
 
     answer = await _tap(telegram, first.result, buttons["🔁 Again"], BOB)
@@ -186,7 +186,7 @@ async def test_the_larger_button_edits_the_result_itself_at_the_models_largest_s
     assert larger.params["caption"].startswith("a harbour at night\n\n16:9 · 4K · 5504×3072")
     assert larger.files["photo"] == eden.last_image
     # 4K is the largest: no ⬆ under it.
-    assert list(_keyboard(larger)) == ["🔁 Again", "×4", "Ratio…", "🧩 Sticker"]
+    assert list(_keyboard(larger)) == ["🔁 Again", "×4", "Ratio…", "More…"]
     assert await _settled(tmp_path, 2) == [(ALICE, GROUP, "ok", 1), (BOB, GROUP, "ok", 1)]
 
 

@@ -28,7 +28,7 @@ from bot.catalog import (
 from bot.chat_settings import ChatSettings
 from bot.domain import Order, Outcome
 from bot.handlers.buttons import _again
-from bot.jobs import Job, Requester
+from bot.jobs import Job, Requester, Transform
 from bot.result_buttons import ButtonKind, ResultButton
 from bot.upstream import chat, images
 from bot.variants import upstream_request
@@ -255,7 +255,13 @@ def test_a_models_file_that_is_missing_or_empty_is_refused(tmp_path: Path) -> No
 
 
 # ---- per-model tiers everywhere --------------------------------------------------------------
-_RESULT_BUTTONS = (ButtonKind.AGAIN, ButtonKind.FOUR, ButtonKind.RATIO, ButtonKind.LARGER)
+_RESULT_BUTTONS = (
+    ButtonKind.AGAIN,
+    ButtonKind.FOUR,
+    ButtonKind.RATIO,
+    ButtonKind.LARGER,
+    ButtonKind.TRANSFORM,
+)
 
 
 @pytest.mark.parametrize(
@@ -267,7 +273,9 @@ _RESULT_BUTTONS = (ButtonKind.AGAIN, ButtonKind.FOUR, ButtonKind.RATIO, ButtonKi
         for kind in _RESULT_BUTTONS
     ],
 )
-def test_no_button_sends_a_tier_the_model_lacks(model: str, tier: str, kind: ButtonKind) -> None:
+async def test_no_button_sends_a_tier_the_model_lacks(
+    model: str, tier: str, kind: ButtonKind
+) -> None:
     """Whatever tier a stored job holds (a job from before its model changed), every button
     under its result makes a request that names only a tier the model has."""
     caps = capabilities_for(model)
@@ -283,12 +291,13 @@ def test_no_button_sends_a_tier_the_model_lacks(model: str, tier: str, kind: But
         outcome=Outcome.OK,
         result_file_id="result",
     )
-    button = ResultButton(kind, job.id, caps.aspect_ratios[-1] if kind is ButtonKind.RATIO else "")
+    value = {ButtonKind.RATIO: caps.aspect_ratios[-1], ButtonKind.TRANSFORM: Transform.PAN_LEFT}
+    button = ResultButton(kind, job.id, value.get(kind, ""))
     submission = _again(job, button, who)
     if submission is None:
         assert kind is ButtonKind.LARGER  # nothing larger than the largest tier
         return
-    request = upstream_request(submission.order, submission.options, ())
+    request = await upstream_request(submission.order, submission.options, ())
     assert request.image_size in caps.image_sizes
     for protocol in (chat, images):
         body = protocol.body(request)

@@ -10,12 +10,16 @@ import pytest
 from PIL import Image
 
 from bot.imaging import (
+    CANVAS_FILL,
+    MAX_CANVAS_PIXELS,
     MAX_PIXELS,
     BrokenImage,
     NotAnImage,
     TooManyPixels,
+    as_png,
     fit_for_model,
     inspect,
+    on_canvas,
     sticker,
 )
 from tests.fakes.images import jpeg, png
@@ -132,3 +136,27 @@ def test_a_busy_sticker_is_made_webp_within_telegrams_limit() -> None:
     made = sticker(inspect(_encode(noise, "PNG")))
     assert (made.mime, made.width, made.height) == ("image/webp", 384, 512)
     assert len(made.data) <= 512 * 1024
+
+
+def test_the_original_of_a_jpeg_is_a_png_of_the_same_pixels() -> None:
+    """Telegram keeps a photo as a JPEG: "Original" sends it losslessly as a PNG."""
+    picture = inspect(jpeg(300, 200, (20, 120, 220)))
+    original = as_png(picture)
+    assert (original.mime, original.width, original.height) == ("image/png", 300, 200)
+    decoded = Image.open(io.BytesIO(original.data))
+    assert decoded.format == "PNG"
+    assert decoded.getpixel((150, 100)) == Image.open(io.BytesIO(picture.data)).getpixel((150, 100))
+    already = inspect(png(10, 10))
+    assert as_png(already) is already
+
+
+def test_a_canvas_past_its_pixel_bound_is_scaled_down_whole() -> None:
+    """Zooming a 4K result out twice would make 64 Mpx: the canvas and the picture on it shrink
+    together, the picture still centred."""
+    picture = inspect(png(4096, 4096, (40, 90, 160)))
+    canvas = on_canvas(picture, (2.0, 2.0), (0.5, 0.5))
+    assert canvas.width * canvas.height <= MAX_CANVAS_PIXELS
+    assert canvas.width == canvas.height == 4000
+    image = Image.open(io.BytesIO(canvas.data)).convert("RGB")
+    assert image.getpixel((2000, 2000)) == (40, 90, 160)
+    assert image.getpixel((10, 10)) == image.getpixel((3990, 3990)) == CANVAS_FILL

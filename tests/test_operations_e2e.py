@@ -37,7 +37,9 @@ async def test_check_passes_when_everything_answers(
     assert f"[ok]   models file: {REPO / 'bot' / 'models.toml'}: 8 models" in lines
     assert "[ok]   model google/gemini-2.5-flash-image: listed" in lines
     assert any(line.startswith("[ok]   database: ") for line in lines)
-    assert eden.listings == ["/images/models"]
+    # The text model is listed on /models, with Eden's text models.
+    assert "[ok]   text model google/gemini-2.5-flash: listed" in lines
+    assert eden.listings == ["/images/models", "/models"]
     # getMe says whether inline mode is on, but nothing about inline feedback.
     assert "[note] inline mode: off; to offer `@bot a prompt`, send @BotFather /setinline" in lines
     assert any(line.startswith("[note] inline feedback: Telegram does not say") for line in lines)

@@ -56,10 +56,18 @@ def _quarters(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def _sticker_button(call: Call) -> str:
+def _button(call: Call, label: str) -> str:
     rows_ = call.params["reply_markup"]["inline_keyboard"]
-    [data] = [b["callback_data"] for row in rows_ for b in row if b["text"] == "🧩 Sticker"]
+    [data] = [b["callback_data"] for row in rows_ for b in row if b["text"] == label]
     return str(data)
+
+
+async def _sticker_button(telegram: FakeTelegram, call: Call) -> str:
+    """The 🧩 Sticker button, in the studio that More… opens in place under the result."""
+    opened = len(telegram.sent("editMessageReplyMarkup"))
+    await _tap(telegram, call.result, _button(call, "More…"), ALICE)
+    menus = await telegram.wait_for("editMessageReplyMarkup", count=opened + 1)
+    return _button(menus[-1], "🧩 Sticker")
 
 
 async def _tap(telegram: FakeTelegram, message: dict[str, Any], data: str, user_id: int) -> Call:
@@ -95,7 +103,7 @@ async def test_a_result_becomes_a_transparent_sticker_in_a_set_created_then_exte
     await start_bot()
     first = await _result(telegram, tmp_path, ALICE, "/p sticker a red ball", ALICE)
 
-    answer = await _tap(telegram, first.result, _sticker_button(first), ALICE)
+    answer = await _tap(telegram, first.result, await _sticker_button(telegram, first), ALICE)
     assert answer.params["text"] == texts.STICKER_ADDED()
     name = f"u{ALICE}_by_{BOT_USERNAME}"
     [created] = telegram.sent("createNewStickerSet")
@@ -120,7 +128,7 @@ async def test_a_result_becomes_a_transparent_sticker_in_a_set_created_then_exte
     # A second picture extends the same set.
     eden.image = _on_green(768, 1024)
     second = await _result(telegram, tmp_path, ALICE, "a blue ball", ALICE)
-    await _tap(telegram, second.result, _sticker_button(second), ALICE)
+    await _tap(telegram, second.result, await _sticker_button(telegram, second), ALICE)
     [added] = await telegram.wait_for("addStickerToSet")
     assert added.params["name"] == name
     assert len(telegram.sticker_sets[name].stickers) == 2
@@ -135,7 +143,7 @@ async def test_a_full_set_is_followed_by_a_new_one_and_strangers_to_the_bot_are_
     await start_bot(GROUP_COOLDOWN_SECONDS="0")
     # A photo without a flat background stays whole, and is shrunk to 512 on its long side.
     first = await _result(telegram, tmp_path, ALICE, "a landscape", ALICE)
-    await _tap(telegram, first.result, _sticker_button(first), ALICE)
+    await _tap(telegram, first.result, await _sticker_button(telegram, first), ALICE)
     name = f"u{ALICE}_by_{BOT_USERNAME}"
     await telegram.wait_for("sendMessage", ALICE)
     image = Image.open(io.BytesIO(telegram.sticker_sets[name].stickers[0])).convert("RGBA")
@@ -145,7 +153,7 @@ async def test_a_full_set_is_followed_by_a_new_one_and_strangers_to_the_bot_are_
     eden.image = _quarters(900, 600)
     wide = await _result(telegram, tmp_path, ALICE, "a wide landscape", ALICE)
     telegram.sticker_sets[name].stickers += [b"older"] * (SET_LIMIT - 1)
-    await _tap(telegram, wide.result, _sticker_button(wide), ALICE)
+    await _tap(telegram, wide.result, await _sticker_button(telegram, wide), ALICE)
     await telegram.wait_for("createNewStickerSet", count=2)
     second = f"u{ALICE}_2_by_{BOT_USERNAME}"
     assert telegram.sent("createNewStickerSet")[1].params["title"] == (
@@ -158,12 +166,12 @@ async def test_a_full_set_is_followed_by_a_new_one_and_strangers_to_the_bot_are_
     # Bob taps under a group result but never opened a private chat with the bot.
     eden.image = _quarters(700, 700)
     in_group = await _result(telegram, tmp_path, GROUP, f"@{BOT_USERNAME} a fox", ALICE)
-    refused = await _tap(telegram, in_group.result, _sticker_button(in_group), BOB)
+    refused = await _tap(telegram, in_group.result, await _sticker_button(telegram, in_group), BOB)
     assert refused.params["text"] == texts.sticker_start_first(BOT_USERNAME)
     assert refused.params["show_alert"] == "true"
     assert not [s for s in telegram.sticker_sets.values() if s.owner == BOB]
     # Alice, who has, gets hers; the link comes to her private chat, not to the group.
-    await _tap(telegram, in_group.result, _sticker_button(in_group), ALICE)
+    await _tap(telegram, in_group.result, await _sticker_button(telegram, in_group), ALICE)
     await telegram.wait_for("sendMessage", ALICE, count=3)
     assert len(telegram.sticker_sets[second].stickers) == 2
     assert rows(tmp_path, "SELECT user_id, number, stickers FROM sticker_sets") == [(ALICE, 2, 2)]

@@ -38,6 +38,7 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.history import HISTORY_PREFIX, history_button, history_command
 from bot.handlers.inline import chosen_inline_result, inline_query
 from bot.handlers.language import (
     LANGUAGE_PREFIX,
@@ -45,7 +46,13 @@ from bot.handlers.language import (
     language_command,
     speak_their_language,
 )
-from bot.handlers.messages import on_message, preset_prompt_command, unsupported_message
+from bot.handlers.messages import (
+    describe_command,
+    enhance_command,
+    on_message,
+    preset_prompt_command,
+    unsupported_message,
+)
 from bot.handlers.payments import (
     BUY_PREFIX,
     buy_button,
@@ -101,6 +108,16 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("preset", preset_command),
             CommandHandler("p", preset_prompt_command),
             CallbackQueryHandler(preset_button, pattern=rf"^{PRESET_PREFIX}\|"),
+            CommandHandler("history", history_command),
+            CallbackQueryHandler(history_button, pattern=rf"^{HISTORY_PREFIX}\|"),
+            CommandHandler("describe", describe_command),
+            CommandHandler("enhance", enhance_command),
+            MessageHandler(
+                _NEW_MESSAGE
+                & (filters.PHOTO | filters.Document.IMAGE)
+                & filters.CaptionRegex(r"^/describe(@\w+)?(\s|$)"),
+                describe_command,
+            ),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

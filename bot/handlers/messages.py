@@ -1,4 +1,5 @@
-"""Message handlers: a prompt, with any photos, files, album or replied-to image, is a request."""
+"""Message handlers: a prompt, with any photos, files, album or replied-to image, is a request;
+/describe and /enhance ask the text model for a prompt."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from bot import i18n, texts
 from bot.chat_settings import ChatSettings
 from bot.domain import Order
 from bot.handlers.access import requester_id
+from bot.handlers.buttons import remix_reply
 from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
 from bot.handlers.presets import prompt_with_preset
 from bot.inputs import ImageFile, InputRejected
-from bot.jobs import Requester
+from bot.jobs import JobOptions, Requester, Words
 from bot.pipeline import Submission
 from bot.policy import LimitReached
 from bot.services import BotContext
@@ -35,6 +37,8 @@ async def on_message(update: Update, context: BotContext) -> None:
             return  # the album's first update answers for all of it
         album = collected
     if not any(addressed_to_bot(m, context.bot) for m in album):
+        return
+    if await remix_reply(message, context):
         return
     await _request(album, context)
 
@@ -73,15 +77,57 @@ async def unsupported_message(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.UNSUPPORTED_MESSAGE())
 
 
+async def describe_command(update: Update, context: BotContext) -> None:
+    """/describe as a reply to a photo, or as a photo's caption: the text model writes a prompt
+    that would draw it."""
+    message = update.effective_message
+    if message is None or not _for_this_bot(message, context):
+        return
+    try:
+        files = image_files(message)
+        if not files and message.reply_to_message:
+            files = image_files(message.reply_to_message)
+    except InputRejected as exc:
+        await message.reply_text(str(exc))
+        return
+    if not files:
+        await message.reply_text(texts.DESCRIBE_USAGE())
+        return
+    chat = await context.services.chat_settings(message.chat_id)
+    await _fulfil(message, context, chat, "/describe", files[:1], Words.DESCRIBE)
+
+
+async def enhance_command(update: Update, context: BotContext) -> None:
+    """/enhance a short prompt: the text model makes it a detailed one."""
+    message = update.effective_message
+    if message is None:
+        return
+    prompt = " ".join(context.args or ())
+    if not prompt:
+        await message.reply_text(texts.ENHANCE_USAGE())
+        return
+    chat = await context.services.chat_settings(message.chat_id)
+    await _fulfil(message, context, chat, prompt, [], Words.ENHANCE)
+
+
+def _for_this_bot(message: Message, context: BotContext) -> bool:
+    """A caption `/describe@OtherBot` is another bot's command (CommandHandler checks text)."""
+    command = (message.text or message.caption or "").split(maxsplit=1)[0]
+    _, _, name = command.partition("@")
+    return not name or name.lower() == context.bot.username.lower()
+
+
 async def _fulfil(
     message: Message,
     context: BotContext,
     chat: ChatSettings,
     prompt: str,
     files: list[ImageFile],
+    words: Words | None = None,
 ) -> None:
     """Hand the request in and return: a worker answers it. Its images are only referenced here
-    (by `file_id`); they are fetched when its turn comes, so a user over a limit costs nothing."""
+    (by `file_id`); they are fetched when its turn comes, so a user over a limit costs nothing.
+    `words`: a job for the text model, which makes no picture."""
     limit = chat.capabilities.max_input_images
     submission = Submission(
         who=Requester(
@@ -93,13 +139,14 @@ async def _fulfil(
         ),
         order=Order(
             prompt=prompt,
-            model=chat.model,
+            model=context.services.settings.eden.text_model if words else chat.model,
             aspect_ratio=chat.aspect_ratio,
             image_size=chat.image_size,
             inputs=min(len(files), limit),
         ),
         output_format=chat.output_format,
         file_ids=tuple(f.file_id for f in files[:limit]),
+        options=JobOptions(images=0, words=words) if words else JobOptions(),
     )
     try:
         await context.services.pipeline.submit(submission)

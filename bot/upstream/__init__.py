@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.upstream.client import ApiMode, EdenClient
 from bot.upstream.errors import UpstreamError
 from bot.upstream.resilience import CircuitBreaker, RetryingService
-from bot.upstream.service import ImageService
+from bot.upstream.service import ImageService, TextService
 
 __all__ = [
     "ApiMode",
@@ -14,5 +14,6 @@ __all__ = [
     "EdenClient",
     "ImageService",
     "RetryingService",
+    "TextService",
     "UpstreamError",
 ]

@@ -1,11 +1,12 @@
-"""Eden's chat-completions protocol (`POST /chat/completions`): request bodies and image replies."""
+"""Eden's chat-completions protocol (`POST /chat/completions`): request bodies and image replies,
+and the text model's questions and answers."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Final
 
-from bot.domain import ImageRequest
+from bot.domain import ImageRequest, TextRequest
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import (
     Reply,
@@ -30,7 +31,8 @@ def path(request: ImageRequest) -> str:
     return "/chat/completions"
 
 
-def body(request: ImageRequest) -> dict[str, Any]:
+def body(request: ImageRequest | TextRequest) -> dict[str, Any]:
+    """The request's body; an image request adds the shape (a text model has none)."""
     content: str | list[dict[str, Any]]
     if request.images:
         content = [{"type": "text", "text": request.prompt}] + [
@@ -38,11 +40,8 @@ def body(request: ImageRequest) -> dict[str, Any]:
         ]
     else:
         content = request.prompt
-    return {
-        "model": request.model,
-        "messages": [{"role": "user", "content": content}],
-        **shape_fields(request),
-    }
+    shape = shape_fields(request) if isinstance(request, ImageRequest) else {}
+    return {"model": request.model, "messages": [{"role": "user", "content": content}], **shape}
 
 
 def shape_fields(request: ImageRequest) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import httpx
 import orjson
 
 from bot import imaging, transport
-from bot.domain import ImageRequest, ImageResult
+from bot.domain import ImageRequest, ImageResult, TextRequest, TextResult
 from bot.upstream import chat, images
 from bot.upstream import errors as e
 from bot.upstream.budget import ByteBudget
@@ -176,16 +176,35 @@ class EdenClient:
             shape_sent=protocol.shape_fields(request),
         )
 
+    async def complete(self, request: TextRequest) -> TextResult:
+        """The text model's answer to `request` (always over /chat/completions), within one
+        timeout for the answer and its reading."""
+        path = "/chat/completions"
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._send(self._request("POST", path, chat.body(request)))
+                try:
+                    body = await read_body(response, path, self._max_reply_bytes)
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise e.UpstreamTimeout(f"no answer within {self._timeout:.0f} s") from exc
+        reply = chat.parse(_parse_json(body, path))
+        if not reply.text:
+            raise e.MalformedResponse(f"the text model sent no text ({reply.finish_reason})")
+        return TextResult(reply.text, reply.cost_usd)
+
+    async def list_text_models(self) -> list[str]:
+        """The models Eden's `/models` lists: where its text models are."""
+        return _names(await self._json("/models"))
+
     async def list_models(self) -> list[str]:
         """The image models Eden offers this account: `/images/models`, else `/models`."""
         try:
             reply = await self._json("/images/models")
         except e.ModelNotFound:  # a 404: this deployment has no images listing
             reply = await self._json("/models")
-        items = reply.get("data", reply.get("models", [])) if isinstance(reply, dict) else reply
-        if not isinstance(items, list):
-            raise e.MalformedResponse("the model list is not a list")
-        return [name for item in items if (name := _model_name(item))]
+        return _names(reply)
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Request:
         headers = dict(self._auth)
@@ -250,6 +269,14 @@ def _retry_after(response: httpx.Response, body: Any) -> float | None:
         return float(raw) if raw is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _names(reply: Any) -> list[str]:
+    """The model names in a model list, in any of the shapes gateways send it."""
+    items = reply.get("data", reply.get("models", [])) if isinstance(reply, dict) else reply
+    if not isinstance(items, list):
+        raise e.MalformedResponse("the model list is not a list")
+    return [name for item in items if (name := _model_name(item))]
 
 
 def _model_name(item: Any) -> str | None:

@@ -1,11 +1,11 @@
-"""The one interface the bot sees of any image provider."""
+"""The interfaces the bot sees of any image provider, and of its text model."""
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from bot.domain import ImageRequest, ImageResult
+from bot.domain import ImageRequest, ImageResult, TextRequest, TextResult
 
 
 class ImageService(Protocol):
@@ -19,3 +19,9 @@ class ImageService(Protocol):
     def generate(self, request: ImageRequest) -> AbstractAsyncContextManager[ImageResult]: ...
 
     async def aclose(self) -> None: ...
+
+
+class TextService(Protocol):
+    """Answers a TextRequest with the model's words, or raises an UpstreamError."""
+
+    async def complete(self, request: TextRequest) -> TextResult: ...

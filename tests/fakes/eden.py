@@ -118,6 +118,10 @@ class FakeEden:
         ]
         # Where the model list is served: Eden's /images/models, or only the older /models.
         self.models_path = "/images/models"
+        # Text models, listed on /models and answered on /chat/completions with `words`.
+        self.text_models = ["google/gemini-2.5-flash"]
+        self.words = "A red fox in fresh snow at dawn, soft golden light, watercolour"
+        self.text_cost = 0.0004
         # When set, /chat/completions answers as Eden does for models moved to /images.
         self.chat_unsupported = False
         self._script: deque[Responder] = deque()
@@ -242,8 +246,12 @@ class FakeEden:
             return web.json_response(
                 {"detail": "Invalid API key", "error_code": "UNAUTHORIZED"}, status=401
             )
-        if "/" + request.match_info["path"] == self.models_path:
-            return web.json_response({"data": [{"id": m, "object": "model"} for m in self.models]})
+        path = "/" + request.match_info["path"]
+        listed = self.models if path == self.models_path else []
+        if path == "/models":
+            listed = listed + self.text_models
+        if path in (self.models_path, "/models"):
+            return web.json_response({"data": [{"id": m, "object": "model"} for m in listed]})
         return web.json_response({"detail": "Not Found"}, status=404)
 
     def picture_for(self, path: str, body: dict[str, Any]) -> bytes:
@@ -261,6 +269,8 @@ class FakeEden:
         if self.delay:
             await asyncio.sleep(self.delay)
         path = "/" + request.match_info["path"]
+        if path == "/chat/completions" and body.get("model") in self.text_models:
+            return web.json_response(chat_reply(self.words, cost=self.text_cost))
         model = str(body.get("model", ""))
         if model.lower() not in {m.lower() for m in self.models}:
             return web.json_response({"detail": f"Model {model} not found"}, status=404)

@@ -302,6 +302,8 @@ class FakeTelegram:
             response = _error(failure.status, failure.description, failure.parameters)
         elif (handler := getattr(self, f"_m_{method}", None)) is None:
             response = _error(404, "Not Found: method not found")
+        elif "reply_markup" in params and (wrong := _markup_error(params["reply_markup"])):
+            response = _error(400, f"Bad Request: {wrong}")
         elif isinstance(result := await handler(call), web.Response):
             response = result
         else:
@@ -619,6 +621,39 @@ def _read_params(
             with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
     return params, files, filenames
+
+
+# An inline keyboard button is exactly one of these kinds (Bot API 9.4, InlineKeyboardButton).
+_BUTTON_KINDS = {
+    "url", "callback_data", "web_app", "login_url", "switch_inline_query",
+    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
+    "callback_game", "pay",
+}  # fmt: skip
+
+
+def _markup_error(markup: Any) -> str | None:
+    """Why Telegram would refuse this reply_markup, as it says it; None if it would not."""
+    if not isinstance(markup, dict):
+        return "can't parse reply keyboard markup JSON object"
+    if "force_reply" in markup:
+        placeholder = markup.get("input_field_placeholder")
+        if markup["force_reply"] is not True:
+            return 'field "force_reply" must be True'
+        if placeholder is not None and not 1 <= len(placeholder) <= 64:
+            return "input field placeholder is too long"
+        return None
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            if not button.get("text"):
+                return "text buttons are unallowed in the inline keyboard"
+            kinds = _BUTTON_KINDS & button.keys()
+            if len(kinds) != 1:
+                return "can't parse inline keyboard button: exactly one kind is required"
+            if "callback_data" in button and not 1 <= len(button["callback_data"].encode()) <= 64:
+                return "BUTTON_DATA_INVALID"
+            if "copy_text" in button and not 1 <= len(button["copy_text"].get("text", "")) <= 256:
+                return "COPY_TEXT_INVALID"
+    return None
 
 
 def user(user_id: int, language: str | None = None) -> dict[str, Any]:
