@@ -39,7 +39,7 @@ async def _draws_it(telegram: FakeTelegram, eden: FakeEden, answer: Call) -> Non
     [picture] = await telegram.wait_for("sendPhoto", ALICE)
     body = eden.calls[-1].body
     assert (body["model"], _prompt(body), _images(body)) == (
-        "google/gemini-3.1-flash-image",
+        "google/gemini-nano-banana-2.1",
         eden.words,
         [],
     )
@@ -75,7 +75,7 @@ async def test_describe_a_replied_photo_then_draw_it(
 
     await _draws_it(telegram, eden, answer)
     await _settled(tmp_path, 2)
-    assert _ledger(tmp_path)[1] == ("generate", "google/gemini-3.1-flash-image", "ok", 1, eden.cost)
+    assert _ledger(tmp_path)[1] == ("generate", "google/gemini-nano-banana-2.1", "ok", 1, eden.cost)
 
 
 async def test_a_photo_captioned_describe_is_described_and_without_a_photo_explained(
