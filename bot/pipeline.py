@@ -288,7 +288,7 @@ class Pipeline:
         pictures = await self._inputs(job, answer)
         if pictures is None:
             return Outcome.BAD_INPUT, None
-        request = upstream_request(job.order, job.options, pictures)
+        request = upstream_request(job.order, job.options, pictures, job.who.user_id)
         if job.id not in self._sent:
             self._sent.add(job.id)
             await self._mark(self._storage.upstream_sent, job.id)

@@ -23,9 +23,9 @@ ENLARGE_INSTRUCTION = (
 
 
 def upstream_request(
-    order: Order, options: JobOptions, pictures: tuple[Picture, ...]
+    order: Order, options: JobOptions, pictures: tuple[Picture, ...], requester: int | None
 ) -> ImageRequest:
-    request = order.with_images(pictures)
+    request = order.with_images(pictures, requester)
     return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION) if options.enlarge else request
 
 
