@@ -1,11 +1,12 @@
 # Two stages: wheels are built with the compilers, the final image has only what runs.
-FROM python:3.11-slim AS build
+# Pinned to an exact release: a rebuild gets the same interpreter and Debian.
+FROM python:3.11.14-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.11-slim
+FROM python:3.11.14-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DATA_DIR=/data \

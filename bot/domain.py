@@ -126,6 +126,9 @@ class ImageRequest:
     aspect_ratio: str
     image_size: str
     images: tuple[Picture, ...] = ()
+    # Whom it is for (never sent upstream): one user's failures must not shut the service for
+    # everyone (upstream/resilience.py, CircuitBreaker).
+    requester: int | None = None
 
     @property
     def kind(self) -> Kind:
@@ -147,8 +150,12 @@ class Order:
     def kind(self) -> Kind:
         return Kind.EDIT if self.inputs else Kind.GENERATE
 
-    def with_images(self, images: tuple[Picture, ...]) -> ImageRequest:
-        return ImageRequest(self.prompt, self.model, self.aspect_ratio, self.image_size, images)
+    def with_images(
+        self, images: tuple[Picture, ...], requester: int | None = None
+    ) -> ImageRequest:
+        return ImageRequest(
+            self.prompt, self.model, self.aspect_ratio, self.image_size, images, requester
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Who may use the bot: admins, listed users, members of listed chats, messages sent on behalf
-of listed chats, or everyone with ALLOW_EVERYONE=true and no lists; the admins' /allow and /deny
-add to those lists, and a /deny wins over any of them but ADMIN_USER_IDS. Policy only: the door
+of listed chats, or everyone with ALLOW_EVERYONE=true and no lists (but a channel posting in a
+group only if it is itself listed); the admins' /allow and /deny add to those lists, and a /deny
+wins over any of them but ADMIN_USER_IDS. Policy only: the door
 handler (handlers/access.py) asks it and turns the others away."""
 
 from __future__ import annotations
@@ -69,12 +70,17 @@ class Doorkeeper:
         if any(s is not None and overrides.denied(s) for s in subjects):
             return False
         allowed_chats = self._allowed_chats()
+        if sender_chat is not None and (chat is None or sender_chat.id != chat.id):
+            # A channel posting in a group: Telegram hides who writes as it, and anyone can make
+            # channels, so neither the group's allowance nor an open bot lets one in; only
+            # letting in that very channel does.
+            return sender_chat.id in allowed_chats
         if access.is_open or (chat is not None and chat.id in allowed_chats):
             return True
+        # The user of a message sent on behalf of a chat is a service account that stands for
+        # everyone doing so: only the chat can be let in, never the account as a user.
         if sender_chat is not None:
-            # The user is a service account that stands for everyone posting as some chat: only
-            # that chat can be let in, never the account as a user.
-            return sender_chat.id in allowed_chats
+            return False
         if user_id in access.allowed_user_ids or overrides.allowed(user_id):
             return True
         return await self._member_of_an_allowed_chat(bot, user_id)

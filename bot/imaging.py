@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import pillow_heif
@@ -26,6 +27,12 @@ MAX_INPUT_BYTES = 7 * 1024 * 1024
 # or PNG can declare hundreds of megapixels. Checked from the header, before anything is decoded;
 # phone cameras stay under it (a 200 Mpx sensor saves 50 Mpx photos by default, at most).
 MAX_PIXELS = 40_000_000
+# Converting an image costs 4 bytes a pixel more, so one over this many pixels (about a 4K
+# result's) is converted reduced by a whole factor: a JPEG decoded smaller, others reduced band
+# by band from their decoded pixels (a 6300x6300 GIF held 228 MB more when converted whole).
+MAX_CONVERTED_PIXELS = 17_000_000
+# Rows of pixels converted at a time when reducing, per unit of the factor.
+_BAND_ROWS = 256
 # Pillow warns of its own, higher bound (~89 Mpx) as it opens a file; MAX_PIXELS refuses such
 # files before any decoding, so the warning would only repeat it in the log.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -79,13 +86,17 @@ def fit_for_model(
             if picture.mime in accepted and len(picture.data) <= max_bytes and not picture.animated:
                 _decode(opened)
                 return picture
+            factor = _reduction(opened.width * opened.height)
+            if factor > 1:  # a JPEG decodes at 1/2, 1/4 or 1/8 of its size; others ignore it
+                opened.draft(opened.mode, (opened.width // factor, opened.height // factor))
             # The first frame of an animation; upright, as the phone showed it.
-            image = ImageOps.exif_transpose(opened)
-            image.load()
+            opened.load()
+            ImageOps.exif_transpose(opened, in_place=True)
+            has_alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+            mode = "RGBA" if has_alpha else "RGB"
+            image = _converted(opened, mode, _reduction(opened.width * opened.height))
     except _DECODE_ERRORS as exc:
         raise BrokenImage(str(exc)) from exc
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    image = image.convert("RGBA" if has_alpha else "RGB")
     while True:
         out = io.BytesIO()
         if has_alpha:
@@ -97,6 +108,25 @@ def fit_for_model(
         # Shrink by the byte overshoot's square root (bytes grow with area), with some margin.
         scale = (max_bytes / out.tell()) ** 0.5 * 0.9
         image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+
+
+def _reduction(pixels: int) -> int:
+    """The whole factor that brings `pixels` down to MAX_CONVERTED_PIXELS or fewer."""
+    return max(1, math.ceil(math.sqrt(pixels / MAX_CONVERTED_PIXELS)))
+
+
+def _converted(image: Image.Image, mode: str, factor: int) -> Image.Image:
+    """`image` in `mode`, `factor` times smaller: band by band, so that it is never held
+    whole at full size in the new mode."""
+    if factor == 1:
+        return image.convert(mode)
+    width, height = image.size
+    out = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    rows = factor * _BAND_ROWS
+    for top in range(0, height, rows):
+        band = image.crop((0, top, width, min(height, top + rows))).convert(mode)
+        out.paste(band.reduce(factor), (0, top // factor))
+    return out
 
 
 def _decode(image: Image.Image) -> None:

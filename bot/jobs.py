@@ -12,8 +12,9 @@ from bot.domain import Funding, NoPictureReason, Order, Outcome
 
 @dataclass(frozen=True, slots=True)
 class Requester:
-    """Who asks, and where. `user_id` is the chat a message was sent on behalf of, if it was (an
-    anonymous group admin, a channel): its `from` is then a service account shared by all."""
+    """Who asks, and where. `user_id` is the chat a message was sent in, if it was sent on behalf
+    of a chat (an anonymous group admin, a channel): its `from` is then a service account
+    shared by all (handlers/access.py, requester_id)."""
 
     user_id: int | None
     chat_id: int

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 REDACTED = "[REDACTED]"
 WITHHELD = "[contents not logged: LOG_PROMPTS=false]"
@@ -53,14 +53,29 @@ class JsonFormatter(RedactingFormatter):
         return self.redact(json.dumps(entry, default=str))
 
 
+@runtime_checkable
+class Summarized(Protocol):
+    """A value whose text may quote what a user wrote (an upstream error echoing the prompt),
+    and that can say what it is without it."""
+
+    def log_summary(self) -> str: ...
+
+
 class WithholdContents(logging.Filter):
     """python-telegram-bot logs whole updates and API calls, texts and captions included, at
     DEBUG (and an update it cannot read at CRITICAL). Without LOG_PROMPTS the line stays (which
-    endpoint was called, that an update arrived), and what users wrote is left out."""
+    endpoint was called, that an update arrived), and what users wrote is left out; so are the
+    upstream's words in an error logged by the bot (it gets the error's summary instead)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("telegram") and isinstance(record.args, tuple):
+        if not isinstance(record.args, tuple):
+            return True
+        if record.name.startswith("telegram"):
             record.args = tuple(a if _cannot_hold_text(a) else WITHHELD for a in record.args)
+        else:
+            record.args = tuple(
+                a.log_summary() if isinstance(a, Summarized) else a for a in record.args
+            )
         return True
 
 

@@ -372,7 +372,7 @@ class Pipeline:
         if job.options.words is not None:
             return await self._write_words(job, answer, slot, pictures)
         try:
-            request = await upstream_request(job.order, job.options, pictures)
+            request = await upstream_request(job.order, job.options, pictures, job.who.user_id)
         except InputRejected as exc:
             await self._tell(answer, str(exc))
             return Outcome.BAD_INPUT, None, None

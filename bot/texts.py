@@ -568,6 +568,15 @@ ADMIN_COMMANDS = Text("""Admin commands (changes take effect at once and are kep
 /refund <charge id> - refund a Telegram Stars payment
 Instead of an id, reply to the person's message.""")
 ADMIN_NEEDS_TARGET = Text("Whom? Give a user id (a chat's is negative), or reply to their message.")
+
+
+def admin_chat_needs_id(chat_id: int) -> str:
+    return _(
+        "That message was sent on behalf of a chat, not by a user. To change what the whole "
+        "chat may do, give its id after the command: {id}"
+    ).format(id=chat_id)
+
+
 ADMIN_CANNOT_DENY_ADMIN = Text("That's an administrator from ADMIN_USER_IDS: change .env instead.")
 # What /quota and /budget expect, for admin_bad_number.
 ADMIN_QUOTA_NUMBER = Text("number of images per day")

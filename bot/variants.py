@@ -78,10 +78,11 @@ INSTRUCTIONS: dict[Transform, str] = {
 
 
 async def upstream_request(
-    order: Order, options: JobOptions, pictures: tuple[Picture, ...]
+    order: Order, options: JobOptions, pictures: tuple[Picture, ...], requester: int | None
 ) -> ImageRequest:
-    """The request to send for a job whose input pictures are ready."""
-    request = fit_to_model(order).with_images(pictures)
+    """The request to send for a job whose input pictures are ready, on behalf of `requester`
+    (whose failures the circuit breaker counts once)."""
+    request = fit_to_model(order).with_images(pictures, requester)
     if options.enlarge:
         return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION)
     transform = options.transform

@@ -71,6 +71,44 @@ async def test_admins_let_people_in_and_out_without_a_restart(
     ]
 
 
+async def test_a_bare_command_in_a_forum_topic_is_about_no_one(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    await start_bot(ADMIN_USER_IDS=f"{ADMIN}")
+    # Telegram makes every message in a topic a reply to the topic's creation, by its creator.
+    created = text_message(CLUB, "", user_id=BOB)
+    del created["text"]
+    created |= {"message_id": 77, "date": 1_700_000_000}
+    created["forum_topic_created"] = {"name": "Art", "icon_color": 7322096}
+    command = text_message(CLUB, "/deny", user_id=ADMIN, reply_to=created)
+    command |= {"message_thread_id": 77, "is_topic_message": True}
+    assert await telegram.ask(command) == (
+        "Whom? Give a user id (a chat's is negative), or reply to their message."
+    )
+    assert _audit(tmp_path) == []
+    assert (await telegram.answer(text_message(BOB, "still here"))).method == "sendPhoto"
+
+
+async def test_a_reply_names_a_user_never_a_whole_chat(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    await start_bot(ALLOW_EVERYONE="false", ADMIN_USER_IDS=f"{ADMIN}")
+    anonymous = text_message(CLUB, "hello")
+    anonymous["from"] = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+    anonymous["sender_chat"] = {"id": CLUB, "type": "supergroup", "title": "Club"}
+    await telegram.send(anonymous)
+    reply = await telegram.ask(text_message(CLUB, "/allow", user_id=ADMIN, reply_to=anonymous))
+    assert reply == (
+        "That message was sent on behalf of a chat, not by a user. To change what the whole "
+        f"chat may do, give its id after the command: {CLUB}"
+    )
+    assert _audit(tmp_path) == []
+    # Named by its id, the chat is let in.
+    assert await telegram.ask(text_message(ADMIN, f"/allow {CLUB}")) == (
+        f"Done: chat {CLUB} is let in."
+    )
+
+
 async def test_quota_and_budget_overrides_take_precedence_over_env(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:

@@ -297,7 +297,7 @@ async def test_no_button_sends_a_tier_the_model_lacks(
     if submission is None:
         assert kind is ButtonKind.LARGER  # nothing larger than the largest tier
         return
-    request = await upstream_request(submission.order, submission.options, ())
+    request = await upstream_request(submission.order, submission.options, (), None)
     assert request.image_size in caps.image_sizes
     for protocol in (chat, images):
         body = protocol.body(request)

@@ -21,6 +21,9 @@ ALICE, BOB, ADMIN = 1001, 1002, 1003
 CLUB, OTHER_GROUP = -100500, -100600
 # Telegram's stand-in for every anonymous group administrator.
 GROUP_ANONYMOUS_BOT = 1087968824
+# ...and for everyone posting as a channel.
+CHANNEL_BOT = 136817688
+CHANNELS = (-100901, -100902, -100903)
 
 
 def _as_anonymous_admin(group: int, text: str) -> dict[str, Any]:
@@ -33,6 +36,14 @@ def _as_anonymous_admin(group: int, text: str) -> dict[str, Any]:
         "username": "GroupAnonymousBot",
     }
     message["sender_chat"] = chat(group)
+    return message
+
+
+def _as_channel(group: int, channel: int, text: str) -> dict[str, Any]:
+    """A message in `group` from someone posting as a `channel` they own."""
+    message = text_message(group, text)
+    message["from"] = {"id": CHANNEL_BOT, "is_bot": True, "first_name": "Channel"}
+    message["sender_chat"] = {"id": channel, "type": "channel", "title": f"Channel{channel}"}
     return message
 
 
@@ -143,6 +154,52 @@ async def test_anonymous_admins_get_in_by_their_chat_never_as_a_user(
     assert len(_pictures(eden)) == 1
     asked = [int(c.params["user_id"]) for c in telegram.sent("getChatMember")]
     assert GROUP_ANONYMOUS_BOT not in asked
+
+
+async def test_posting_as_channels_gets_around_no_refusal_and_no_limit(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    telegram.members[CLUB] = {ALICE}
+    await start_bot(
+        ALLOWED_CHAT_IDS=f"{CLUB}",
+        ADMIN_USER_IDS=f"{ADMIN}",
+        USER_DAILY_IMAGES="1",
+        GROUP_COOLDOWN_SECONDS="0",
+    )
+    first, *others = CHANNELS
+    mine = text_message(CLUB, f"@{BOT_USERNAME} a fox", user_id=ALICE)
+    assert (await telegram.answer(mine)).method == "sendPhoto"
+    again = text_message(CLUB, f"@{BOT_USERNAME} a fox again", user_id=ALICE)
+    assert "today's images" in await telegram.ask(again)
+    # The group's allowance does not let in a channel posting there: it must be let in itself.
+    refusal = await telegram.ask(_as_channel(CLUB, first, f"@{BOT_USERNAME} as a channel"))
+    assert "private" in refusal
+    assert str(first) in refusal
+    for channel in CHANNELS:
+        await telegram.ask(text_message(ADMIN, f"/allow {channel}"))
+    # Let in, a channel counts against the group, whoever posts as it: one image for all.
+    one = _as_channel(CLUB, first, f"@{BOT_USERNAME} one")
+    assert (await telegram.answer(one)).method == "sendPhoto"
+    for channel in others:
+        reply = await telegram.ask(_as_channel(CLUB, channel, f"@{BOT_USERNAME} another"))
+        assert "today's images" in reply
+    # A /deny of the channel stops it.
+    await telegram.ask(text_message(ADMIN, f"/deny {first}"))
+    assert "private" in await telegram.ask(_as_channel(CLUB, first, f"@{BOT_USERNAME} more"))
+    assert len(_pictures(eden)) == 2
+
+
+async def test_an_open_bot_lets_in_no_channel_posting_in_a_group(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    await start_bot(ALLOW_EVERYONE="true", USER_DAILY_IMAGES="1", GROUP_COOLDOWN_SECONDS="0")
+    for channel in CHANNELS:
+        reply = await telegram.ask(_as_channel(CLUB, channel, f"@{BOT_USERNAME} a free one"))
+        assert str(channel) in reply
+    # The group's anonymous admins are still served as the group.
+    banner = _as_anonymous_admin(CLUB, f"@{BOT_USERNAME} a club banner")
+    assert (await telegram.answer(banner)).method == "sendPhoto"
+    assert len(_pictures(eden)) == 1
 
 
 # ---- buttons and echoed input ----------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.domain import ImageRequest, ImageResult, NoPictureReason, Outcome, Picture
@@ -253,3 +255,32 @@ async def test_waiting_to_read_is_not_the_upstreams_time(eden: FakeEden) -> None
         await asyncio.sleep(1.0)  # twice the timeout, holding the budget
     assert (await second).picture.data == eden.image
     await client.aclose()
+
+
+class _Endless(httpx.AsyncByteStream):
+    """An error page of `chunks` MiB, sent without a length; counts what was taken of it."""
+
+    def __init__(self, chunks: int) -> None:
+        self.chunks = chunks
+        self.taken = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.taken += 1
+            yield b"<p>Bad gateway</p>" + b" " * (1024 * 1024 - 18)
+
+
+async def test_an_error_answer_is_read_only_up_to_a_small_cap() -> None:
+    page = _Endless(200)
+
+    def bad_gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, stream=page)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(bad_gateway))
+    client = EdenClient(base_url="https://eden.test/v3", api_key=API_KEY, mode="chat", http=http)
+    with pytest.raises(e.ProviderError) as caught:
+        await _generate(client, GENERATE)
+    await client.aclose()
+    assert caught.value.status == 502
+    assert caught.value.retryable
+    assert page.taken == 1  # of 200 MiB on offer: the first MiB is past the cap already

@@ -22,7 +22,7 @@ from bot import texts
 from bot.imaging import MAX_PIXELS
 from tests.conftest import BOT_TOKEN, StartBot, free_port
 from tests.fakes.database import rows
-from tests.fakes.eden import FakeEden
+from tests.fakes.eden import FakeEden, chat_reply
 from tests.fakes.images import jpeg
 from tests.fakes.process import REPO, BotProcess
 from tests.fakes.telegram import FakeTelegram, document_message, photo_message, text_message
@@ -350,6 +350,26 @@ async def test_prompts_stay_out_of_the_debug_log(
     assert "Processing update" in bot.output
     assert "flamingo" not in bot.output
     assert "mauve" not in bot.output
+
+
+async def test_the_upstreams_words_stay_out_of_the_log(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
+) -> None:
+    """A refusal, a 400's detail or a 5xx's may quote the prompt: only kind and status are
+    logged."""
+    eden.then_json({"detail": "no flamingo may play chess"}, status=400)
+    eden.then_json(chat_reply("I will not draw a flamingo.", finish_reason="stop"))
+    eden.then_json({"detail": "flamingo overload"}, status=503)
+    bot = await start_bot(LOG_LEVEL="DEBUG", UPSTREAM_RETRIES="0")
+    for prompt in ("a flamingo playing chess", "a flamingo", "a flamingo again"):
+        assert (await telegram.answer(text_message(ALICE, prompt))).method == "sendMessage"
+    await bot.stop()
+    assert "upstream failure (bad_request) after 1 attempt(s): bad_request, HTTP 400" in (
+        bot.output
+    )
+    assert "upstream failure (refused) after 1 attempt(s): refused\n" in bot.output
+    assert "provider_error, HTTP 503" in bot.output
+    assert "flamingo" not in bot.output
 
 
 async def test_prompts_are_logged_when_asked(

@@ -77,6 +77,9 @@ async def test_a_link_to_another_loopback_server_is_not_fetched(
         # A name is judged by the address it resolves to.
         ("https://localhost:9/a.png", "localhost resolves to the non-public"),
         ("http://example.com/a.png", "not https"),
+        # Addresses a URL parser refuses (octal, a port out of range) end as a refusal too.
+        ("https://0177.0.0.1/a.png", "not valid: https://0177.0.0.1"),
+        ("https://example.com:99999/a.png", "not valid: https://example.com:99999"),
     ],
 )
 async def test_links_to_non_public_addresses_are_refused(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -23,6 +26,7 @@ from bot.imaging import (
     sticker,
 )
 from tests.fakes.images import jpeg, png
+from tests.fakes.process import REPO
 
 COMMON = frozenset({"image/png", "image/jpeg", "image/webp"})
 
@@ -160,3 +164,50 @@ def test_a_canvas_past_its_pixel_bound_is_scaled_down_whole() -> None:
     image = Image.open(io.BytesIO(canvas.data)).convert("RGB")
     assert image.getpixel((2000, 2000)) == (40, 90, 160)
     assert image.getpixel((10, 10)) == image.getpixel((3990, 3990)) == CANVAS_FILL
+
+
+_PEAK = """
+import resource, sys
+from pathlib import Path
+from bot.imaging import fit_for_model, inspect
+picture = inspect(Path(sys.argv[1]).read_bytes())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fitted = fit_for_model(picture, frozenset({"image/png", "image/jpeg", "image/webp"}))
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(grew // 1024, fitted.width, fitted.height)
+"""
+
+
+def test_a_huge_palette_image_is_converted_reduced(tmp_path: Path) -> None:
+    """A 6300x6300 GIF is 30 KB and under MAX_PIXELS, yet converting it whole took +228 MB. Its
+    peak is measured in a process of its own (ru_maxrss is the process's high-water mark)."""
+    gif = Image.new("P", (6300, 6300), 0)
+    gif.putpalette([i % 256 for i in range(768)])
+    (tmp_path / "huge.gif").write_bytes(_encode(gif, "GIF"))
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, str(tmp_path / "huge.gif")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    grew_mib, width, height = map(int, done.stdout.split())
+    # At most the palette image (40 MB) and its reduced copy (40 MB); whole, it took ~150 MB.
+    assert grew_mib < 100, done.stdout
+    assert (width, height) == (3150, 3150)
+
+
+def test_a_large_photo_is_converted_reduced_and_upright() -> None:
+    photo = Image.new("RGB", (6000, 3000), (200, 30, 30))
+    photo.paste((30, 30, 200), (0, 0, 3000, 3000))  # blue on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90° clockwise: the blue half on top
+    out = io.BytesIO()
+    photo.save(out, "WEBP", exif=exif, quality=50)
+    fitted = fit_for_model(inspect(out.getvalue()), frozenset({"image/png"}))
+    assert (fitted.width, fitted.height) == (1500, 3000)
+    with Image.open(io.BytesIO(fitted.data)) as result:
+        blue = result.getchannel("B")
+        top, bottom = blue.getpixel((750, 10)), blue.getpixel((750, 2990))
+    assert isinstance(top, int) and isinstance(bottom, int)
+    assert top > 150 > bottom

@@ -229,16 +229,16 @@ async def test_the_breaker_opens_then_a_probe_closes_it(
     for _ in range(2):
         eden.then_json({"error": {"message": "down"}}, status=500)
     bot = await start_bot(BREAKER_THRESHOLD="2", BREAKER_COOLOFF_SECONDS="3")
-    for prompt in ("one", "two"):
-        reply = await telegram.answer(text_message(A, prompt))
+    for user, prompt in ((A, "one"), (B, "two")):
+        reply = await telegram.answer(text_message(user, prompt))
         assert "had a problem" in reply.params["text"]
-    reply = await telegram.answer(text_message(B, "three"))
+    reply = await telegram.answer(text_message(C, "three"))
     assert reply.params["text"].startswith("The image service is down right now")
     assert len(eden.calls) == 2  # answered without calling the service
     await asyncio.sleep(3.1)
-    reply = await telegram.answer(text_message(B, "four"))
+    reply = await telegram.answer(text_message(C, "four"))
     assert reply.method == "sendPhoto"
-    reply = await telegram.answer(text_message(C, "five"))
+    reply = await telegram.answer(text_message(A, "five"))
     assert reply.method == "sendPhoto"
     assert len(eden.calls) == 4
     assert "failing fast" in bot.output

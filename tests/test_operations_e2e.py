@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shlex
 import socket
 from pathlib import Path
@@ -349,6 +350,26 @@ def test_the_replicas_profile_runs_three_replicas_on_postgresql_behind_a_proxy()
     assert "server replica:8443" in nginx
     assert "proxy_pass http://bot_replicas;" in nginx
     assert "client_max_body_size 1m;" in nginx
+
+
+def test_the_deploy_files_need_a_password_publish_no_open_http_and_pin_their_images() -> None:
+    text = (REPO / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    required = "${POSTGRES_PASSWORD:?"
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(required)
+    assert f":{required}" in services["replica"]["environment"]["DATABASE_URL"]
+    assert "POSTGRES_PASSWORD:-" not in text
+    # nginx speaks plain HTTP: published on the host's loopback only, for a TLS terminator.
+    for port in services["proxy"]["ports"]:
+        assert str(port).startswith("127.0.0.1:"), port
+    # Exact releases, not moving tags such as python:3.11-slim or postgres:16.
+    dockerfile = (REPO / "Dockerfile").read_text()
+    images = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    images += [s["image"] for s in services.values() if "image" in s]
+    exact = {"python": r"3\.11\.\d+-", "postgres": r"16\.\d+-", "nginx": r"1\.\d+\.\d+-"}
+    for image in images:
+        name, _, tag = image.partition(":")
+        assert re.match(exact[name], tag) or "@sha256:" in image, image
 
 
 @pytest.mark.parametrize("name", [".dockerignore", ".env.example"])

@@ -24,10 +24,12 @@ def sender_chat_of(update: Update) -> Chat | None:
 
 
 def requester_id(message: Message) -> int | None:
-    """Whom a message counts against for limits and quotas: the chat it was sent on behalf of,
-    if any, else its user."""
+    """Whom a message counts against for limits and quotas: its user, or, for a message sent on
+    behalf of a chat, the chat it was sent in. Nobody can tell who writes as a chat (an
+    anonymous admin of the group, or the owner of a channel posting there), so all of them
+    share that group's allowances: posting as several channels gets no fresh quota each."""
     if message.sender_chat is not None:
-        return message.sender_chat.id
+        return message.chat.id
     return message.from_user.id if message.from_user else None
 
 

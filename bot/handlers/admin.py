@@ -36,10 +36,19 @@ def parse_id(text: str) -> int | None:
     return int(text) or None
 
 
+def _replied_to(message: Message) -> Message | None:
+    """The message a command replies to, if the admin chose it: in a forum topic, Telegram
+    makes every message a reply to the topic's first one (its creation), which names no one."""
+    reply = message.reply_to_message
+    if reply is None or reply.forum_topic_created is not None:
+        return None
+    return reply
+
+
 def _target(message: Message, args: list[str], values: int) -> tuple[int | None, list[str]]:
     """The user or chat a command is about (its first argument, or the author of the message it
     replies to) and the arguments that follow."""
-    reply = message.reply_to_message
+    reply = _replied_to(message)
     if reply is not None and len(args) == values:
         return requester_id(reply), args
     if len(args) == values + 1:
@@ -51,12 +60,19 @@ async def _admin_target(
     update: Update, context: BotContext, values: int
 ) -> tuple[Message, int, int, list[str]] | None:
     """For /allow, /deny, /quota, /budget: the message, its admin, the user or chat it is about
-    and the values that follow; a non-admin or a missing target is told, and gets None."""
+    and the values that follow; a non-admin or a missing target is told, and gets None. A reply
+    names its user only: one to a message sent on behalf of a chat (an anonymous admin, a
+    channel) would name a whole chat, so its id must be typed."""
     found = await admin_message(update, context)
     if found is None:
         return None
     message, admin = found
-    subject, rest = _target(message, list(context.args or []), values)
+    args = list(context.args or [])
+    reply = _replied_to(message)
+    if reply is not None and reply.sender_chat is not None and len(args) == values:
+        await message.reply_text(texts.admin_chat_needs_id(reply.sender_chat.id))
+        return None
+    subject, rest = _target(message, args, values)
     if subject is None:
         await message.reply_text(texts.ADMIN_NEEDS_TARGET())
         return None

@@ -53,6 +53,8 @@ UNKNOWN_REPLY_BYTES = 16 * 1024 * 1024
 MAX_REPLY_BYTES = 96 * 1024 * 1024
 # The largest image downloaded from a link (raw bytes, not base64).
 MAX_HOSTED_BYTES = 64 * 1024 * 1024
+# The most of an error answer read: its detail is a sentence, and a proxy's page a few KB.
+MAX_ERROR_BYTES = 64 * 1024
 
 
 class EdenClient:
@@ -224,10 +226,12 @@ class EdenClient:
         """The response with its headers read; the body is left to the caller (streaming)."""
         with mapped_errors(request.url.path):
             response = await self._http.send(request, stream=True)
-            if response.is_error:
-                await response.aread()
-                await response.aclose()
-                raise error_from_response(response)
+        if response.is_error:
+            try:
+                body = await read_body(response, request.url.path, MAX_ERROR_BYTES)
+            except e.ReplyTooLarge:
+                body = b""  # the status says enough; the rest is left unread
+            raise error_from_response(response, body)
         return response
 
 
@@ -238,13 +242,14 @@ def _parse_json(body: bytes, path: str) -> Any:
         raise e.MalformedResponse(f"{path} answered with non-JSON") from exc
 
 
-def error_from_response(response: httpx.Response) -> e.StatusError:
-    """The StatusError for an error answer, read from its status and any known body shape."""
+def error_from_response(response: httpx.Response, raw: bytes) -> e.StatusError:
+    """The StatusError for an error answer, read from its status and any known shape of its
+    body (`raw`)."""
     status = response.status_code
     try:
-        body: Any = response.json()
-    except ValueError:
-        body = response.text
+        body: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = raw.decode(response.encoding or "utf-8", errors="replace")
     detail = error_detail(body)
     code = body.get("error_code") if isinstance(body, dict) else None
     cls = _BY_ERROR_CODE.get(str(code)) or _BY_STATUS.get(status)

@@ -39,6 +39,11 @@ class UpstreamError(Exception):
         # How many calls ended in this error (set by the retrying layer).
         self.attempts = 1
 
+    def log_summary(self) -> str:
+        """What the log says of it without LOG_PROMPTS (bot/logs.py): its kind, never the
+        upstream's words (a refusal, a 400's detail), which may quote the prompt."""
+        return str(self.kind)
+
 
 class TransportError(UpstreamError):
     kind = Outcome.CONNECTION_ERROR
@@ -58,6 +63,9 @@ class StatusError(UpstreamError):
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.message}"
+
+    def log_summary(self) -> str:
+        return f"{self.kind}, HTTP {self.status}"
 
 
 class BadRequest(StatusError):

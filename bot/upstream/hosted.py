@@ -98,9 +98,15 @@ class HostedImages:
 
     async def _follow(self, url: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            client = self._client_for(url)
-            # No Authorization header: the image may be hosted by someone other than Eden.
-            request = client.build_request("GET", url)
+            try:
+                client = self._client_for(url)
+                # No Authorization header: the image may be hosted by someone other than Eden.
+                request = client.build_request("GET", url)
+            except (httpx.InvalidURL, ValueError) as exc:
+                # An address written oddly (`0177.0.0.1`), a port out of range: nothing to fetch.
+                raise e.HostedImageFailed(
+                    f"refused a link that is not valid: {_shown(url)}"
+                ) from exc
             with mapped_errors("an image link"):
                 response = await client.send(request, stream=True)
             if response.is_redirect:

@@ -91,7 +91,11 @@ class RetryingService:
 
 class CircuitBreaker:
     """After `threshold` consecutive service failures, requests fail at once for `cooloff`
-    seconds; then one request is let through as a probe, and its success closes the circuit."""
+    seconds; then one request is let through as a probe, and its success closes the circuit.
+
+    A failure counts once per requester per `cooloff`: a 5xx may be about one user's request
+    (its prompt, its input image), and one user asking again and again must not make the
+    service look down to everyone else."""
 
     def __init__(
         self,
@@ -106,6 +110,8 @@ class CircuitBreaker:
         self._cooloff = cooloff
         self._clock = clock
         self._failures = 0
+        # When each requester's failure last counted, since the last success.
+        self._counted: dict[int | None, float] = {}
         self._opened_at: float | None = None
         self._probing = False
 
@@ -123,7 +129,7 @@ class CircuitBreaker:
             except e.UpstreamError as exc:
                 # Only trouble with the service counts; a refusal or a bad request means it is up.
                 if exc.retryable:
-                    self._failed(probe)
+                    self._failed(probe, request.requester)
                 else:
                     self._recovered()
                 raise
@@ -133,7 +139,12 @@ class CircuitBreaker:
             self._recovered()
             yield result
 
-    def _failed(self, probe: bool) -> None:
+    def _failed(self, probe: bool, requester: int | None) -> None:
+        now = self._clock()
+        last = self._counted.get(requester)
+        if not probe and last is not None and now - last < self._cooloff:
+            return
+        self._counted[requester] = now
         self._failures += 1
         if probe or (self._opened_at is None and self._failures >= self._threshold):
             if not probe:
@@ -148,6 +159,7 @@ class CircuitBreaker:
         if self._opened_at is not None:
             log.warning("image service answered again; circuit closed")
         self._failures = 0
+        self._counted.clear()
         self._opened_at = None
 
     async def aclose(self) -> None:
