@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, pick
 from bot.config import BotSettings
+from bot.conversation import Mode
 from bot.storage import Storage
 
 
@@ -19,6 +20,7 @@ class ChatSettings:
     image_size: str
     output_format: str
     models: tuple[str, ...]
+    conversation: Mode = Mode.SINGLE
 
     @property
     def capabilities(self) -> ModelCapabilities:
@@ -50,4 +52,5 @@ async def resolve(
         image_size=pick(stored.image_size, defaults.default_image_size, caps.image_sizes),
         output_format=pick(stored.output_format, OUTPUT_FORMATS[0], OUTPUT_FORMATS),
         models=models,
+        conversation=Mode(stored.conversation) if stored.conversation in set(Mode) else Mode.SINGLE,
     )

@@ -73,18 +73,29 @@ class Picture:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier turn of a conversation: what the user wrote and sent, and the model's picture."""
+
+    prompt: str
+    images: tuple[Picture, ...]
+    result: Picture
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRequest:
-    """One generation or edit, with the chat's settings already resolved."""
+    """One generation or edit, with the chat's settings already resolved; `history` holds the
+    conversation's earlier turns, oldest first."""
 
     prompt: str
     model: str
     aspect_ratio: str
     image_size: str
     images: tuple[Picture, ...] = ()
+    history: tuple[Turn, ...] = ()
 
     @property
     def kind(self) -> Kind:
-        return Kind.EDIT if self.images else Kind.GENERATE
+        return Kind.EDIT if self.images or self.history else Kind.GENERATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +113,12 @@ class Order:
     def kind(self) -> Kind:
         return Kind.EDIT if self.inputs else Kind.GENERATE
 
-    def with_images(self, images: tuple[Picture, ...]) -> ImageRequest:
-        return ImageRequest(self.prompt, self.model, self.aspect_ratio, self.image_size, images)
+    def with_images(
+        self, images: tuple[Picture, ...], history: tuple[Turn, ...] = ()
+    ) -> ImageRequest:
+        return ImageRequest(
+            self.prompt, self.model, self.aspect_ratio, self.image_size, images, history
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,16 @@ class Requester:
 class JobOptions:
     """What a result button or an inline query adds to a request: how many variants to make,
     whether the input is a result to be made larger unchanged, and the inline message (instead
-    of the chat) that is to show the picture."""
+    of the chat) that is to show the picture. A conversation's request also names the job it
+    continues (`parent_id`), which turn of its thread it is, and whether the chat was in
+    `/mode chat` (its result then gets a "New" button)."""
 
     images: int = 1
     enlarge: bool = False
     inline_message_id: str | None = None
+    parent_id: int | None = None
+    thread_turn: int = 1
+    conversation: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ class ButtonKind(StrEnum):
     RATIO = "o"  # one of them: the same request with that ratio
     BACK = "b"  # from the ratios back to the first row
     LARGER = "u"
+    NEW = "n"  # in /mode chat: the chat's next message begins a new conversation
 
 
 _KINDS = {kind.value for kind in ButtonKind}
@@ -62,7 +63,8 @@ def larger_size(order: Order) -> str | None:
     return sizes[-1]
 
 
-def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
+def result_keyboard(job_id: int, order: Order, *, new: bool = False) -> InlineKeyboardMarkup:
+    """The first row; `new`: a conversation's result, with its "New" button below."""
     row = [
         _button(texts.AGAIN_BUTTON(), ButtonKind.AGAIN, job_id),
         _button(texts.FOUR_BUTTON, ButtonKind.FOUR, job_id),
@@ -70,7 +72,8 @@ def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     ]
     if larger := larger_size(order):
         row.append(_button(texts.larger_button(larger), ButtonKind.LARGER, job_id))
-    return InlineKeyboardMarkup([row])
+    rows = [row, [_button(texts.NEW_BUTTON(), ButtonKind.NEW, job_id)]] if new else [row]
+    return InlineKeyboardMarkup(rows)
 
 
 def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:

@@ -34,6 +34,7 @@ class ChatPreferences:
     image_size: str | None = None
     model: str | None = None
     output_format: str | None = None
+    conversation: str | None = None  # a bot.conversation.Mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,15 @@ class Storage(Protocol):
 
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
-    async def set_result(self, job_id: int, file_id: str) -> None: ...
+    async def set_result(
+        self, job_id: int, file_id: str, message_id: int | None = None
+    ) -> None: ...
+
+    async def result_job(self, chat_id: int, message_id: int) -> Job | None: ...
+
+    async def thread_head(self, chat_id: int) -> Job | None: ...
+
+    async def new_thread(self, chat_id: int) -> None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
 
@@ -491,6 +500,24 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN result_file_id TEXT",
         ),
     ),
+    Migration(
+        common=(
+            # Conversations: a request that continues a thread names the job it continues, and
+            # which turn it is; `conversation`: made in /mode chat. The result's message is
+            # what a reply names. Threads live on the requests' own prompt and files, so they
+            # share their retention.
+            "ALTER TABLE requests ADD COLUMN parent_id INTEGER",
+            "ALTER TABLE requests ADD COLUMN thread_turn INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE requests ADD COLUMN conversation INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN result_message_id INTEGER",
+            "CREATE INDEX requests_by_result ON requests (chat_id, result_message_id) "
+            "WHERE result_message_id IS NOT NULL",
+            # A chat's mode (single or chat), and the last request before its thread began:
+            # /new and the "New" button move it on.
+            "ALTER TABLE chat_preferences ADD COLUMN conversation TEXT",
+            "ALTER TABLE chat_preferences ADD COLUMN thread_from INTEGER NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -506,7 +533,8 @@ _IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' A
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
-    "funding, language, images, enlarge, inline_message_id, result_file_id"
+    "funding, language, images, enlarge, inline_message_id, result_file_id, parent_id, "
+    "thread_turn, conversation"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -588,8 +616,8 @@ class SqlStorage:
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
                 "outcome, job_prompt, prompt, funding, language, images, enlarge, "
-                "inline_message_id, turn) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "inline_message_id, parent_id, thread_turn, conversation, turn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 f"{_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
@@ -613,6 +641,9 @@ class SqlStorage:
                 job.options.images,
                 int(job.options.enlarge),
                 job.options.inline_message_id,
+                job.options.parent_id,
+                job.options.thread_turn,
+                int(job.options.conversation),
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -759,16 +790,58 @@ class SqlStorage:
         )
         return bool(rows)
 
-    async def set_result(self, job_id: int, file_id: str) -> None:
-        """The delivered picture's `file_id`: the input of the result's "larger" button."""
-        await self._write("UPDATE requests SET result_file_id = ? WHERE id = ?", file_id, job_id)
+    async def set_result(self, job_id: int, file_id: str, message_id: int | None = None) -> None:
+        """The delivered picture's `file_id` (the input of the result's "larger" button and of
+        the turns after it) and its message, which a reply continuing the thread names."""
+        await self._write(
+            "UPDATE requests SET result_file_id = ?, result_message_id = ? WHERE id = ?",
+            file_id,
+            message_id,
+            job_id,
+        )
+
+    async def result_job(self, chat_id: int, message_id: int) -> Job | None:
+        """The job whose result is that message of the chat, while it is kept."""
+        rows = await self._rows(
+            f"SELECT {_JOB_COLUMNS} FROM requests WHERE chat_id = ? AND result_message_id = ? "
+            "AND job_prompt IS NOT NULL AND result_file_id IS NOT NULL",
+            chat_id,
+            message_id,
+        )
+        return _job(rows[0]) if rows else None
+
+    async def thread_head(self, chat_id: int) -> Job | None:
+        """The chat's latest result since its thread began (in /mode chat, what the next
+        message continues); None if there is none yet."""
+        rows = await self._rows(
+            # A result is delivered (its job about to close) once its file is recorded.
+            f"SELECT {_JOB_COLUMNS} FROM requests WHERE chat_id = ? AND job_prompt IS NOT NULL "
+            "AND result_file_id IS NOT NULL AND id > COALESCE("
+            "(SELECT thread_from FROM chat_preferences WHERE chat_id = ?), 0) "
+            "ORDER BY id DESC LIMIT 1",
+            chat_id,
+            chat_id,
+        )
+        return _job(rows[0]) if rows else None
+
+    async def new_thread(self, chat_id: int) -> None:
+        """The chat's next request begins a new thread."""
+        await self._write(
+            "INSERT INTO chat_preferences (chat_id, thread_from, updated_at) "
+            "VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM requests), ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET thread_from = excluded.thread_from, "
+            "updated_at = excluded.updated_at",
+            chat_id,
+            _now(),
+        )
 
     async def forget_requests(self, before: datetime) -> int:
         """Clear what closed requests made before `before` kept to be run again (the prompt, the
         input and result files, the inline message); their ledger lines stay. How many."""
         rows = await self._rows(
             "UPDATE requests SET job_prompt = NULL, file_ids = NULL, result_file_id = NULL, "
-            f"inline_message_id = NULL WHERE created_at < ? AND NOT ({_OPEN}) AND "
+            "inline_message_id = NULL, result_message_id = NULL "
+            f"WHERE created_at < ? AND NOT ({_OPEN}) AND "
             "(job_prompt IS NOT NULL OR file_ids IS NOT NULL OR result_file_id IS NOT NULL "
             "OR inline_message_id IS NOT NULL) "
             "RETURNING id",
@@ -1036,7 +1109,8 @@ async def open_storage(
 def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
-     funding, language, images, enlarge, inline_message_id, result_file_id) = row  # fmt: skip
+     funding, language, images, enlarge, inline_message_id, result_file_id, parent_id,
+     thread_turn, conversation) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1049,7 +1123,14 @@ def _job(row: Sequence[Any]) -> Job:
         note_id=note_id,
         upstream_sent=bool(upstream_sent),
         funding=Funding(funding),
-        options=JobOptions(int(images), bool(enlarge), inline_message_id),
+        options=JobOptions(
+            int(images),
+            bool(enlarge),
+            inline_message_id,
+            parent_id,
+            int(thread_turn),
+            bool(conversation),
+        ),
         result_file_id=result_file_id,
     )
 

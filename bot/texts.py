@@ -62,6 +62,8 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("settings", Text("This chat's settings")),
     ("usage", Text("Your images and spend, and what is left")),
     ("cancel", Text("Stop your picture in progress")),
+    ("mode", Text("Each message on its own, or a conversation: /mode chat")),
+    ("new", Text("Start a new conversation")),
     ("language", Text("Choose the language I speak with you")),
     ("help", Text("What I do and how to use me")),
 )
@@ -170,9 +172,12 @@ def too_many_pixels(limit: int) -> str:
     ).format(megapixels=megapixels)
 
 
-def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) -> str:
+def result_caption(
+    prompt: str, delivered: Delivered, cost_usd: float | None, *, turn: int = 1
+) -> str:
     """The prompt, trimmed to fit Telegram's caption limit, then the ratio, tier and pixels the
-    picture really has, the cost, and what was asked where the picture differs."""
+    picture really has, the cost, what was asked where the picture differs, and which turn of a
+    conversation it is."""
     shape = delivered.shape
     # A real multiplication sign: the caption is read by people, not parsed.
     pixels = f"{shape.width}×{shape.height}"  # noqa: RUF001
@@ -185,6 +190,8 @@ def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) ->
     asked = [a for a in (delivered.asked_ratio, delivered.asked_size) if a]
     if asked:
         details += " " + _("(asked {asked})").format(asked=" · ".join(asked))
+    if turn > 1:
+        details += " · " + _("turn {n}").format(n=turn)
     room = TELEGRAM_CAPTION_LIMIT - _telegram_length(details) - 2
     if _telegram_length(prompt) > room:
         prompt = prompt[: room - 1]
@@ -698,6 +705,22 @@ RESULT_MODEL_GONE = Text(
     "This picture's model isn't offered any more. Please send the prompt again."
 )
 RESULT_CANNOT_ENLARGE = Text("I can't make this picture larger. Please send the prompt again.")
+
+
+NEW_BUTTON = Text("🆕 New")
+
+
+# ---- conversations ---------------------------------------------------------------------------
+NEW_THREAD = Text("Your next message starts a new conversation.")
+MODE_CHAT = Text(
+    "Conversation mode: each message continues the conversation, with its earlier turns, "
+    "until /new."
+)
+MODE_SINGLE = Text(
+    "Single mode: each message is a request of its own. "
+    "Reply to one of my pictures to continue its conversation."
+)
+MODE_USAGE = Text("Send /mode chat for a conversation, or /mode single for separate requests.")
 
 
 def larger_button(size: str) -> str:

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
-from bot.domain import ImageRequest, ImageResult, Order, Picture
+from bot.domain import ImageRequest, ImageResult, Order, Picture, Turn
 from bot.jobs import JobOptions
 from bot.upstream import ImageService
 
@@ -23,9 +23,9 @@ ENLARGE_INSTRUCTION = (
 
 
 def upstream_request(
-    order: Order, options: JobOptions, pictures: tuple[Picture, ...]
+    order: Order, options: JobOptions, pictures: tuple[Picture, ...], history: tuple[Turn, ...] = ()
 ) -> ImageRequest:
-    request = order.with_images(pictures)
+    request = order.with_images(pictures, history)
     return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION) if options.enlarge else request
 
 

@@ -38,6 +38,7 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.conversation import mode_command, new_command
 from bot.handlers.inline import chosen_inline_result, inline_query
 from bot.handlers.language import (
     LANGUAGE_PREFIX,
@@ -96,6 +97,8 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("paysupport", paysupport_command),
             CommandHandler("refund", refund_command),
             CommandHandler("language", language_command),
+            CommandHandler("mode", mode_command),
+            CommandHandler("new", new_command),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

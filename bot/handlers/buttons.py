@@ -49,14 +49,22 @@ async def result_button(update: Update, context: BotContext) -> None:
         log.info("refused a result button for job %d from another chat", job.id)
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
         return
+    if button.kind is ButtonKind.NEW:
+        await services.storage.new_thread(job.who.chat_id)
+        await query.answer(texts.NEW_THREAD())
+        return
     days = services.settings.access.request_retention_days
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         await query.answer(texts.result_button_expired(days))
         return
     if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK):
-        keyboard = ratio_keyboard if button.kind is ButtonKind.RATIOS else result_keyboard
+        keyboard = (
+            ratio_keyboard(job.id, job.order)
+            if button.kind is ButtonKind.RATIOS
+            else result_keyboard(job.id, job.order, new=job.options.conversation)
+        )
         await query.answer()
-        await query.edit_message_reply_markup(keyboard(job.id, job.order))
+        await query.edit_message_reply_markup(keyboard)
         return
     await _run_again(query, services, job, button)
 
@@ -94,14 +102,22 @@ async def _run_again(
         return
     await query.answer(texts.RESULT_BUTTON_TAKEN())
     if button.kind is ButtonKind.RATIO:
-        await query.edit_message_reply_markup(result_keyboard(job.id, job.order))
+        await query.edit_message_reply_markup(
+            result_keyboard(job.id, job.order, new=job.options.conversation)
+        )
 
 
 def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
     """The new job a button asks for; None if the button cannot apply to this job (a ratio the
     model lacks, a result whose file was not kept)."""
-    order, file_ids = job.order, job.file_ids
-    options = JobOptions(enlarge=job.options.enlarge)
+    order, file_ids, kept = job.order, job.file_ids, job.options
+    # Again, x4 or another ratio: the same turn of the same conversation.
+    options = JobOptions(
+        enlarge=kept.enlarge,
+        parent_id=kept.parent_id,
+        thread_turn=kept.thread_turn,
+        conversation=kept.conversation,
+    )
     if button.kind is ButtonKind.FOUR:
         options = dataclasses.replace(options, images=VARIANTS)
     elif button.kind is ButtonKind.RATIO:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from bot.domain import ImageRequest
+from bot.domain import ImageRequest, Picture
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import (
     Reply,
@@ -30,18 +30,24 @@ def path(request: ImageRequest) -> str:
 
 
 def body(request: ImageRequest) -> dict[str, Any]:
-    content: str | list[dict[str, Any]]
-    if request.images:
-        content = [{"type": "text", "text": request.prompt}] + [
-            {"type": "image_url", "image_url": {"url": to_data_url(p)}} for p in request.images
-        ]
-    else:
-        content = request.prompt
-    return {
-        "model": request.model,
-        "messages": [{"role": "user", "content": content}],
-        **shape_fields(request),
-    }
+    """An OpenAI-style message list: each earlier turn as the user's words and images and the
+    model's picture, then the request itself."""
+    messages: list[dict[str, Any]] = []
+    for turn in request.history:
+        messages.append({"role": "user", "content": _user_content(turn.prompt, turn.images)})
+        messages.append({"role": "assistant", "content": [_image_part(turn.result)]})
+    messages.append({"role": "user", "content": _user_content(request.prompt, request.images)})
+    return {"model": request.model, "messages": messages, **shape_fields(request)}
+
+
+def _user_content(prompt: str, images: tuple[Picture, ...]) -> str | list[dict[str, Any]]:
+    if not images:
+        return prompt
+    return [{"type": "text", "text": prompt}] + [_image_part(p) for p in images]
+
+
+def _image_part(picture: Picture) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": to_data_url(picture)}}
 
 
 def shape_fields(request: ImageRequest) -> dict[str, Any]:

@@ -6,7 +6,14 @@ from typing import Any, Final
 
 from bot.domain import ImageRequest
 from bot.upstream.errors import MalformedResponse
-from bot.upstream.payload import Reply, image_config, read_cost, read_usage, to_data_url
+from bot.upstream.payload import (
+    Reply,
+    flattened,
+    image_config,
+    read_cost,
+    read_usage,
+    to_data_url,
+)
 
 NAME: Final = "images"
 
@@ -25,10 +32,11 @@ OPENAI_SIZES: dict[str, str] = {
 
 
 def path(request: ImageRequest) -> str:
-    return "/images/edits" if request.images else "/images/generations"
+    return "/images/edits" if request.images or request.history else "/images/generations"
 
 
 def body(request: ImageRequest) -> dict[str, Any]:
+    request = flattened(request)  # no turns here: the last picture and earlier words
     payload: dict[str, Any] = {
         "model": request.model,
         "prompt": request.prompt,

@@ -88,6 +88,9 @@ class FakeEden:
         self.models_path = "/images/models"
         # When set, /chat/completions answers as Eden does for models moved to /images.
         self.chat_unsupported = False
+        # When set, /chat/completions refuses a message list with the model's pictures in it
+        # (whether Eden passes them on to Gemini is not documented).
+        self.refuse_assistant_images = False
         self._script: deque[Responder] = deque()
         self._hosted: dict[str, bytes] = {}
         self._streams: dict[str, tuple[bytes, float, int]] = {}
@@ -241,6 +244,16 @@ class FakeEden:
                     },
                     status=400,
                 )
+            if self.refuse_assistant_images and _assistant_images(body):
+                return web.json_response(
+                    {
+                        "error": {
+                            "message": "Image content is only supported in user messages",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                    status=400,
+                )
             image = self.picture_for(path, body)
             return web.json_response(chat_reply(data_url(image), cost=self.cost))
         if path in ("/images/generations", "/images/edits"):
@@ -270,6 +283,15 @@ class FakeEden:
             return response  # the reader gave up, as it should
         await response.write_eof()
         return response
+
+
+def _assistant_images(body: dict[str, Any]) -> bool:
+    return any(
+        message.get("role") == "assistant"
+        and isinstance(message.get("content"), list)
+        and any(part.get("type") == "image_url" for part in message["content"])
+        for message in body.get("messages") or []
+    )
 
 
 def _understood(path: str, body: dict[str, Any]) -> tuple[str, str]:
