@@ -99,6 +99,17 @@ class AlbumItem:
     message: str  # the message as Telegram's JSON
 
 
+@dataclass(frozen=True, slots=True)
+class PictureRef:
+    """A saved reference: a picture its owner (a user, or a group: a negative id) named."""
+
+    id: int
+    owner_id: int
+    name: str
+    file_id: str
+    photo: bool  # sent as a photo, else as an image file
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -170,6 +181,19 @@ class Storage(Protocol):
     async def thread_head(self, chat_id: int) -> Job | None: ...
 
     async def new_thread(self, chat_id: int) -> None: ...
+
+    # ---- saved references --------------------------------------------------------------------
+    async def save_ref(self, ref: PictureRef, most: int) -> bool: ...
+
+    async def refs(self, *owner_ids: int) -> list[PictureRef]: ...
+
+    async def ref(self, ref_id: int) -> PictureRef | None: ...
+
+    async def delete_ref(self, ref_id: int) -> bool: ...
+
+    async def share_avatar(self, user_id: int, username: str | None, shared: bool) -> None: ...
+
+    async def shared_avatar(self, username: str) -> int | None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
 
@@ -516,6 +540,27 @@ _MIGRATIONS: tuple[Migration, ...] = (
             # /new and the "New" button move it on.
             "ALTER TABLE chat_preferences ADD COLUMN conversation TEXT",
             "ALTER TABLE chat_preferences ADD COLUMN thread_from INTEGER NOT NULL DEFAULT 0",
+            # Saved references: a user's (owner_id > 0) or a group's (owner_id < 0) pictures
+            # by name, kept as Telegram `file_id`s until their owner deletes them.
+            """
+            CREATE TABLE picture_refs (
+                id       INTEGER PRIMARY KEY,
+                owner_id INTEGER NOT NULL,
+                name     TEXT NOT NULL,
+                file_id  TEXT NOT NULL,
+                photo    INTEGER NOT NULL,
+                saved_at TEXT NOT NULL,
+                UNIQUE (owner_id, name)
+            )
+            """,
+            # Users who let others attach their profile photo, by their @username then.
+            """
+            CREATE TABLE shared_avatars (
+                user_id  INTEGER PRIMARY KEY,
+                username TEXT
+            )
+            """,
+            "CREATE INDEX shared_avatars_by_name ON shared_avatars (username)",
         ),
     ),
 )
@@ -864,6 +909,69 @@ class SqlStorage:
             closing.job_id,
         )
 
+    # ---- saved references --------------------------------------------------------------------
+    async def save_ref(self, ref: PictureRef, most: int) -> bool:
+        """Save (or replace) the owner's reference of that name (its `id` is the database's);
+        False if that would make more than `most` references of theirs."""
+        rows = await self._rows(
+            "INSERT INTO picture_refs (owner_id, name, file_id, photo, saved_at) "
+            "SELECT ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM picture_refs "
+            "WHERE owner_id = ? AND name <> ?) < ? "
+            "ON CONFLICT (owner_id, name) DO UPDATE SET file_id = excluded.file_id, "
+            "photo = excluded.photo, saved_at = excluded.saved_at RETURNING id",
+            ref.owner_id,
+            ref.name,
+            ref.file_id,
+            int(ref.photo),
+            _now(),
+            ref.owner_id,
+            ref.name,
+            most,
+        )
+        return bool(rows)
+
+    async def refs(self, *owner_ids: int) -> list[PictureRef]:
+        """The references of these owners, in the order given, each's by name."""
+        if not owner_ids:
+            return []
+        marks = ", ".join("?" for _ in owner_ids)
+        rows = await self._rows(
+            "SELECT id, owner_id, name, file_id, photo FROM picture_refs "
+            f"WHERE owner_id IN ({marks}) ORDER BY name",
+            *owner_ids,
+        )
+        found = [_ref(row) for row in rows]
+        return sorted(found, key=lambda r: owner_ids.index(r.owner_id))
+
+    async def ref(self, ref_id: int) -> PictureRef | None:
+        rows = await self._rows(
+            "SELECT id, owner_id, name, file_id, photo FROM picture_refs WHERE id = ?", ref_id
+        )
+        return _ref(rows[0]) if rows else None
+
+    async def delete_ref(self, ref_id: int) -> bool:
+        rows = await self._rows("DELETE FROM picture_refs WHERE id = ? RETURNING id", ref_id)
+        return bool(rows)
+
+    async def share_avatar(self, user_id: int, username: str | None, shared: bool) -> None:
+        """Whether others may attach the user's profile photo (by their @username)."""
+        if not shared:
+            await self._write("DELETE FROM shared_avatars WHERE user_id = ?", user_id)
+            return
+        await self._write(
+            "INSERT INTO shared_avatars (user_id, username) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET username = excluded.username",
+            user_id,
+            username.lower() if username else None,
+        )
+
+    async def shared_avatar(self, username: str) -> int | None:
+        """The user who shared their profile photo under this @username, if one did."""
+        rows = await self._rows(
+            "SELECT user_id FROM shared_avatars WHERE username = ?", username.lower()
+        )
+        return int(rows[0][0]) if rows else None
+
     # ---- replicas ----------------------------------------------------------------------------
     async def first_sight(self, update_id: int, now: datetime) -> bool:
         """Whether this update is new (and now seen); False for one Telegram sent again."""
@@ -1133,6 +1241,11 @@ def _job(row: Sequence[Any]) -> Job:
         ),
         result_file_id=result_file_id,
     )
+
+
+def _ref(row: Sequence[Any]) -> PictureRef:
+    ref_id, owner_id, name, file_id, photo = row
+    return PictureRef(int(ref_id), int(owner_id), name, file_id, bool(photo))
 
 
 def _parse_timestamp(text: str) -> datetime:

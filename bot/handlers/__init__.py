@@ -57,6 +57,7 @@ from bot.handlers.payments import (
     refund_command,
     successful_payment,
 )
+from bot.handlers.references import REF_PREFIX, ref_button, ref_command, refs_command
 from bot.handlers.settings import (
     CALLBACK_PREFIX,
     SETTINGS,
@@ -99,6 +100,16 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("language", language_command),
             CommandHandler("mode", mode_command),
             CommandHandler("new", new_command),
+            CommandHandler("ref", ref_command),
+            CommandHandler("refs", refs_command),
+            # `/ref add NAME` as a photo's caption (CommandHandler reads texts only).
+            MessageHandler(
+                _NEW_MESSAGE
+                & (filters.PHOTO | filters.Document.ALL)
+                & filters.CaptionRegex(r"^/ref(@\w+)?(\s|$)"),
+                ref_command,
+            ),
+            CallbackQueryHandler(ref_button, pattern=rf"^{REF_PREFIX}\|"),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

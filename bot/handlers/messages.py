@@ -14,6 +14,7 @@ from bot.conversation import Mode
 from bot.domain import Order
 from bot.handlers.access import requester_id
 from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
+from bot.handlers.references import UnknownReferences, attached
 from bot.inputs import ImageFile, InputRejected
 from bot.jobs import Job, JobOptions, Requester
 from bot.pipeline import Submission
@@ -52,6 +53,13 @@ async def on_message(update: Update, context: BotContext) -> None:
     if not prompt:
         await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION() if files else texts.EMPTY_PROMPT())
         return
+    try:
+        # `#name`s attach saved pictures after the message's own.
+        marked = await attached(lead, prompt, context)
+    except UnknownReferences as exc:
+        await lead.reply_text(texts.unknown_refs(exc.names, exc.known))
+        return
+    files, prompt = files + marked.files, marked.prompt
     if turn is None and chat.conversation is Mode.CHAT:
         turn = await context.services.storage.thread_head(lead.chat_id)
     await _fulfil(lead, context, chat, prompt, files, turn)
