@@ -49,8 +49,16 @@ I draw pictures with Google's Gemini image models.
 /help - this message""")
 
 
+HELP_TOGETHER = Text("""\
+Working on a picture together:
+• Replying to one of my pictures continues its conversation: I remember the earlier turns.
+• /mode chat - every message continues the conversation, until /new
+• /ref add NAME - as a reply to a photo: save it; then write #NAME in a prompt to use it, \
+#me for your profile photo. /refs lists them.""")
+
+
 def help_text(username: str) -> str:
-    return HELP().format(username=username)
+    return f"{HELP().format(username=username)}\n\n{HELP_TOGETHER()}"
 
 
 # The menu Telegram shows, set for each language at start: (command, description).

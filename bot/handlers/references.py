@@ -215,6 +215,7 @@ async def _save(message: Message, context: BotContext, name: str, *, group: bool
     else:
         owner = requester_id(message)
     if owner is None:
+        await message.reply_text(texts.REF_USAGE())
         return
     ref = PictureRef(0, owner, name, image.file_id, photo=bool(source.photo))
     if not await services.storage.save_ref(ref, MOST_REFS):
@@ -236,7 +237,8 @@ async def _delete_named(message: Message, services: Services, name: str) -> None
 
 async def _avatar(message: Message, services: Services, shared: bool) -> None:
     user = message.from_user if _own_user(message) is not None else None
-    if user is None:
+    if user is None:  # a group or channel writing: it has no profile photo of a person's
+        await message.reply_text(texts.REF_USAGE())
         return
     if shared and not user.username:
         await message.reply_text(texts.AVATAR_NEEDS_USERNAME())
