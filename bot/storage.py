@@ -859,9 +859,10 @@ class SqlStorage:
         """The chat's latest result since its thread began (in /mode chat, what the next
         message continues); None if there is none yet."""
         rows = await self._rows(
-            # A result is delivered (its job about to close) once its file is recorded.
+            # A result is delivered (its job about to close) once its file is recorded; an
+            # inline result is in some other chat's message, not this chat's conversation.
             f"SELECT {_JOB_COLUMNS} FROM requests WHERE chat_id = ? AND job_prompt IS NOT NULL "
-            "AND result_file_id IS NOT NULL AND id > COALESCE("
+            "AND inline_message_id IS NULL AND result_file_id IS NOT NULL AND id > COALESCE("
             "(SELECT thread_from FROM chat_preferences WHERE chat_id = ?), 0) "
             "ORDER BY id DESC LIMIT 1",
             chat_id,

@@ -20,7 +20,13 @@ CHAT = 31
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-async def _turn(storage: Storage, prompt: str, inputs: int, parent: int | None) -> int:
+async def _turn(
+    storage: Storage,
+    prompt: str,
+    inputs: int,
+    parent: int | None,
+    inline_message_id: str | None = None,
+) -> int:
     """A delivered request of the thread (its result in message 500 + its id)."""
     job_id = await storage.open_job(
         NewJob(
@@ -30,7 +36,7 @@ async def _turn(storage: Storage, prompt: str, inputs: int, parent: int | None) 
             file_ids=tuple(f"{prompt}-in-{i}" for i in range(inputs)),
             estimated_cost_usd=0.04,
             created_at=NOW,
-            options=JobOptions(parent_id=parent),
+            options=JobOptions(parent_id=parent, inline_message_id=inline_message_id),
         )
     )
     await storage.set_result(job_id, f"{prompt}-out", 500 + job_id)
@@ -86,8 +92,9 @@ async def test_the_chats_thread_begins_anew_after_new(open_store: OpenStore) -> 
     await storage.update_preferences(CHAT, conversation="chat")
     assert await storage.thread_head(CHAT) is None  # a setting changed: still no thread
     second = await _turn(storage, "two", 0, None)
+    inline = await _turn(storage, "inline", 0, None, inline_message_id="inline-1")
     head = await storage.thread_head(CHAT)
-    assert head is not None and head.id == second
+    assert head is not None and head.id == second != inline
 
 
 def test_the_images_protocol_sends_the_last_picture_and_the_earlier_words() -> None:
