@@ -26,6 +26,7 @@ class StoredTurn:
     prompt: str
     file_ids: tuple[str, ...]
     result_file_id: str
+    reasoning: str | None = None
 
 
 async def earlier_turns(
@@ -45,6 +46,8 @@ async def earlier_turns(
         room -= 1  # the model's picture first: it is what the next turn changes
         kept = parent.file_ids[len(parent.file_ids) - room :] if room else ()
         room -= len(kept)
-        turns.append(StoredTurn(parent.order.prompt, kept, parent.result_file_id))
+        turns.append(
+            StoredTurn(parent.order.prompt, kept, parent.result_file_id, parent.result_reasoning)
+        )
         parent_id = parent.options.parent_id
     return tuple(reversed(turns))

@@ -79,6 +79,8 @@ class Turn:
     prompt: str
     images: tuple[Picture, ...]
     result: Picture
+    # The model's `reasoning_details` with that picture (JSON), if it gave any.
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +134,5 @@ class ImageResult:
     # How the ratio and tier were asked for: the protocol, and the body fields that carried them.
     protocol: str = ""
     shape_sent: dict[str, Any] = field(default_factory=dict)
+    # The model's `reasoning_details` (JSON), for the next turn of a conversation.
+    reasoning: str | None = None

@@ -67,6 +67,8 @@ class Job(NewJob):
     upstream_sent: bool = False
     # The delivered picture's `file_id`: the input of a "larger" button.
     result_file_id: str | None = None
+    # What the model said along with it to be sent back in a conversation (JSON), if anything.
+    result_reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

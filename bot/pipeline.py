@@ -332,7 +332,8 @@ class Pipeline:
             # An inline result's upload may be in another chat: no reply there continues it.
             in_chat = job.options.inline_message_id is None
             message_id = sent.message_id if in_chat else None
-            await self._mark(self._storage.set_result, job.id, file_id, message_id)
+            reasoning = results[0].reasoning
+            await self._mark(self._storage.set_result, job.id, file_id, message_id, reasoning)
         if self._metrics:
             self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
                 len(results)
@@ -365,7 +366,7 @@ class Pipeline:
         history = []
         for turn in turns:
             images = tuple(next(fetched) for _ in turn.file_ids)
-            history.append(Turn(turn.prompt, images, next(fetched)))
+            history.append(Turn(turn.prompt, images, next(fetched), turn.reasoning))
         return own, tuple(history)
 
     async def _claim(self, up_to: int) -> list[Job]:

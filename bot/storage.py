@@ -173,7 +173,11 @@ class Storage(Protocol):
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
     async def set_result(
-        self, job_id: int, file_id: str, message_id: int | None = None
+        self,
+        job_id: int,
+        file_id: str,
+        message_id: int | None = None,
+        reasoning: str | None = None,
     ) -> None: ...
 
     async def result_job(self, chat_id: int, message_id: int) -> Job | None: ...
@@ -534,6 +538,7 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE requests ADD COLUMN thread_turn INTEGER NOT NULL DEFAULT 1",
             "ALTER TABLE requests ADD COLUMN conversation INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE requests ADD COLUMN result_message_id INTEGER",
+            "ALTER TABLE requests ADD COLUMN result_reasoning TEXT",
             "CREATE INDEX requests_by_result ON requests (chat_id, result_message_id) "
             "WHERE result_message_id IS NOT NULL",
             # A chat's mode (single or chat), and the last request before its thread began:
@@ -579,7 +584,7 @@ _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
     "funding, language, images, enlarge, inline_message_id, result_file_id, parent_id, "
-    "thread_turn, conversation"
+    "thread_turn, conversation, result_reasoning"
 )
 # A new job's turn: the round being served, or one after its chat's last open job.
 _TURN = (
@@ -835,13 +840,22 @@ class SqlStorage:
         )
         return bool(rows)
 
-    async def set_result(self, job_id: int, file_id: str, message_id: int | None = None) -> None:
+    async def set_result(
+        self,
+        job_id: int,
+        file_id: str,
+        message_id: int | None = None,
+        reasoning: str | None = None,
+    ) -> None:
         """The delivered picture's `file_id` (the input of the result's "larger" button and of
-        the turns after it) and its message, which a reply continuing the thread names."""
+        the turns after it), its message, which a reply continuing the thread names, and what
+        the model sent with it to be sent back then."""
         await self._write(
-            "UPDATE requests SET result_file_id = ?, result_message_id = ? WHERE id = ?",
+            "UPDATE requests SET result_file_id = ?, result_message_id = ?, "
+            "result_reasoning = ? WHERE id = ?",
             file_id,
             message_id,
+            reasoning,
             job_id,
         )
 
@@ -886,7 +900,7 @@ class SqlStorage:
         input and result files, the inline message); their ledger lines stay. How many."""
         rows = await self._rows(
             "UPDATE requests SET job_prompt = NULL, file_ids = NULL, result_file_id = NULL, "
-            "inline_message_id = NULL, result_message_id = NULL "
+            "inline_message_id = NULL, result_message_id = NULL, result_reasoning = NULL "
             f"WHERE created_at < ? AND NOT ({_OPEN}) AND "
             "(job_prompt IS NOT NULL OR file_ids IS NOT NULL OR result_file_id IS NOT NULL "
             "OR inline_message_id IS NOT NULL) "
@@ -1219,7 +1233,7 @@ def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
      funding, language, images, enlarge, inline_message_id, result_file_id, parent_id,
-     thread_turn, conversation) = row  # fmt: skip
+     thread_turn, conversation, result_reasoning) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1241,6 +1255,7 @@ def _job(row: Sequence[Any]) -> Job:
             bool(conversation),
         ),
         result_file_id=result_file_id,
+        result_reasoning=result_reasoning,
     )
 
 

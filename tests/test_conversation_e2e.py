@@ -63,6 +63,10 @@ _RECORDED = "SELECT 1 FROM requests WHERE result_message_id = ?"
 async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_a_restart(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:
+    # Gemini's thought signatures, as an OpenAI-style gateway returns them: sent back with the
+    # picture they came with.
+    signature = [{"type": "reasoning.encrypted", "data": "c2lnbmF0dXJl", "index": 0}]
+    eden.reasoning_details = signature
     bot = await start_bot()
     first = await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a cat on a sofa"))
     second = await _result(
@@ -89,6 +93,8 @@ async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_
         ("assistant", ([], [BLUE])),
         ("user", "now at night"),
     ]
+    reasoning = [m.get("reasoning_details") for m in eden.calls[2].body["messages"]]
+    assert reasoning == [None, signature, None, signature, None]
     assert " · turn 3" in third.params["caption"]
     # A plain message in single mode stands alone.
     await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a lighthouse"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
@@ -35,7 +36,10 @@ def body(request: ImageRequest) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     for turn in request.history:
         messages.append({"role": "user", "content": _user_content(turn.prompt, turn.images)})
-        messages.append({"role": "assistant", "content": [_image_part(turn.result)]})
+        assistant: dict[str, Any] = {"role": "assistant", "content": [_image_part(turn.result)]}
+        if turn.reasoning is not None:
+            assistant["reasoning_details"] = json.loads(turn.reasoning)
+        messages.append(assistant)
     messages.append({"role": "user", "content": _user_content(request.prompt, request.images)})
     return {"model": request.model, "messages": messages, **shape_fields(request)}
 
@@ -83,12 +87,14 @@ def parse(reply: Any) -> Reply:
         texts.append(message["refusal"])
 
     text = "\n".join(t.strip() for t in texts if t and t.strip()) or None
+    reasoning = message.get("reasoning_details")
     return Reply(
         image=images[0] if images else None,
         text=text,
         finish_reason=choice.get("finish_reason"),
         cost_usd=read_cost(reply),
         usage=read_usage(reply),
+        reasoning=json.dumps(reasoning) if isinstance(reasoning, list) and reasoning else None,
     )
 
 

@@ -202,6 +202,7 @@ class EdenClient:
             usage=reply.usage,
             protocol=protocol.NAME,
             shape_sent=protocol.shape_fields(request),
+            reasoning=reply.reasoning,
         )
 
     async def list_models(self) -> list[str]:

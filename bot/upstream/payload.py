@@ -45,6 +45,9 @@ class Reply:
     finish_reason: str | None = None
     cost_usd: float | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    # The model's `reasoning_details` (thought signatures), as JSON: sent back with its picture
+    # when a conversation continues.
+    reasoning: str | None = None
 
 
 def image_config(request: ImageRequest) -> dict[str, str]:

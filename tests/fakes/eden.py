@@ -91,6 +91,8 @@ class FakeEden:
         # When set, /chat/completions refuses a message list with the model's pictures in it
         # (whether Eden passes them on to Gemini is not documented).
         self.refuse_assistant_images = False
+        # What the model's message carries as `reasoning_details` (thought signatures), if set.
+        self.reasoning_details: list[dict[str, Any]] | None = None
         self._script: deque[Responder] = deque()
         self._hosted: dict[str, bytes] = {}
         self._streams: dict[str, tuple[bytes, float, int]] = {}
@@ -255,7 +257,10 @@ class FakeEden:
                     status=400,
                 )
             image = self.picture_for(path, body)
-            return web.json_response(chat_reply(data_url(image), cost=self.cost))
+            extra = {"reasoning_details": self.reasoning_details} if self.reasoning_details else {}
+            return web.json_response(
+                chat_reply(data_url(image), cost=self.cost, message_extra=extra)
+            )
         if path in ("/images/generations", "/images/edits"):
             return web.json_response(images_reply(self.picture_for(path, body), cost=self.cost))
         return web.json_response({"detail": "Not Found"}, status=404)
