@@ -176,21 +176,27 @@ async def test_timeouts_are_retried_when_the_operator_asks(
 
 
 # ---- check --live ----------------------------------------------------------------------------
-async def test_check_live_makes_one_small_image_per_protocol(
+async def test_check_live_makes_one_small_image_per_protocol_and_a_second_turn(
     start_bot: StartBot, eden: FakeEden
 ) -> None:
     run = await start_bot("check", "--live")
     assert await run.wait() == 0, run.output
     lines = run.output.splitlines()
     cost_line = next(i for i, line in enumerate(lines) if line.startswith("[live]"))
-    assert "2 paid generations of google/gemini-3.1-flash-image at 16:9 512" in lines[cost_line]
-    assert "about $0.090 in all" in lines[cost_line]
-    assert [c.path for c in eden.calls] == ["/chat/completions", "/images/generations"]
+    assert "3 paid generations of google/gemini-3.1-flash-image at 16:9 512" in lines[cost_line]
+    assert "about $0.135 in all" in lines[cost_line]
+    # One per protocol, then a second turn of a conversation (tests/test_conversation_e2e.py).
+    assert [c.path for c in eden.calls] == [
+        "/chat/completions",
+        "/images/generations",
+        "/chat/completions",
+    ]
     chat = next(line for line in lines if line.startswith("[ok]   live chat:"))
     assert "asked 16:9 512, received 688x384 (16:9, 512)" in chat
     assert "$0.067" in chat
     assert any(line.startswith("[ok]   live images: asked 16:9 512") for line in lines)
     assert "[ok]   live: 16:9 512 reaches the model via chat and images" in lines
+    assert any(line.startswith("[ok]   live conversation: two turns") for line in lines)
 
 
 async def test_check_live_says_when_no_protocol_passes_the_ratio_on(
