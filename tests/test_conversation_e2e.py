@@ -28,7 +28,7 @@ def _decoded(part: dict[str, Any]) -> bytes:
     return base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
 
 
-def _turns(body: dict[str, Any]) -> list[tuple[str, Any]]:
+def turns_sent(body: dict[str, Any]) -> list[tuple[str, Any]]:
     """The message list sent upstream, readable: (role, text or decoded images)."""
     turns: list[tuple[str, Any]] = []
     for message in body["messages"]:
@@ -51,13 +51,13 @@ async def _result(
     reply = await telegram.answer(message)
     assert reply.method == "sendPhoto", reply.params
     for _ in range(100):
-        if rows(tmp_path, _RECORDED, reply.result["message_id"]):
+        if rows(tmp_path, RECORDED, reply.result["message_id"]):
             return reply
         await asyncio.sleep(0.05)
     raise AssertionError("the result was never recorded")
 
 
-_RECORDED = "SELECT 1 FROM requests WHERE result_message_id = ?"
+RECORDED = "SELECT 1 FROM requests WHERE result_message_id = ?"
 
 
 async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_a_restart(
@@ -72,7 +72,7 @@ async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_
     second = await _result(
         telegram, eden, tmp_path, BLUE, text_message(ALICE, "make it blue", reply_to=first.result)
     )
-    assert _turns(eden.calls[1].body) == [
+    assert turns_sent(eden.calls[1].body) == [
         ("user", "a cat on a sofa"),
         ("assistant", ([], [RED])),
         ("user", "make it blue"),
@@ -86,7 +86,7 @@ async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_
     third = await _result(
         telegram, eden, tmp_path, GREEN, text_message(ALICE, "now at night", reply_to=second.result)
     )
-    assert _turns(eden.calls[2].body) == [
+    assert turns_sent(eden.calls[2].body) == [
         ("user", "a cat on a sofa"),
         ("assistant", ([], [RED])),
         ("user", "make it blue"),
@@ -98,7 +98,7 @@ async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_
     assert " · turn 3" in third.params["caption"]
     # A plain message in single mode stands alone.
     await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a lighthouse"))
-    assert _turns(eden.calls[3].body) == [("user", "a lighthouse")]
+    assert turns_sent(eden.calls[3].body) == [("user", "a lighthouse")]
 
 
 async def test_chat_mode_continues_every_message_until_the_new_button(
@@ -109,13 +109,13 @@ async def test_chat_mode_continues_every_message_until_the_new_button(
     first = await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a red kite"))
     await _result(telegram, eden, tmp_path, BLUE, text_message(ALICE, "make it blue"))
     third = await _result(telegram, eden, tmp_path, GREEN, text_message(ALICE, "add a second kite"))
-    assert _turns(eden.calls[1].body) == [
+    assert turns_sent(eden.calls[1].body) == [
         ("user", "a red kite"),
         ("assistant", ([], [RED])),
         ("user", "make it blue"),
     ]
     # Two turns at most: the oldest is dropped, the turn count goes on.
-    assert _turns(eden.calls[2].body) == [
+    assert turns_sent(eden.calls[2].body) == [
         ("user", "make it blue"),
         ("assistant", ([], [BLUE])),
         ("user", "add a second kite"),
@@ -136,11 +136,11 @@ async def test_chat_mode_continues_every_message_until_the_new_button(
     ]
     assert tapped.params["text"] == texts.NEW_THREAD()
     await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a sailing boat"))
-    assert _turns(eden.calls[3].body) == [("user", "a sailing boat")]
+    assert turns_sent(eden.calls[3].body) == [("user", "a sailing boat")]
 
     assert await telegram.ask(text_message(ALICE, "/mode single")) == texts.MODE_SINGLE()
     await _result(telegram, eden, tmp_path, RED, text_message(ALICE, "a harbour"))
-    assert _turns(eden.calls[4].body) == [("user", "a harbour")]
+    assert turns_sent(eden.calls[4].body) == [("user", "a harbour")]
 
 
 async def test_a_gateway_refusing_the_models_pictures_gets_the_last_picture_and_words(
@@ -157,7 +157,7 @@ async def test_a_gateway_refusing_the_models_pictures_gets_the_last_picture_and_
     )
     # The first try with turns was refused; from then on this model gets the flattened form.
     assert [len(c.body["messages"]) for c in eden.calls] == [1, 3, 1, 1]
-    [(role, (words, images))] = _turns(eden.calls[3].body)
+    [(role, (words, images))] = turns_sent(eden.calls[3].body)
     assert role == "user"
     assert images == [BLUE]
     assert words == [
@@ -200,7 +200,7 @@ async def test_the_live_check_tries_a_second_turn_and_says_whether_turns_pass(
         "/images/generations",
         "/chat/completions",
     ]
-    assert _turns(eden.calls[2].body) == [
+    assert turns_sent(eden.calls[2].body) == [
         ("user", PROMPT),
         ("assistant", ([], [RED])),
         ("user", FOLLOW_UP),
@@ -208,7 +208,7 @@ async def test_the_live_check_tries_a_second_turn_and_says_whether_turns_pass(
     if refused:
         assert verdict == "note"
         assert "the last picture and the earlier instructions in words" in detail
-        [(_, (_, images))] = _turns(eden.calls[3].body)  # sent flattened instead
+        [(_, (_, images))] = turns_sent(eden.calls[3].body)  # sent flattened instead
         assert images == [RED]
     else:
         assert (verdict, len(eden.calls)) == ("ok", 3)
