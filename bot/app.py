@@ -147,6 +147,7 @@ def build_application(settings: Settings) -> BotApplication:
             exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
             inline_storage_chat_id=settings.bot.inline_storage_chat_id,
+            max_turns=settings.bot.conversation_max_turns,
             budget=budget,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)

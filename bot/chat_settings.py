@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot import texts
 from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, nearest_size, pick
 from bot.config import BotSettings
+from bot.conversation import Mode
 from bot.storage import Storage
 
 
@@ -23,6 +24,7 @@ class ChatSettings:
     models: tuple[str, ...]
     # What changed by itself since the chat last looked, to be told once (a tier its model lacks).
     notes: tuple[str, ...] = ()
+    conversation: Mode = Mode.SINGLE
 
     @property
     def capabilities(self) -> ModelCapabilities:
@@ -69,4 +71,5 @@ async def resolve(
         output_format=pick(stored.output_format, OUTPUT_FORMATS[0], OUTPUT_FORMATS),
         models=models,
         notes=notes,
+        conversation=Mode(stored.conversation) if stored.conversation in set(Mode) else Mode.SINGLE,
     )

@@ -358,6 +358,8 @@ class BotSettings(BaseSettings):
     default_image_size: str = "1K"
     # Who may change a group's settings: its administrators, or every member.
     group_settings: Literal["admins", "everyone"] = "admins"
+    # The most turns of a conversation sent upstream, the new request's own included.
+    conversation_max_turns: int = Field(default=6, ge=1, le=50)
     data_dir: Path = Path("./data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

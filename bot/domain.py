@@ -118,8 +118,20 @@ class Picture:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier turn of a conversation: what the user wrote and sent, and the model's picture."""
+
+    prompt: str
+    images: tuple[Picture, ...]
+    result: Picture
+    # The model's `reasoning_details` with that picture (JSON), if it gave any.
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRequest:
-    """One generation or edit, with the chat's settings already resolved."""
+    """One generation or edit, with the chat's settings already resolved; `history` holds the
+    conversation's earlier turns, oldest first."""
 
     prompt: str
     model: str
@@ -129,10 +141,11 @@ class ImageRequest:
     # Whom it is for (never sent upstream): one user's failures must not shut the service for
     # everyone (upstream/resilience.py, CircuitBreaker).
     requester: int | None = None
+    history: tuple[Turn, ...] = ()
 
     @property
     def kind(self) -> Kind:
-        return Kind.EDIT if self.images else Kind.GENERATE
+        return Kind.EDIT if self.images or self.history else Kind.GENERATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +164,19 @@ class Order:
         return Kind.EDIT if self.inputs else Kind.GENERATE
 
     def with_images(
-        self, images: tuple[Picture, ...], requester: int | None = None
+        self,
+        images: tuple[Picture, ...],
+        requester: int | None = None,
+        history: tuple[Turn, ...] = (),
     ) -> ImageRequest:
         return ImageRequest(
-            self.prompt, self.model, self.aspect_ratio, self.image_size, images, requester
+            self.prompt,
+            self.model,
+            self.aspect_ratio,
+            self.image_size,
+            images,
+            requester=requester,
+            history=history,
         )
 
 
@@ -169,6 +191,8 @@ class ImageResult:
     # How the ratio and tier were asked for: the protocol, and the body fields that carried them.
     protocol: str = ""
     shape_sent: dict[str, Any] = field(default_factory=dict)
+    # The model's `reasoning_details` (JSON), for the next turn of a conversation.
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

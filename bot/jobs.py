@@ -50,7 +50,9 @@ class Words(StrEnum):
 class JobOptions:
     """What a result button or an inline query adds to a request: how many variants to make,
     whether the input is a result to be made larger unchanged or transformed, and the inline
-    message (instead of the chat) that is to show the picture."""
+    message (instead of the chat) that is to show the picture. A conversation's request also
+    names the job it continues (`parent_id`), which turn of its thread it is, and whether the
+    chat was in `/mode chat` (its result then gets a "New" button)."""
 
     images: int = 1
     enlarge: bool = False
@@ -58,6 +60,9 @@ class JobOptions:
     transform: Transform | None = None
     # A text job: it makes no picture (`images` is 0) and answers with words.
     words: Words | None = None
+    parent_id: int | None = None
+    thread_turn: int = 1
+    conversation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,8 @@ class Job(NewJob):
     # The run this copy belongs to (each claim or take-over counts one up): the fencing token
     # that every write of the run names (bot/storage.py).
     attempt: int = 0
+    # What the model said along with it to be sent back in a conversation (JSON), if anything.
+    result_reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

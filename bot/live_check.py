@@ -1,6 +1,7 @@
 """`python -m bot check --live`: one real, paid generation through each protocol, to learn in a
-minute whether the ratio and size asked for reach Gemini on this account; and, for a model the
-table says lacks 512, whether a 512 request is refused as the table says."""
+minute whether the ratio and size asked for reach Gemini on this account; for a model the
+table says lacks 512, whether a 512 request is refused as the table says; and a second turn of
+a conversation, to learn whether Eden passes the model's own picture back to it."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Protocol
 from bot.app import eden_client
 from bot.catalog import capabilities_for, estimated_price
 from bot.config import EdenSettings
-from bot.domain import ImageRequest
+from bot.domain import ImageRequest, Picture, Turn
 from bot.fidelity import Delivered, compare
 from bot.upstream import UpstreamError
 from bot.upstream import errors as e
 
 PROMPT = "a lighthouse on a cliff at dusk, simple flat illustration"
+FOLLOW_UP = "the same lighthouse, now at night"
 PROTOCOLS = ("chat", "images")
 
 
@@ -36,6 +38,7 @@ class Trial:
     seconds: float = 0.0
     cost_usd: float | None = None
     error: UpstreamError | None = None
+    picture: Picture | None = None
 
 
 def smallest_request(model: str) -> ImageRequest:
@@ -48,15 +51,19 @@ def smallest_request(model: str) -> ImageRequest:
 async def live_check(eden: EdenSettings, report: Report) -> None:
     request = smallest_request(eden.model)
     price = estimated_price(request.model, request.image_size)
+    paid = len(PROTOCOLS) + 1
     probe_512 = "512" not in capabilities_for(eden.model).image_sizes
     print(
-        f"[live] {len(PROTOCOLS)} paid generations of {request.model} at {request.aspect_ratio} "
-        f"{request.image_size}, one per protocol: about ${price * len(PROTOCOLS):.3f} in all"
+        f"[live] {paid} paid generations of {request.model} at {request.aspect_ratio} "
+        f"{request.image_size}, one per protocol and a second turn of a conversation: about "
+        f"${price * paid:.3f} in all"
         + ("; and a 512 request per protocol, which should be refused" if probe_512 else "")
     )
     trials = [await _try(eden, protocol, request) for protocol in PROTOCOLS]
     for trial in trials:
         _report(trial, request, report)
+    if (first := trials[0].picture) is not None:
+        await _try_conversation(eden, request, first, report)
     honoured = [t.protocol for t in trials if t.delivered and t.delivered.as_asked]
     shape = f"{request.aspect_ratio} {request.image_size}"
     if honoured:
@@ -85,11 +92,39 @@ async def _try(eden: EdenSettings, protocol: str, request: ImageRequest) -> Tria
                 compare(request, result.picture),
                 time.monotonic() - started,
                 result.cost_usd,
+                picture=result.picture,
             )
     except UpstreamError as exc:
         return Trial(protocol, seconds=time.monotonic() - started, error=exc)
     finally:
         await client.aclose()
+
+
+async def _try_conversation(
+    eden: EdenSettings, request: ImageRequest, first: Picture, report: Report
+) -> None:
+    """A second turn on the chat protocol, with the first picture as the model's own turn."""
+    follow_up = dataclasses.replace(
+        request, prompt=FOLLOW_UP, history=(Turn(request.prompt, (), first),)
+    )
+    client = eden_client(eden, mode="chat")
+    what = "live conversation"
+    try:
+        async with client.generate(follow_up):
+            pass
+    except UpstreamError as exc:
+        report.fail(what, f"{exc.kind}: {exc}", "conversations will fail; see the lines above")
+        return
+    finally:
+        await client.aclose()
+    if client.sends_history(request.model):
+        report.ok(what, "two turns reach the model as a message list, its own picture included")
+    else:
+        report.note(
+            what,
+            "Eden refused the model's own picture in a message list: conversations send the "
+            "last picture and the earlier instructions in words",
+        )
 
 
 def _report(trial: Trial, request: ImageRequest, report: Report) -> None:

@@ -18,8 +18,9 @@ from telegram.ext import ExtBot
 
 from bot import i18n, texts
 from bot.catalog import capabilities_for, estimated_price
+from bot.conversation import StoredTurn, earlier_turns
 from bot.delivery import Answer, file_id_of
-from bot.domain import Order, Outcome, Picture, Stopped
+from bot.domain import Order, Outcome, Picture, Stopped, Turn
 from bot.fidelity import FidelityCheck
 from bot.inline_answer import InlineAnswer
 from bot.inputs import ImageFile, InputRejected, download, prepare
@@ -30,7 +31,8 @@ from bot.notes import QueueNotes
 from bot.policy import Policy
 from bot.result_buttons import result_keyboard, words_keyboard
 from bot.storage import Storage
-from bot.telegram_budget import TelegramBudget, Turn
+from bot.telegram_budget import TelegramBudget
+from bot.telegram_budget import Turn as CallTurn
 from bot.upstream import ImageService, TextService, UpstreamError
 from bot.upstream.errors import NoImageReturned
 from bot.variants import fit_to_model, make, total_cost, upstream_request
@@ -69,7 +71,7 @@ class Pipeline:
     def __init__(
         self,
         *,
-        bot: ExtBot[Turn],
+        bot: ExtBot[CallTurn],
         storage: Storage,
         policy: Policy,
         images: ImageService,
@@ -82,6 +84,7 @@ class Pipeline:
         metrics: Metrics | None = None,
         budget: TelegramBudget,
         inline_storage_chat_id: int | None = None,
+        max_turns: int = 6,
     ) -> None:
         self._bot = bot
         self._storage = storage
@@ -97,6 +100,7 @@ class Pipeline:
         self._metrics = metrics
         self._budget = budget
         self._inline_storage_chat_id = inline_storage_chat_id
+        self._max_turns = max_turns  # of a conversation sent upstream, the request's own included
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
         self._workers = Workers(capacity, self._claim, self._run)
@@ -366,13 +370,18 @@ class Pipeline:
     async def _carry_out(
         self, job: Job, answer: Answer, slot: Slot
     ) -> tuple[Outcome, float | None, NoPicture | None]:
-        pictures = await self._inputs(job, answer)
-        if pictures is None:
+        max_images = capabilities_for(job.order.model).max_input_images
+        turns = await earlier_turns(self._storage, job, self._max_turns, max_images)
+        inputs = await self._inputs(job, answer, turns)
+        if inputs is None:
             return Outcome.BAD_INPUT, None, None
+        pictures, history = inputs
         if job.options.words is not None:
             return await self._write_words(job, answer, slot, pictures)
         try:
-            request = await upstream_request(job.order, job.options, pictures, job.who.user_id)
+            request = await upstream_request(
+                job.order, job.options, pictures, job.who.user_id, history
+            )
         except InputRejected as exc:
             await self._tell(answer, str(exc))
             return Outcome.BAD_INPUT, None, None
@@ -393,12 +402,14 @@ class Pipeline:
                 [delivered, *_] = [self._fidelity.check(request, r) for r in results]
                 cost = total_cost(results)
                 # The order's prompt: an enlargement's upstream prompt is an instruction.
-                caption = texts.result_caption(job.order.prompt, delivered, cost)
+                caption = texts.result_caption(
+                    job.order.prompt, delivered, cost, turn=job.options.thread_turn
+                )
                 sent = await answer.result(
                     [r.picture for r in results],
                     caption,
                     as_file=job.output_format == "file",
-                    buttons=result_keyboard(job.id, job.order),
+                    buttons=result_keyboard(job.id, job.order, new=job.options.conversation),
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
@@ -408,7 +419,11 @@ class Pipeline:
                 return exc.kind, None, NoPicture(exc.reason, exc.cost_usd)
             return exc.kind, None, None
         if file_id := file_id_of(sent):
-            await self._mark(self._storage.set_result, job, file_id)
+            # An inline result's upload may be in another chat: no reply there continues it.
+            in_chat = job.options.inline_message_id is None
+            message_id = sent.message_id if in_chat else None
+            reasoning = results[0].reasoning
+            await self._mark(self._storage.set_result, job, file_id, message_id, reasoning)
         if self._metrics:
             self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
                 len(results)
@@ -447,14 +462,19 @@ class Pipeline:
         await answer.text(prompt, buttons=words_keyboard(job.id, prompt))
         return Outcome.OK, result.cost_usd, None
 
-    async def _inputs(self, job: Job, answer: Answer) -> tuple[Picture, ...] | None:
-        """The job's images, fetched and made fit for the model; None if one cannot be used (the
-        user is told why, and the job costs nothing)."""
-        if not job.file_ids:
-            return ()
+    async def _inputs(
+        self, job: Job, answer: Answer, turns: tuple[StoredTurn, ...]
+    ) -> tuple[tuple[Picture, ...], tuple[Turn, ...]] | None:
+        """The job's images and its conversation's earlier turns, fetched and made fit for the
+        model; None if one cannot be used (the user is told why, and the job costs nothing)."""
+        file_ids = [*job.file_ids]
+        for turn in turns:
+            file_ids += [*turn.file_ids, turn.result_file_id]
+        if not file_ids:
+            return (), ()
         accepted = capabilities_for(job.order.model).input_mimes
         try:
-            files = [ImageFile(file_id, None) for file_id in job.file_ids]
+            files = [ImageFile(file_id, None) for file_id in file_ids]
             downloaded = await asyncio.gather(*(download(self._bot, f) for f in files))
             pictures = [await prepare(p, accepted) for p in downloaded]
         except InputRejected as exc:
@@ -464,7 +484,13 @@ class Pipeline:
             return None
         if any(p.animated for p in downloaded):
             await self._tell(answer, texts.FIRST_FRAME_ONLY())
-        return tuple(pictures)
+        fetched = iter(pictures)
+        own = tuple(next(fetched) for _ in job.file_ids)
+        history = []
+        for turn in turns:
+            images = tuple(next(fetched) for _ in turn.file_ids)
+            history.append(Turn(turn.prompt, images, next(fetched), turn.reasoning))
+        return own, tuple(history)
 
     async def _claim(self, up_to: int) -> list[Job]:
         """Up to so many next jobs in fair order, now this replica's; none if none waits or
@@ -473,7 +499,7 @@ class Pipeline:
         return await self._storage.claim(self._worker, lease_until, self._capacity, up_to)
 
     async def _mark(
-        self, step: Callable[..., Awaitable[bool | None]], job: Job, *values: str
+        self, step: Callable[..., Awaitable[bool | None]], job: Job, *values: str | int | None
     ) -> bool:
         """Record a run's progress; False only if the write found the run taken over. A
         database that refuses writes (a full disk) must not cost the user their picture: the

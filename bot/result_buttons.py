@@ -37,6 +37,7 @@ class ButtonKind(StrEnum):
     REMIX = "x"  # asks for a new instruction for the result and its inputs
     DRAW = "d"  # under the text model's prompt: draws it
     STICKER = "s"  # adds the picture to the tapper's own sticker set
+    NEW = "n"  # in /mode chat: the chat's next message begins a new conversation
 
 
 _KINDS = {kind.value for kind in ButtonKind}
@@ -76,7 +77,8 @@ def larger_size(order: Order) -> str | None:
     return sizes[-1]
 
 
-def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
+def result_keyboard(job_id: int, order: Order, *, new: bool = False) -> InlineKeyboardMarkup:
+    """The first row; `new`: a conversation's result, with its "New" button below."""
     row = [
         _button(texts.AGAIN_BUTTON(), ButtonKind.AGAIN, job_id),
         _button(texts.FOUR_BUTTON, ButtonKind.FOUR, job_id),
@@ -84,7 +86,10 @@ def result_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
     ]
     if larger := larger_size(order):
         row.append(_button(texts.larger_button(larger), ButtonKind.LARGER, job_id))
-    return InlineKeyboardMarkup([row, [_button(texts.MORE_BUTTON(), ButtonKind.MORE, job_id)]])
+    rows = [row, [_button(texts.MORE_BUTTON(), ButtonKind.MORE, job_id)]]
+    if new:
+        rows.append([_button(texts.NEW_BUTTON(), ButtonKind.NEW, job_id)])
+    return InlineKeyboardMarkup(rows)
 
 
 def more_keyboard(job_id: int) -> InlineKeyboardMarkup:

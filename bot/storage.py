@@ -34,6 +34,7 @@ class ChatPreferences:
     image_size: str | None = None
     model: str | None = None
     output_format: str | None = None
+    conversation: str | None = None  # a bot.conversation.Mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,17 @@ class PastResult:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class PictureRef:
+    """A saved reference: a picture its owner (a user, or a group: a negative id) named."""
+
+    id: int
+    owner_id: int
+    name: str
+    file_id: str
+    photo: bool  # sent as a photo, else as an image file
+
+
 class CreditsExhausted(Exception):
     """A job to be paid with a credit found none left (an admin's refund came in between)."""
 
@@ -199,7 +211,33 @@ class Storage(Protocol):
 
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
-    async def set_result(self, job_id: int, attempt: int, file_id: str) -> None: ...
+    async def set_result(
+        self,
+        job_id: int,
+        attempt: int,
+        file_id: str,
+        message_id: int | None = None,
+        reasoning: str | None = None,
+    ) -> None: ...
+
+    async def result_job(self, chat_id: int, message_id: int) -> Job | None: ...
+
+    async def thread_head(self, chat_id: int) -> Job | None: ...
+
+    async def new_thread(self, chat_id: int) -> None: ...
+
+    # ---- saved references --------------------------------------------------------------------
+    async def save_ref(self, ref: PictureRef, most: int) -> bool: ...
+
+    async def refs(self, *owner_ids: int) -> list[PictureRef]: ...
+
+    async def ref(self, ref_id: int) -> PictureRef | None: ...
+
+    async def delete_ref(self, ref_id: int) -> bool: ...
+
+    async def share_avatar(self, user_id: int, username: str | None, shared: bool) -> None: ...
+
+    async def shared_avatar(self, username: str) -> int | None: ...
 
     async def forget_requests(self, before: datetime) -> int: ...
 
@@ -694,6 +732,46 @@ _MIGRATIONS: tuple[Migration, ...] = (
             "WHERE result_file_id IS NOT NULL",
         ),
     ),
+    Migration(
+        common=(
+            # Conversations: a request that continues a thread names the job it continues, and
+            # which turn it is; `conversation`: made in /mode chat. The result's message is
+            # what a reply names. Threads live on the requests' own prompt and files, so they
+            # share their retention.
+            "ALTER TABLE requests ADD COLUMN parent_id INTEGER",
+            "ALTER TABLE requests ADD COLUMN thread_turn INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE requests ADD COLUMN conversation INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE requests ADD COLUMN result_message_id INTEGER",
+            "ALTER TABLE requests ADD COLUMN result_reasoning TEXT",
+            "CREATE INDEX requests_by_result ON requests (chat_id, result_message_id) "
+            "WHERE result_message_id IS NOT NULL",
+            # A chat's mode (single or chat), and the last request before its thread began:
+            # /new and the "New" button move it on.
+            "ALTER TABLE chat_preferences ADD COLUMN conversation TEXT",
+            "ALTER TABLE chat_preferences ADD COLUMN thread_from INTEGER NOT NULL DEFAULT 0",
+            # Saved references: a user's (owner_id > 0) or a group's (owner_id < 0) pictures
+            # by name, kept as Telegram `file_id`s until their owner deletes them.
+            """
+            CREATE TABLE picture_refs (
+                id       INTEGER PRIMARY KEY,
+                owner_id INTEGER NOT NULL,
+                name     TEXT NOT NULL,
+                file_id  TEXT NOT NULL,
+                photo    INTEGER NOT NULL,
+                saved_at TEXT NOT NULL,
+                UNIQUE (owner_id, name)
+            )
+            """,
+            # Users who let others attach their profile photo, by their @username then.
+            """
+            CREATE TABLE shared_avatars (
+                user_id  INTEGER PRIMARY KEY,
+                username TEXT
+            )
+            """,
+            "CREATE INDEX shared_avatars_by_name ON shared_avatars (username)",
+        ),
+    ),
 )
 
 # The ledger's kinds of text jobs (the others are pictures: generate, edit).
@@ -721,7 +799,7 @@ _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
     "funding, language, images, enlarge, inline_message_id, result_file_id, attempt, transform, "
-    "kind"
+    "kind, parent_id, thread_turn, conversation, result_reasoning"
 )
 # A run's writes: the job is still open and still in the run that `attempt` names.
 _FENCED = f"id = ? AND attempt = ? AND {_OPEN}"
@@ -805,8 +883,9 @@ class SqlStorage:
                 "INSERT INTO requests (created_at, chat_id, user_id, message_id, in_group, kind, "
                 "model, aspect_ratio, image_size, inputs, output_format, file_ids, cost_usd, "
                 "outcome, job_prompt, prompt, funding, language, images, enlarge, "
-                "inline_message_id, transform, turn) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "inline_message_id, transform, parent_id, thread_turn, conversation, turn) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, "
                 f"{_TURN}) "
                 "RETURNING id",
                 _timestamp(job.created_at),
@@ -831,6 +910,9 @@ class SqlStorage:
                 int(job.options.enlarge),
                 job.options.inline_message_id,
                 job.options.transform and job.options.transform.value,
+                job.options.parent_id,
+                job.options.thread_turn,
+                int(job.options.conversation),
                 who.chat_id,
             )
         except CheckViolated as exc:
@@ -1000,10 +1082,61 @@ class SqlStorage:
         )
         return bool(rows)
 
-    async def set_result(self, job_id: int, attempt: int, file_id: str) -> None:
-        """The delivered picture's `file_id`: the input of the result's "larger" button."""
+    async def set_result(
+        self,
+        job_id: int,
+        attempt: int,
+        file_id: str,
+        message_id: int | None = None,
+        reasoning: str | None = None,
+    ) -> None:
+        """The delivered picture's `file_id` (the input of the result's "larger" button and of
+        the turns after it), its message, which a reply continuing the thread names, and what
+        the model sent with it to be sent back then; only by the run that holds the job."""
         await self._write(
-            f"UPDATE requests SET result_file_id = ? WHERE {_FENCED}", file_id, job_id, attempt
+            "UPDATE requests SET result_file_id = ?, result_message_id = ?, "
+            f"result_reasoning = ? WHERE {_FENCED}",
+            file_id,
+            message_id,
+            reasoning,
+            job_id,
+            attempt,
+        )
+
+    async def result_job(self, chat_id: int, message_id: int) -> Job | None:
+        """The job whose result is that message of the chat, while it is kept."""
+        rows = await self._rows(
+            f"SELECT {_JOB_COLUMNS} FROM requests WHERE chat_id = ? AND result_message_id = ? "
+            "AND job_prompt IS NOT NULL AND result_file_id IS NOT NULL",
+            chat_id,
+            message_id,
+        )
+        return _job(rows[0]) if rows else None
+
+    async def thread_head(self, chat_id: int) -> Job | None:
+        """The chat's latest result since its thread began (in /mode chat, what the next
+        message continues); None if there is none yet."""
+        rows = await self._rows(
+            # A result is delivered (its job about to close) once its file is recorded; an
+            # inline result is in some other chat's message, not this chat's conversation.
+            f"SELECT {_JOB_COLUMNS} FROM requests WHERE chat_id = ? AND job_prompt IS NOT NULL "
+            "AND inline_message_id IS NULL AND result_file_id IS NOT NULL AND id > COALESCE("
+            "(SELECT thread_from FROM chat_preferences WHERE chat_id = ?), 0) "
+            "ORDER BY id DESC LIMIT 1",
+            chat_id,
+            chat_id,
+        )
+        return _job(rows[0]) if rows else None
+
+    async def new_thread(self, chat_id: int) -> None:
+        """The chat's next request begins a new thread."""
+        await self._write(
+            "INSERT INTO chat_preferences (chat_id, thread_from, updated_at) "
+            "VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM requests), ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET thread_from = excluded.thread_from, "
+            "updated_at = excluded.updated_at",
+            chat_id,
+            _now(),
         )
 
     async def forget_requests(self, before: datetime) -> int:
@@ -1011,7 +1144,8 @@ class SqlStorage:
         input and result files, the inline message); their ledger lines stay. How many."""
         rows = await self._rows(
             "UPDATE requests SET job_prompt = NULL, file_ids = NULL, result_file_id = NULL, "
-            f"inline_message_id = NULL WHERE created_at < ? AND NOT ({_OPEN}) AND "
+            "inline_message_id = NULL, result_message_id = NULL, result_reasoning = NULL "
+            f"WHERE created_at < ? AND NOT ({_OPEN}) AND "
             "(job_prompt IS NOT NULL OR file_ids IS NOT NULL OR result_file_id IS NOT NULL "
             "OR inline_message_id IS NOT NULL) "
             "RETURNING id",
@@ -1100,6 +1234,69 @@ class SqlStorage:
             closing.attempt,
         )
         return bool(rows)
+
+    # ---- saved references --------------------------------------------------------------------
+    async def save_ref(self, ref: PictureRef, most: int) -> bool:
+        """Save (or replace) the owner's reference of that name (its `id` is the database's);
+        False if that would make more than `most` references of theirs."""
+        rows = await self._rows(
+            "INSERT INTO picture_refs (owner_id, name, file_id, photo, saved_at) "
+            "SELECT ?, ?, ?, ?, ? WHERE (SELECT COUNT(*) FROM picture_refs "
+            "WHERE owner_id = ? AND name <> ?) < ? "
+            "ON CONFLICT (owner_id, name) DO UPDATE SET file_id = excluded.file_id, "
+            "photo = excluded.photo, saved_at = excluded.saved_at RETURNING id",
+            ref.owner_id,
+            ref.name,
+            ref.file_id,
+            int(ref.photo),
+            _now(),
+            ref.owner_id,
+            ref.name,
+            most,
+        )
+        return bool(rows)
+
+    async def refs(self, *owner_ids: int) -> list[PictureRef]:
+        """The references of these owners, in the order given, each's by name."""
+        if not owner_ids:
+            return []
+        marks = ", ".join("?" for _ in owner_ids)
+        rows = await self._rows(
+            "SELECT id, owner_id, name, file_id, photo FROM picture_refs "
+            f"WHERE owner_id IN ({marks}) ORDER BY name",
+            *owner_ids,
+        )
+        found = [_ref(row) for row in rows]
+        return sorted(found, key=lambda r: owner_ids.index(r.owner_id))
+
+    async def ref(self, ref_id: int) -> PictureRef | None:
+        rows = await self._rows(
+            "SELECT id, owner_id, name, file_id, photo FROM picture_refs WHERE id = ?", ref_id
+        )
+        return _ref(rows[0]) if rows else None
+
+    async def delete_ref(self, ref_id: int) -> bool:
+        rows = await self._rows("DELETE FROM picture_refs WHERE id = ? RETURNING id", ref_id)
+        return bool(rows)
+
+    async def share_avatar(self, user_id: int, username: str | None, shared: bool) -> None:
+        """Whether others may attach the user's profile photo (by their @username)."""
+        if not shared:
+            await self._write("DELETE FROM shared_avatars WHERE user_id = ?", user_id)
+            return
+        await self._write(
+            "INSERT INTO shared_avatars (user_id, username) VALUES (?, ?) "
+            "ON CONFLICT (user_id) DO UPDATE SET username = excluded.username",
+            user_id,
+            username.lower() if username else None,
+        )
+
+    async def shared_avatar(self, username: str) -> int | None:
+        """The user who shared their profile photo under this @username, if one did."""
+        rows = await self._rows(
+            "SELECT user_id FROM shared_avatars WHERE username = ?", username.lower()
+        )
+        return int(rows[0][0]) if rows else None
 
     # ---- replicas ----------------------------------------------------------------------------
     async def seen_update(self, update_id: int) -> bool:
@@ -1435,7 +1632,8 @@ def _job(row: Sequence[Any]) -> Job:
     (job_id, chat_id, user_id, message_id, in_group, prompt, model, ratio, size, inputs,
      output_format, file_ids, cost, outcome, created_at, note_id, upstream_sent,
      funding, language, images, enlarge, inline_message_id, result_file_id,
-     attempt, transform, kind) = row  # fmt: skip
+     attempt, transform, kind, parent_id, thread_turn, conversation,
+     result_reasoning) = row  # fmt: skip
     return Job(
         id=job_id,
         who=Requester(user_id, chat_id, message_id, bool(in_group), language),
@@ -1454,10 +1652,19 @@ def _job(row: Sequence[Any]) -> Job:
             inline_message_id,
             Transform(transform) if transform else None,
             Words(kind) if kind in _WORDS else None,
+            parent_id,
+            int(thread_turn),
+            bool(conversation),
         ),
         result_file_id=result_file_id,
         attempt=int(attempt),
+        result_reasoning=result_reasoning,
     )
+
+
+def _ref(row: Sequence[Any]) -> PictureRef:
+    ref_id, owner_id, name, file_id, photo = row
+    return PictureRef(int(ref_id), int(owner_id), name, file_id, bool(photo))
 
 
 def _parse_timestamp(text: str) -> datetime:

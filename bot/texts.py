@@ -50,8 +50,16 @@ I draw pictures with Google's Gemini image models.
 /help - this message""")
 
 
+HELP_TOGETHER = Text("""\
+Working on a picture together:
+• Replying to one of my pictures continues its conversation: I remember the earlier turns.
+• /mode chat - every message continues the conversation, until /new
+• /ref add NAME - as a reply to a photo: save it; then write #NAME in a prompt to use it, \
+#me for your profile photo. /refs lists them.""")
+
+
 def help_text(username: str) -> str:
-    return HELP().format(username=username)
+    return f"{HELP().format(username=username)}\n\n{HELP_TOGETHER()}"
 
 
 # The menu Telegram shows, set for each language at start: (command, description).
@@ -66,6 +74,9 @@ COMMANDS: tuple[tuple[str, Text], ...] = (
     ("history", Text("Your last pictures in this chat")),
     ("describe", Text("Reply to a photo: a prompt that would draw it")),
     ("enhance", Text("Make a short prompt detailed, e.g. /enhance a fox")),
+    ("mode", Text("Each message on its own, or a conversation: /mode chat")),
+    ("new", Text("Start a new conversation")),
+    ("refs", Text("Your saved pictures, to use as #name in a prompt")),
     ("language", Text("Choose the language I speak with you")),
     ("presets", Text("Ready-made styles: sticker, poster, anime…")),
     ("p", Text("Use a preset at once, e.g. /p watercolor a harbour")),
@@ -177,9 +188,12 @@ def too_many_pixels(limit: int) -> str:
     ).format(megapixels=megapixels)
 
 
-def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) -> str:
+def result_caption(
+    prompt: str, delivered: Delivered, cost_usd: float | None, *, turn: int = 1
+) -> str:
     """The prompt, trimmed to fit Telegram's caption limit, then the ratio, tier and pixels the
-    picture really has, the cost, and what was asked where the picture differs."""
+    picture really has, the cost, what was asked where the picture differs, and which turn of a
+    conversation it is."""
     shape = delivered.shape
     # A real multiplication sign: the caption is read by people, not parsed.
     pixels = f"{shape.width}×{shape.height}"  # noqa: RUF001
@@ -192,6 +206,8 @@ def result_caption(prompt: str, delivered: Delivered, cost_usd: float | None) ->
     asked = [a for a in (delivered.asked_ratio, delivered.asked_size) if a]
     if asked:
         details += " " + _("(asked {asked})").format(asked=" · ".join(asked))
+    if turn > 1:
+        details += " · " + _("turn {n}").format(n=turn)
     room = TELEGRAM_CAPTION_LIMIT - _telegram_length(details) - 2
     if _telegram_length(prompt) > room:
         prompt = prompt[: room - 1]
@@ -781,6 +797,98 @@ RESULT_MODEL_GONE = Text(
     "This picture's model isn't offered any more. Please send the prompt again."
 )
 RESULT_CANNOT_ENLARGE = Text("I can't make this picture larger. Please send the prompt again.")
+
+
+NEW_BUTTON = Text("🆕 New")
+
+
+# ---- conversations ---------------------------------------------------------------------------
+NEW_THREAD = Text("Your next message starts a new conversation.")
+MODE_CHAT = Text(
+    "Conversation mode: each message continues the conversation, with its earlier turns, "
+    "until /new."
+)
+MODE_SINGLE = Text(
+    "Single mode: each message is a request of its own. "
+    "Reply to one of my pictures to continue its conversation."
+)
+MODE_USAGE = Text("Send /mode chat for a conversation, or /mode single for separate requests.")
+
+
+# ---- saved references ------------------------------------------------------------------------
+REF_USAGE = Text(
+    "Save a picture: reply to it with /ref add NAME (or send it with that caption), then write "
+    "#NAME in a prompt to use it. #me is your profile photo.\n"
+    "/refs - your saved pictures, with delete buttons\n"
+    "/ref del NAME - delete one\n"
+    "/ref group NAME - a picture for everyone in this group (its administrators)\n"
+    "/ref avatar on - others may use your profile photo as #yourusername (off: nobody)"
+)
+REF_NEEDS_PHOTO = Text("Reply to a photo with /ref add NAME, or send the photo with that caption.")
+REF_GROUP_ONLY = Text("Group pictures are saved in the group: send /ref group NAME there.")
+REFS_NONE = Text("No saved pictures yet. Reply to a photo with /ref add NAME to save one.")
+REF_GONE = Text("That saved picture is already gone.")
+REF_NOT_YOURS = Text("Only its owner, or the group's administrators for a group's, can delete it.")
+AVATAR_NEEDS_USERNAME = Text(
+    "Others would write #yourusername to use your profile photo, and you have no Telegram "
+    "username. Set one in Telegram's settings first."
+)
+AVATAR_PRIVATE = Text("Nobody else can use your profile photo now.")
+NO_PROFILE_PHOTO = Text(
+    "I can't see a profile photo of yours, so #me has nothing to attach and I sent nothing."
+)
+
+
+def ref_bad_name(given: str) -> str:
+    return _(
+        "“{name}” can't be a name: use up to 32 letters, digits or _, starting with a letter "
+        "(and not “me”, which is your profile photo)."
+    ).format(name=given)
+
+
+def ref_saved(name: str) -> str:
+    return _("Saved as #{name}. Write #{name} in a prompt to use it.").format(name=name)
+
+
+def ref_deleted(name: str) -> str:
+    return _("Deleted #{name}.").format(name=name)
+
+
+def ref_not_found(name: str) -> str:
+    return _("You have no picture saved as #{name}.").format(name=name)
+
+
+def refs_full(most: int) -> str:
+    return ngettext(
+        "You already have {n} saved picture, the most I keep. Delete one with /refs first.",
+        "You already have {n} saved pictures, the most I keep. Delete one with /refs first.",
+        most,
+    ).format(n=most)
+
+
+def refs_list(names: list[str]) -> str:
+    return _("Saved pictures: {names}\nTap one below to delete it.").format(names=" ".join(names))
+
+
+def avatar_shared(username: str) -> str:
+    return _("Others can now use your profile photo by writing #{username}.").format(
+        username=username
+    )
+
+
+def unknown_refs(names: list[str], known: list[str]) -> str:
+    """`#names` that attach nothing; nothing was sent."""
+    if names == ["#me"]:
+        return NO_PROFILE_PHOTO()
+    if not known:
+        return _(
+            "I have no picture called {names}, so I sent nothing. Save one by replying to a photo "
+            "with /ref add NAME; #me is your profile photo."
+        ).format(names=", ".join(names))
+    return _(
+        "I have no picture called {names}, so I sent nothing. Yours here: {known}; #me is your "
+        "profile photo."
+    ).format(names=", ".join(names), known=" ".join(f"#{k}" for k in known))
 
 
 def larger_button(size: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from bot.catalog import capabilities_for, nearest_ratio, nearest_size
-from bot.domain import ImageRequest, ImageResult, Order, Picture
+from bot.domain import ImageRequest, ImageResult, Order, Picture, Turn
 from bot.inputs import on_canvas
 from bot.jobs import JobOptions, Transform
 from bot.upstream import ImageService
@@ -78,11 +78,15 @@ INSTRUCTIONS: dict[Transform, str] = {
 
 
 async def upstream_request(
-    order: Order, options: JobOptions, pictures: tuple[Picture, ...], requester: int | None
+    order: Order,
+    options: JobOptions,
+    pictures: tuple[Picture, ...],
+    requester: int | None,
+    history: tuple[Turn, ...] = (),
 ) -> ImageRequest:
     """The request to send for a job whose input pictures are ready, on behalf of `requester`
-    (whose failures the circuit breaker counts once)."""
-    request = fit_to_model(order).with_images(pictures, requester)
+    (whose failures the circuit breaker counts once), after a conversation's earlier turns."""
+    request = fit_to_model(order).with_images(pictures, requester, history)
     if options.enlarge:
         return dataclasses.replace(request, prompt=ENLARGE_INSTRUCTION)
     transform = options.transform

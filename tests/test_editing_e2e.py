@@ -23,8 +23,9 @@ ADMIN, MEMBER = 11, 12
 
 
 def _images_sent_upstream(body: dict[str, Any]) -> list[bytes]:
-    """The input images of a chat-completions request, decoded."""
-    parts = body["messages"][0]["content"]
+    """The images of a chat-completions request, decoded: its own inputs and, continuing a
+    conversation, the earlier turns' (the last picture last of those)."""
+    parts = [p for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]]
     return [
         base64.b64decode(p["image_url"]["url"].split(",", 1)[1])
         for p in parts
@@ -33,7 +34,7 @@ def _images_sent_upstream(body: dict[str, Any]) -> list[bytes]:
 
 
 def _prompt_sent_upstream(body: dict[str, Any]) -> str:
-    content = body["messages"][0]["content"]
+    content = body["messages"][-1]["content"]
     return content if isinstance(content, str) else content[0]["text"]
 
 
@@ -130,7 +131,8 @@ async def test_two_turn_refinement_of_the_bots_own_image(
     turn3 = await telegram.answer(text_message(CHAT, "add a moon", reply_to=turn2.result))
     assert [t.files["photo"] for t in (turn1, turn2, turn3)] == [first, second, third]
     assert _images_sent_upstream(eden.calls[1].body) == [first]
-    assert _images_sent_upstream(eden.calls[2].body) == [second]
+    # The picture replied to goes last (tests/test_conversation_e2e.py: the turns before it).
+    assert _images_sent_upstream(eden.calls[2].body)[-1] == second
     assert _prompt_sent_upstream(eden.calls[2].body) == "add a moon"
 
 

@@ -239,7 +239,7 @@ async def test_timeouts_are_retried_when_the_operator_asks(
 
 
 # ---- check --live ----------------------------------------------------------------------------
-async def test_check_live_makes_one_small_image_per_protocol(
+async def test_check_live_makes_one_small_image_per_protocol_and_a_second_turn(
     start_bot: StartBot, eden: FakeEden
 ) -> None:
     run = await start_bot("check", "--live")

@@ -1,7 +1,8 @@
 """Three `python -m bot` replicas in webhook mode on one PostgreSQL database, with the fake
 Telegram spreading its posts over them: each update is answered once, jobs survive a replica
 killed mid-burst, quotas and the generation cap hold across replicas, an album split over
-replicas is one request, /cancel and settings reach the other replicas."""
+replicas is one request, /cancel and settings reach the other replicas, a conversation's turns
+reach different replicas."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg
 from tests.fakes.process import BotProcess
 from tests.fakes.telegram import FakeTelegram, photo_message, text_message
+from tests.test_conversation_e2e import BLUE, GREEN, RECORDED, RED, turns_sent
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -364,3 +366,32 @@ async def test_a_paused_worker_does_not_call_upstream_for_a_job_run_again_elsewh
     ]
     assert _ledger(tmp_path, message["message_id"], user) == (("ok", "credit"), 1)
     assert TAKEN_OVER in paused.output
+
+
+async def test_a_conversation_goes_on_whichever_replica_each_turn_reaches(
+    start_replicas: Any, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    replicas: Replicas = await start_replicas()
+    balancer = replicas.balancer
+    chat = 9101
+    results: list[dict[str, Any]] = []
+    for turn, (port, prompt) in enumerate(
+        zip(balancer.ports, ("a kite", "make it red", "add a second kite"), strict=True)
+    ):
+        message = _msg(chat, prompt, 100 + turn)
+        if results:
+            message["reply_to_message"] = results[-1]
+        eden.image = (RED, BLUE, GREEN)[turn]
+        await balancer.post(port, {"update_id": 100 + turn, "message": message})
+        [*_, sent] = await telegram.wait_for("sendPhoto", chat, count=turn + 1)
+        results.append(sent.result)
+        await telegram.wait_until(
+            lambda: bool(rows(tmp_path, RECORDED, results[-1]["message_id"])), timeout=15
+        )
+    assert turns_sent(eden.calls[2].body) == [
+        ("user", "a kite"),
+        ("assistant", ([], [RED])),
+        ("user", "make it red"),
+        ("assistant", ([], [BLUE])),
+        ("user", "add a second kite"),
+    ]

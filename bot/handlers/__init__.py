@@ -38,6 +38,7 @@ from bot.handlers.commands import (
     unknown_command,
     usage_command,
 )
+from bot.handlers.conversation import mode_command, new_command
 from bot.handlers.history import HISTORY_PREFIX, history_button, history_command
 from bot.handlers.inline import chosen_inline_result, inline_query
 from bot.handlers.language import (
@@ -64,6 +65,7 @@ from bot.handlers.payments import (
     successful_payment,
 )
 from bot.handlers.presets import preset_button, preset_command, presets_command
+from bot.handlers.references import REF_PREFIX, ref_button, ref_command, refs_command
 from bot.handlers.settings import (
     CALLBACK_PREFIX,
     SETTINGS,
@@ -118,6 +120,18 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
                 & filters.CaptionRegex(r"^/describe(@\w+)?(\s|$)"),
                 describe_command,
             ),
+            CommandHandler("mode", mode_command),
+            CommandHandler("new", new_command),
+            CommandHandler("ref", ref_command),
+            CommandHandler("refs", refs_command),
+            # `/ref add NAME` as a photo's caption (CommandHandler reads texts only).
+            MessageHandler(
+                _NEW_MESSAGE
+                & (filters.PHOTO | filters.Document.ALL)
+                & filters.CaptionRegex(r"^/ref(@\w+)?(\s|$)"),
+                ref_command,
+            ),
+            CallbackQueryHandler(ref_button, pattern=rf"^{REF_PREFIX}\|"),
             CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
             CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
             PreCheckoutQueryHandler(pre_checkout),

@@ -58,13 +58,17 @@ async def result_button(update: Update, context: BotContext) -> None:
     if job is None:
         await query.answer(refusal)
         return
+    if button.kind is ButtonKind.NEW:
+        await services.storage.new_thread(job.who.chat_id)
+        await query.answer(texts.NEW_THREAD())
+        return
     if button.kind is ButtonKind.STICKER:
         await _sticker(query, context, job)
         return
     if button.kind in (ButtonKind.RATIOS, ButtonKind.BACK, ButtonKind.MORE):
         keyboard = {
             ButtonKind.RATIOS: ratio_keyboard(job.id, job.order),
-            ButtonKind.BACK: result_keyboard(job.id, job.order),
+            ButtonKind.BACK: result_keyboard(job.id, job.order, new=job.options.conversation),
             ButtonKind.MORE: more_keyboard(job.id),
         }[button.kind]
         await query.answer()
@@ -244,7 +248,9 @@ async def _run_again(
         await query.answer(answers.get(button.kind, texts.RESULT_BUTTON_UNKNOWN)())
         return
     if await _submit(query, services, submission) and button.kind is ButtonKind.RATIO:
-        await query.edit_message_reply_markup(result_keyboard(job.id, job.order))
+        await query.edit_message_reply_markup(
+            result_keyboard(job.id, job.order, new=job.options.conversation)
+        )
 
 
 def _tapper(query: CallbackQuery) -> Requester:
@@ -278,8 +284,15 @@ async def _submit(query: CallbackQuery, services: Services, submission: Submissi
 def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
     """The new job a button asks for; None if the button cannot apply to this job (a ratio the
     model lacks, a result whose file was not kept)."""
-    order, file_ids = job.order, job.file_ids
-    options = JobOptions(enlarge=job.options.enlarge, transform=job.options.transform)
+    order, file_ids, kept = job.order, job.file_ids, job.options
+    # Again, x4 or another ratio: the same turn of the same conversation.
+    options = JobOptions(
+        enlarge=kept.enlarge,
+        transform=kept.transform,
+        parent_id=kept.parent_id,
+        thread_turn=kept.thread_turn,
+        conversation=kept.conversation,
+    )
     if button.kind is ButtonKind.FOUR:
         options = dataclasses.replace(options, images=VARIANTS)
     elif button.kind is ButtonKind.RATIO:

@@ -11,13 +11,15 @@ from telegram.constants import ChatType
 
 from bot import i18n, texts
 from bot.chat_settings import ChatSettings
+from bot.conversation import Mode
 from bot.domain import Order
 from bot.handlers.access import requester_id
 from bot.handlers.buttons import remix_reply
 from bot.handlers.inputs import addressed_to_bot, image_files, prompt_of
 from bot.handlers.presets import prompt_with_preset
+from bot.handlers.references import UnknownReferences, attached
 from bot.inputs import ImageFile, InputRejected
-from bot.jobs import JobOptions, Requester, Words
+from bot.jobs import Job, JobOptions, Requester, Words
 from bot.pipeline import Submission
 from bot.policy import LimitReached
 from bot.services import BotContext
@@ -55,8 +57,11 @@ async def _request(album: list[Message], context: BotContext) -> None:
     chat = await context.services.chat_settings(lead.chat_id)
     if chat.notes:
         await lead.reply_text("\n".join(chat.notes))
+    turn = await _replied_turn(lead, context)
     try:
-        replied = image_files(lead.reply_to_message) if lead.reply_to_message else []
+        # A reply to a result of a kept conversation brings that picture as the thread's turn.
+        replied_to = lead.reply_to_message if turn is None else None
+        replied = image_files(replied_to) if replied_to else []
         files = replied + [f for m in album for f in image_files(m)]
     except InputRejected as exc:
         await lead.reply_text(str(exc))
@@ -67,7 +72,25 @@ async def _request(album: list[Message], context: BotContext) -> None:
     if not prompt:
         await lead.reply_text(texts.PHOTO_WITHOUT_CAPTION() if files else texts.EMPTY_PROMPT())
         return
-    await _fulfil(lead, context, chat, prompt, files)
+    try:
+        # `#name`s attach saved pictures after the message's own.
+        marked = await attached(lead, prompt, context)
+    except UnknownReferences as exc:
+        await lead.reply_text(texts.unknown_refs(exc.names, exc.known))
+        return
+    files, prompt = files + marked.files, marked.prompt
+    if turn is None and chat.conversation is Mode.CHAT:
+        turn = await context.services.storage.thread_head(lead.chat_id)
+    await _fulfil(lead, context, chat, prompt, files, turn)
+
+
+async def _replied_turn(message: Message, context: BotContext) -> Job | None:
+    """The job whose result `message` replies to, while it is kept: the message continues its
+    conversation."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return None
+    return await context.services.storage.result_job(message.chat_id, replied.message_id)
 
 
 async def unsupported_message(update: Update, context: BotContext) -> None:
@@ -94,7 +117,7 @@ async def describe_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.DESCRIBE_USAGE())
         return
     chat = await context.services.chat_settings(message.chat_id)
-    await _fulfil(message, context, chat, "/describe", files[:1], Words.DESCRIBE)
+    await _fulfil(message, context, chat, "/describe", files[:1], words=Words.DESCRIBE)
 
 
 async def enhance_command(update: Update, context: BotContext) -> None:
@@ -107,7 +130,7 @@ async def enhance_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.ENHANCE_USAGE())
         return
     chat = await context.services.chat_settings(message.chat_id)
-    await _fulfil(message, context, chat, prompt, [], Words.ENHANCE)
+    await _fulfil(message, context, chat, prompt, [], words=Words.ENHANCE)
 
 
 def _for_this_bot(message: Message, context: BotContext) -> bool:
@@ -123,12 +146,25 @@ async def _fulfil(
     chat: ChatSettings,
     prompt: str,
     files: list[ImageFile],
+    parent: Job | None = None,
     words: Words | None = None,
 ) -> None:
     """Hand the request in and return: a worker answers it. Its images are only referenced here
     (by `file_id`); they are fetched when its turn comes, so a user over a limit costs nothing.
+    A request continuing a conversation (`parent`) leaves room for the picture it changes.
     `words`: a job for the text model, which makes no picture."""
-    limit = chat.capabilities.max_input_images
+    conversation = chat.conversation is Mode.CHAT
+    options = JobOptions(conversation=conversation)
+    if words is not None:
+        options = JobOptions(images=0, words=words)
+    elif parent is not None:
+        options = JobOptions(
+            parent_id=parent.id,
+            thread_turn=parent.options.thread_turn + 1,
+            conversation=conversation,
+        )
+    earlier = 0 if parent is None else 1
+    limit = chat.capabilities.max_input_images - earlier
     submission = Submission(
         who=Requester(
             user_id=requester_id(message),
@@ -142,11 +178,11 @@ async def _fulfil(
             model=context.services.settings.eden.text_model if words else chat.model,
             aspect_ratio=chat.aspect_ratio,
             image_size=chat.image_size,
-            inputs=min(len(files), limit),
+            inputs=min(len(files), limit) + earlier,
         ),
         output_format=chat.output_format,
         file_ids=tuple(f.file_id for f in files[:limit]),
-        options=JobOptions(images=0, words=words) if words else JobOptions(),
+        options=options,
     )
     try:
         await context.services.pipeline.submit(submission)

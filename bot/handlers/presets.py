@@ -11,7 +11,7 @@ from telegram.constants import ChatType
 
 from bot import presets, texts
 from bot.handlers.access import requester_id
-from bot.handlers.settings import _may_change
+from bot.handlers.settings import may_change
 from bot.presets import (
     MAX_OWN_PRESETS,
     NAME_MAX_CHARS,
@@ -77,7 +77,7 @@ async def preset_command(update: Update, context: BotContext) -> None:
     if action not in ("add", "del") or len(words) < 2 or owner is None:
         await message.reply_text(texts.PRESET_USAGE())
         return
-    if not await _may_change(services, context.bot, chat, message.from_user, message):
+    if not await may_change(services, context.bot, chat, message.from_user, message):
         await message.reply_text(texts.PRESETS_ADMINS_ONLY())
         return
     name = presets.key(words[1])

@@ -74,7 +74,7 @@ async def setting_command(update: Update, context: BotContext) -> None:
         )
         return
     given = " ".join(context.args)
-    if not await _may_change(services, context.bot, chat, message.from_user, message):
+    if not await may_change(services, context.bot, chat, message.from_user, message):
         await message.reply_text(texts.SETTINGS_ADMINS_ONLY())
         return
     await message.reply_text(await _change(services, chat.id, current, setting, given))
@@ -105,7 +105,7 @@ async def setting_button(update: Update, context: BotContext) -> None:
     setting, value = button
     chat = query.message.chat
     services = context.services
-    if not await _may_change(services, context.bot, chat, query.from_user, None):
+    if not await may_change(services, context.bot, chat, query.from_user, None):
         await query.answer(texts.SETTINGS_ADMINS_ONLY(), show_alert=True)
         return
     current = await services.chat_settings(chat.id)
@@ -197,7 +197,7 @@ def _keyboard(setting: Setting, current: ChatSettings) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-async def _may_change(
+async def may_change(
     services: Services, bot: Bot, chat: Chat, user: User | None, message: Message | None
 ) -> bool:
     """Anyone in a private chat; in a group, per GROUP_SETTINGS, its administrators or everyone."""

@@ -3,10 +3,11 @@ and the text model's questions and answers."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
-from bot.domain import ImageRequest, TextRequest
+from bot.domain import ImageRequest, Picture, TextRequest
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import (
     Reply,
@@ -32,16 +33,30 @@ def path(request: ImageRequest) -> str:
 
 
 def body(request: ImageRequest | TextRequest) -> dict[str, Any]:
-    """The request's body; an image request adds the shape (a text model has none)."""
-    content: str | list[dict[str, Any]]
-    if request.images:
-        content = [{"type": "text", "text": request.prompt}] + [
-            {"type": "image_url", "image_url": {"url": to_data_url(p)}} for p in request.images
-        ]
-    else:
-        content = request.prompt
+    """An OpenAI-style message list: each earlier turn of a conversation as the user's words and
+    images and the model's picture, then the request itself; an image request adds the shape (a
+    text model has none)."""
+    messages: list[dict[str, Any]] = []
+    history = request.history if isinstance(request, ImageRequest) else ()
+    for turn in history:
+        messages.append({"role": "user", "content": _user_content(turn.prompt, turn.images)})
+        assistant: dict[str, Any] = {"role": "assistant", "content": [_image_part(turn.result)]}
+        if turn.reasoning is not None:
+            assistant["reasoning_details"] = json.loads(turn.reasoning)
+        messages.append(assistant)
+    messages.append({"role": "user", "content": _user_content(request.prompt, request.images)})
     shape = shape_fields(request) if isinstance(request, ImageRequest) else {}
-    return {"model": request.model, "messages": [{"role": "user", "content": content}], **shape}
+    return {"model": request.model, "messages": messages, **shape}
+
+
+def _user_content(prompt: str, images: tuple[Picture, ...]) -> str | list[dict[str, Any]]:
+    if not images:
+        return prompt
+    return [{"type": "text", "text": prompt}] + [_image_part(p) for p in images]
+
+
+def _image_part(picture: Picture) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": to_data_url(picture)}}
 
 
 def shape_fields(request: ImageRequest) -> dict[str, Any]:
@@ -78,6 +93,7 @@ def parse(reply: Any) -> Reply:
         texts.append(refusal)
 
     text = "\n".join(t.strip() for t in texts if t and t.strip()) or None
+    reasoning = message.get("reasoning_details")
     return Reply(
         image=images[0] if images else None,
         text=text,
@@ -85,6 +101,7 @@ def parse(reply: Any) -> Reply:
         cost_usd=read_cost(reply),
         usage=read_usage(reply),
         refusal=refusal,
+        reasoning=json.dumps(reasoning) if isinstance(reasoning, list) and reasoning else None,
     )
 
 

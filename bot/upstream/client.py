@@ -18,7 +18,13 @@ from bot.upstream import chat, images
 from bot.upstream import errors as e
 from bot.upstream.budget import ByteBudget
 from bot.upstream.hosted import HostedImages
-from bot.upstream.payload import WireProtocol, decode_data_url, error_detail, lift_image
+from bot.upstream.payload import (
+    WireProtocol,
+    decode_data_url,
+    error_detail,
+    flattened,
+    lift_image,
+)
 from bot.upstream.reading import mapped_errors, read_body
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,12 @@ class EdenClient:
         )
         self._max_reply_bytes = max_reply_bytes
         self._hosted = HostedImages(self._base_url, self._http, max_bytes=max_hosted_bytes)
+        # Models whose gateway refused a conversation's turns: they get the flattened form.
+        self._flat_history: set[str] = set()
+
+    def sends_history(self, model: str) -> bool:
+        """Whether a conversation's turns still go to `model` as a message list."""
+        return model not in self._flat_history
 
     @property
     def protocol(self) -> str:
@@ -138,6 +150,24 @@ class EdenClient:
             raise e.UpstreamTimeout(f"no answer within {timeout:.0f} s") from exc
 
     async def _post(self, protocol: WireProtocol, request: ImageRequest) -> httpx.Response:
+        if protocol is chat and request.history and self.sends_history(request.model):
+            try:
+                return await self._send(
+                    self._request("POST", protocol.path(request), protocol.body(request))
+                )
+            except e.ChatCompletionsUnsupported:
+                raise  # not about the turns: the model is not served here at all
+            except e.BadRequest as exc:
+                # Whether Eden passes assistant pictures on to Gemini is not documented: a
+                # refusal is taken as "no", for this model, from now on.
+                log.warning(
+                    "Eden refused a conversation's turns for %s (%s); sending the last picture "
+                    "and the earlier instructions in words from now on",
+                    request.model,
+                    exc,
+                )
+                self._flat_history.add(request.model)
+        request = flattened(request)
         return await self._send(
             self._request("POST", protocol.path(request), protocol.body(request))
         )
@@ -176,6 +206,7 @@ class EdenClient:
             usage=reply.usage,
             protocol=protocol.NAME,
             shape_sent=protocol.shape_fields(request),
+            reasoning=reply.reasoning,
         )
 
     async def complete(self, request: TextRequest) -> TextResult:

@@ -8,6 +8,7 @@ from bot.domain import ImageRequest
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import (
     Reply,
+    flattened,
     image_config,
     read_cost,
     read_finish_reason,
@@ -32,10 +33,11 @@ OPENAI_SIZES: dict[str, str] = {
 
 
 def path(request: ImageRequest) -> str:
-    return "/images/edits" if request.images else "/images/generations"
+    return "/images/edits" if request.images or request.history else "/images/generations"
 
 
 def body(request: ImageRequest) -> dict[str, Any]:
+    request = flattened(request)  # no turns here: the last picture and earlier words
     payload: dict[str, Any] = {
         "model": request.model,
         "prompt": request.prompt,

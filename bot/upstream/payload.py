@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import json
 import math
 import re
@@ -46,6 +47,9 @@ class Reply:
     # The model's declining words (OpenAI's `message.refusal`), also part of `text`.
     refusal: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    # The model's `reasoning_details` (thought signatures), as JSON: sent back with its picture
+    # when a conversation continues.
+    reasoning: str | None = None
 
 
 def image_config(request: ImageRequest) -> dict[str, str]:
@@ -54,6 +58,23 @@ def image_config(request: ImageRequest) -> dict[str, str]:
     if capabilities_for(request.model).sends_image_size:
         config["image_size"] = request.image_size
     return config
+
+
+def flattened(request: ImageRequest) -> ImageRequest:
+    """`request` without its history: the last picture first among the images, and the earlier
+    instructions in words. The images protocol has no turns, and a gateway may refuse assistant
+    pictures in a message list."""
+    if not request.history:
+        return request
+    earlier = "\n".join(f"{n}. {turn.prompt}" for n, turn in enumerate(request.history, 1))
+    prompt = (
+        "This continues a conversation. Earlier instructions, oldest first:\n"
+        f"{earlier}\n"
+        "The first image is the latest result; keep what those instructions established.\n"
+        f"Now: {request.prompt}"
+    )
+    images = (request.history[-1].result, *request.images)
+    return dataclasses.replace(request, prompt=prompt, images=images, history=())
 
 
 def to_data_url(picture: Picture) -> str:

@@ -124,6 +124,11 @@ class FakeEden:
         self.text_cost = 0.0004
         # When set, /chat/completions answers as Eden does for models moved to /images.
         self.chat_unsupported = False
+        # When set, /chat/completions refuses a message list with the model's pictures in it
+        # (whether Eden passes them on to Gemini is not documented).
+        self.refuse_assistant_images = False
+        # What the model's message carries as `reasoning_details` (thought signatures), if set.
+        self.reasoning_details: list[dict[str, Any]] | None = None
         self._script: deque[Responder] = deque()
         self._hosted: dict[str, bytes] = {}
         self._streams: dict[str, tuple[bytes, float, int]] = {}
@@ -288,8 +293,21 @@ class FakeEden:
                 )
             if refused := _tier_refused(path, body):
                 return refused
+            if self.refuse_assistant_images and _assistant_images(body):
+                return web.json_response(
+                    {
+                        "error": {
+                            "message": "Image content is only supported in user messages",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                    status=400,
+                )
             image = self.picture_for(path, body)
-            return web.json_response(chat_reply(data_url(image), cost=self.cost))
+            extra = {"reasoning_details": self.reasoning_details} if self.reasoning_details else {}
+            return web.json_response(
+                chat_reply(data_url(image), cost=self.cost, message_extra=extra)
+            )
         if path in ("/images/generations", "/images/edits"):
             if refused := _tier_refused(path, body):
                 return refused
@@ -319,6 +337,15 @@ class FakeEden:
             return response  # the reader gave up, as it should
         await response.write_eof()
         return response
+
+
+def _assistant_images(body: dict[str, Any]) -> bool:
+    return any(
+        message.get("role") == "assistant"
+        and isinstance(message.get("content"), list)
+        and any(part.get("type") == "image_url" for part in message["content"])
+        for message in body.get("messages") or []
+    )
 
 
 def _understood(path: str, body: dict[str, Any]) -> tuple[str, str]:

@@ -93,6 +93,8 @@ class FakeTelegram:
         self.sticker_sets: dict[str, StickerSet] = {}
         # Seconds a file download takes (a slow file server).
         self.file_delay = 0.0
+        # Users' profile photos, newest first: what getUserProfilePhotos finds.
+        self.profile_photos: dict[int, list[bytes]] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -420,11 +422,38 @@ class FakeTelegram:
     async def _m_answerInlineQuery(self, call: Call) -> Any:
         return True
 
+    async def _m_getUserProfilePhotos(self, call: Call) -> Any:
+        unknown = call.params.keys() - {"user_id", "offset", "limit"}
+        if unknown or "user_id" not in call.params:
+            return _error(400, f"Bad Request: unexpected or missing parameters {sorted(unknown)}")
+        limit = int(call.params.get("limit") or 100)
+        if not 1 <= limit <= 100:
+            return _error(400, "Bad Request: limit must be between 1 and 100")
+        photos = self.profile_photos.get(int(call.params["user_id"]), [])
+        offset = int(call.params.get("offset") or 0)
+        sizes = []
+        for data in photos[offset : offset + limit]:
+            file_id = self.add_file(data)
+            sizes.append(
+                [{"file_id": file_id, "file_unique_id": file_id, "width": 640, "height": 640}]
+            )
+        return {"total_count": len(photos), "photos": sizes}
+
+    def _media(self, call: Call, field: str, media: str) -> str | None:
+        """The file_id of what a send carries: an upload (kept, as Telegram does) or the
+        file_id of a file Telegram has; None for a file_id it does not know."""
+        if field in call.files or media.startswith("attach://"):
+            return self.add_file(call.files[field if field in call.files else media[9:]])
+        return media if media in self.files else None
+
     async def _m_sendMediaGroup(self, call: Call) -> Any:
+        if not 2 <= len(call.params["media"]) <= 10:
+            return _error(400, "Bad Request: media group must have 2-10 items")
         messages = []
         for item in call.params["media"]:
-            data = call.files[item["media"].removeprefix("attach://")]
-            file_id = self.add_file(data)
+            file_id = self._media(call, "", item["media"])
+            if file_id is None:
+                return _error(400, "Bad Request: wrong file identifier specified")
             content = {"file_id": file_id, "file_unique_id": file_id}
             kind = (
                 {"photo": [{**content, "width": 90, "height": 90}]}
@@ -438,16 +467,21 @@ class FakeTelegram:
 
     async def _m_sendPhoto(self, call: Call) -> Any:
         # Like Telegram, keep what was sent so that a reply to this photo can download it.
-        file_id = self.add_file(call.files["photo"])
+        file_id = self._media(call, "photo", str(call.params.get("photo", "")))
+        if file_id is None:
+            return _error(400, "Bad Request: wrong file identifier specified")
         photo = [{"file_id": file_id, "file_unique_id": file_id, "width": 90, "height": 90}]
         return self._message(call.params, photo=photo, caption=call.params.get("caption"))
 
     async def _m_sendDocument(self, call: Call) -> Any:
-        file_id = self.add_file(call.files["document"], "png")
+        if "document" in call.files:
+            file_id = self.add_file(call.files["document"], "png")
+        elif (file_id := str(call.params.get("document", ""))) not in self.files:
+            return _error(400, "Bad Request: wrong file identifier specified")
         document = {
             "file_id": file_id,
             "file_unique_id": file_id,
-            "file_name": call.filenames["document"],
+            "file_name": call.filenames.get("document", "image.png"),
             "mime_type": "image/png",
         }
         return self._message(call.params, document=document, caption=call.params.get("caption"))
