@@ -211,4 +211,5 @@ async def test_the_live_check_tries_a_second_turn_and_says_whether_turns_pass(
         [(_, (_, images))] = turns_sent(eden.calls[3].body)  # sent flattened instead
         assert images == [RED]
     else:
-        assert (verdict, len(eden.calls)) == ("ok", 3)
+        # Then Nano Banana 2.1's two 512 probes (tests/test_fidelity_e2e.py).
+        assert (verdict, len(eden.calls)) == ("ok", 5)

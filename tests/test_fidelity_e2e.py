@@ -246,11 +246,15 @@ async def test_check_live_makes_one_small_image_per_protocol_and_a_second_turn(
     assert await run.wait() == 0, run.output
     lines = run.output.splitlines()
     cost_line = next(i for i, line in enumerate(lines) if line.startswith("[live]"))
-    assert "2 paid generations of google/gemini-nano-banana-2.1 at 16:9 1K" in lines[cost_line]
-    assert "about $0.067 in all" in lines[cost_line]
+    assert "3 paid generations of google/gemini-nano-banana-2.1 at 16:9 1K" in lines[cost_line]
+    assert "about $0.101 in all" in lines[cost_line]
     assert "and a 512 request per protocol, which should be refused" in lines[cost_line]
-    assert [c.path for c in eden.calls] == ["/chat/completions", "/images/generations"] * 2
-    assert [c.body["image_config"]["image_size"] for c in eden.calls] == ["1K"] * 2 + ["512"] * 2
+    # One per protocol, a second turn of a conversation (tests/test_conversation_e2e.py), then
+    # the 512 probes.
+    chat, images = "/chat/completions", "/images/generations"
+    assert [c.path for c in eden.calls] == [chat, images, chat, chat, images]
+    assert [c.body["image_config"]["image_size"] for c in eden.calls] == ["1K"] * 3 + ["512"] * 2
+    assert any(line.startswith("[ok]   live conversation: two turns") for line in lines)
     chat = next(line for line in lines if line.startswith("[ok]   live chat:"))
     assert "asked 16:9 1K, received 1376x768 (16:9, 1K)" in chat
     assert "$0.067" in chat
@@ -269,9 +273,11 @@ async def test_check_live_says_when_512_is_accepted_after_all(
 ) -> None:
     # An account on which 2.1 makes 512 after all: every answer is a picture.
     picture = png(1376, 768)
-    for _ in range(2):
-        eden.then_json(chat_reply(data_url(picture), cost=0.03))
-        eden.then_json(images_reply(picture, cost=0.03))
+    # One per protocol, the second turn of a conversation, then the 512 probes.
+    chat = chat_reply(data_url(picture), cost=0.03)
+    images = images_reply(picture, cost=0.03)
+    for reply in (chat, images, chat, chat, images):
+        eden.then_json(reply)
     run = await start_bot("check", "--live")
     assert await run.wait() == 0, run.output
     for protocol in ("chat", "images"):
@@ -279,7 +285,7 @@ async def test_check_live_says_when_512_is_accepted_after_all(
             f"[note] live {protocol} 512: accepted, though the models file says this model has "
             "no 512 tier"
         ) in run.output
-    assert len(eden.calls) == 4
+    assert len(eden.calls) == 5
 
 
 async def test_check_live_says_when_no_protocol_passes_the_ratio_on(

@@ -155,9 +155,10 @@ async def test_cancel_a_queued_and_a_running_request(
     assert _prompts(eden) == ["running"]
     assert "Today: 1 image," in await telegram.ask(text_message(A, "/usage"))
     await bot.stop()
+    # A's at its estimate: Nano Banana 2.1's list price at 1K.
     assert rows(
         tmp_path, "SELECT user_id, outcome, cost_usd, cost_estimated FROM requests ORDER BY id"
-    ) == [(A, "cancelled", 0.067, 1), (B, "cancelled", 0.0, 0)]
+    ) == [(A, "cancelled", 0.0336, 1), (B, "cancelled", 0.0, 0)]
 
 
 # ---- retries and the breaker -----------------------------------------------------------------
