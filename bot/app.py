@@ -15,26 +15,27 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
-from bot import i18n, logs, texts, transport
-from bot.albums import AlbumCollector
-from bot.availability import ModelAvailability
+from bot import i18n, texts, transport
 from bot.config import EdenSettings, Settings
-from bot.doorkeeper import Doorkeeper, warn_about_access
-from bot.handlers import register
-from bot.handlers.lifecycle import stop_gracefully_on_signals
-from bot.handlers.payments import credit_kept_payments
-from bot.health import HealthServer, Throttled
-from bot.languages import UserLanguages
-from bot.metrics import Metrics
+from bot.jobs.pipeline import Pipeline
+from bot.jobs.policy import Policy
+from bot.jobs.retention import Retention
+from bot.lineup.availability import ModelAvailability
+from bot.ops import logs
+from bot.ops.health import HealthServer, Throttled
+from bot.ops.metrics import Metrics
 from bot.overrides import Overrides
-from bot.pipeline import Pipeline
-from bot.policy import Policy
-from bot.retention import Retention
-from bot.services import BotContext, Services
-from bot.storage import Storage, StorageError, open_storage
-from bot.telegram_budget import CALLS_PER_SECOND, TelegramBudget
+from bot.store.storage import Storage, StorageError, open_storage
+from bot.telegram.albums import AlbumCollector
+from bot.telegram.budget import CALLS_PER_SECOND, TelegramBudget
+from bot.telegram.door import Doorkeeper, warn_about_access
+from bot.telegram.handlers import register
+from bot.telegram.handlers.payments import credit_kept_payments
+from bot.telegram.languages import UserLanguages
+from bot.telegram.lifecycle import stop_gracefully_on_signals
+from bot.telegram.services import BotContext, Services
+from bot.telegram.webhook import WebhookServer
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
-from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import texts
-from bot.catalog import OUTPUT_FORMATS, ModelCapabilities, capabilities_for, nearest_size, pick
 from bot.config import BotSettings
-from bot.conversation import Mode
-from bot.storage import Storage
+from bot.jobs.conversation import Mode
+from bot.lineup.catalog import (
+    OUTPUT_FORMATS,
+    ModelCapabilities,
+    capabilities_for,
+    nearest_size,
+    pick,
+)
+from bot.store.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)

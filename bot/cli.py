@@ -14,16 +14,6 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import imaging, texts
 from bot.app import eden_client, run
-from bot.availability import describe, replacement_for
-from bot.catalog import (
-    BUILTIN_MODELS_FILE,
-    capabilities_for,
-    describe_changes,
-    load_lineup,
-    normalize_ratio,
-    normalize_size,
-    successor,
-)
 from bot.config import (
     BotSettings,
     ConfigError,
@@ -35,11 +25,21 @@ from bot.config import (
 )
 from bot.domain import ImageRequest, ImageResult
 from bot.fidelity import compare
-from bot.live_check import live_check
-from bot.logs import RedactingFormatter, configure_logging
-from bot.storage import StorageError, open_storage
+from bot.lineup.availability import describe, replacement_for
+from bot.lineup.catalog import (
+    BUILTIN_MODELS_FILE,
+    capabilities_for,
+    describe_changes,
+    load_lineup,
+    normalize_ratio,
+    normalize_size,
+    successor,
+)
+from bot.ops.live_check import live_check
+from bot.ops.logs import RedactingFormatter, configure_logging
+from bot.store.storage import StorageError, open_storage
+from bot.telegram.webhook import WebhookUnavailable
 from bot.upstream import EdenClient, UpstreamError
-from bot.webhook import WebhookUnavailable
 
 # ---- check -----------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.catalog import (
+from bot.lineup.catalog import (
     ASPECT_RATIOS,
     BUILTIN_MODELS_FILE,
     IMAGE_SIZES,
@@ -99,7 +99,7 @@ class EdenSettings(BaseSettings):
     # The longest wait for one image up to 2K; Gemini 3 Pro at 4K can take minutes.
     timeout_seconds: float = Field(default=180.0, gt=0)
     timeout_4k_seconds: float = Field(default=360.0, gt=0)
-    # An operator's copy of bot/models.toml (the models, their tiers, prices and successors).
+    # An operator's copy of bot/lineup/models.toml (the models, their tiers, prices and successors).
     models_file: Annotated[Path | None, BeforeValidator(_blank_is_unset)] = Field(
         default=None, validation_alias="MODELS_FILE"
     )
@@ -319,7 +319,7 @@ class LoadSettings(BaseSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooloff_seconds: float = Field(default=120.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
-    # Telegram's flood limits (bot/telegram_budget.py); off only for a test or benchmark server.
+    # Telegram's flood limits (bot/telegram/budget.py); off only for a test or benchmark server.
     telegram_rate_limit: bool = True
 
 

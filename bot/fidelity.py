@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.catalog import Shape, shape_of
 from bot.domain import ImageRequest, ImageResult, Picture
-from bot.metrics import Metrics
+from bot.lineup.catalog import Shape, shape_of
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

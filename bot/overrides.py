@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.storage import AuditEntry, Limits, Storage
+from bot.store.storage import AuditEntry, Limits, Storage
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from bot.domain import NoPictureReason
 from bot.fidelity import Delivered
 from bot.i18n import Text, current, ngettext
 from bot.i18n import gettext as _
-from bot.policy import (
+from bot.jobs.policy import (
     CoolingDown,
     DailyImagesReached,
     GroupBudgetReached,
@@ -23,7 +23,7 @@ from bot.policy import (
     TooManyInFlight,
     UsageReport,
 )
-from bot.storage import AuditEntry, DayTotals, Limits, Payment, Spend, UserTotals
+from bot.store.storage import AuditEntry, DayTotals, Limits, Payment, Spend, UserTotals
 from bot.upstream import errors as e
 
 TELEGRAM_TEXT_LIMIT = 4096

@@ -7,5 +7,7 @@ scripts/setup-venv.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The layers as a checked contract (pyproject.toml, [tool.importlinter]).
+.venv/bin/lint-imports
 # The end-to-end tests mostly wait on loopback HTTP, so a few workers per core pay off.
 .venv/bin/pytest -n 3 "$@"

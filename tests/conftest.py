@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Storage, open_storage
+from bot.store.storage import Storage, open_storage
 from tests.fakes.database import URL_FILE
 from tests.fakes.eden import API_KEY, FakeEden
 from tests.fakes.process import BotProcess

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from bot.chart import HEIGHT, WIDTH
+from bot.ops.chart import HEIGHT, WIDTH
 from tests.conftest import StartBot
 from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden

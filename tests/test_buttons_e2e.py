@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import texts
-from bot.variants import ENLARGE_INSTRUCTION
+from bot.jobs.variants import ENLARGE_INSTRUCTION
 from tests.conftest import StartBot
 from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden

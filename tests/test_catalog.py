@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.availability import ModelAvailability
-from bot.catalog import (
+from bot.chat_settings import ChatSettings
+from bot.domain import Order, Outcome
+from bot.jobs.model import Job, Requester, Transform
+from bot.jobs.variants import upstream_request
+from bot.lineup.availability import ModelAvailability
+from bot.lineup.catalog import (
     ASPECT_RATIOS,
     BUILTIN_MODELS_FILE,
     IMAGE_SIZES,
@@ -25,13 +29,9 @@ from bot.catalog import (
     successor,
     successors,
 )
-from bot.chat_settings import ChatSettings
-from bot.domain import Order, Outcome
-from bot.handlers.buttons import _again
-from bot.jobs import Job, Requester, Transform
-from bot.result_buttons import ButtonKind, ResultButton
+from bot.telegram.handlers.buttons import _again
+from bot.telegram.result_buttons import ButtonKind, ResultButton
 from bot.upstream import chat, images
-from bot.variants import upstream_request
 
 # Copied from Google's table (shared/reference/upstream-facts.md, section 2), not computed, so a
 # wrong formula in the catalog shows up here. 21:9 at 512 is the corrected 792x336.
@@ -125,7 +125,7 @@ def test_every_ratio_is_listed_once() -> None:
 
 
 def test_pick_falls_back_to_the_default_then_the_first_allowed() -> None:
-    from bot.catalog import pick
+    from bot.lineup.catalog import pick
 
     assert pick("16:9", "1:1", ("1:1", "16:9")) == "16:9"
     assert pick("8:1", "1:1", ("1:1", "16:9")) == "1:1"
@@ -148,12 +148,12 @@ def test_pick_falls_back_to_the_default_then_the_first_allowed() -> None:
     ],
 )
 def test_estimated_prices(model: str, size: str, price: float) -> None:
-    from bot.catalog import estimated_price
+    from bot.lineup.catalog import estimated_price
 
     assert estimated_price(model, size) == pytest.approx(price)
 
 
-# ---- the lineup as data (bot/models.toml) ----------------------------------------------------
+# ---- the lineup as data (bot/lineup/models.toml) ----------------------------------------------------
 def test_the_successor_chains() -> None:
     assert successor("google/gemini-3.1-flash-image-preview") == "google/gemini-3.1-flash-image"
     assert successor("gemini-3-pro-image-preview") == "gemini-3-pro-image"

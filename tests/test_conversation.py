@@ -7,11 +7,11 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-from bot.conversation import StoredTurn, earlier_turns
 from bot.domain import ImageRequest, Order, Outcome, Turn
 from bot.imaging import inspect
-from bot.jobs import Closing, JobOptions, NewJob, Requester
-from bot.storage import Storage
+from bot.jobs.conversation import StoredTurn, earlier_turns
+from bot.jobs.model import Closing, JobOptions, NewJob, Requester
+from bot.store.storage import Storage
 from bot.upstream import images
 from tests.conftest import OpenStore
 from tests.fakes.images import png

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from bot import texts
 from bot.config import EdenSettings
-from bot.live_check import FOLLOW_UP, PROMPT, live_check
+from bot.ops.live_check import FOLLOW_UP, PROMPT, live_check
 from tests.conftest import StartBot
 from tests.fakes.database import rows
 from tests.fakes.eden import API_KEY, FakeEden

@@ -11,11 +11,11 @@ import pytest
 
 from bot import credits
 from bot.config import StarPack, StarsSettings
-from bot.database import DatabaseError
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, NewJob, Requester
-from bot.storage import CreditsExhausted, Payment
-from bot.unrecorded import KeptPayment, UnrecordedPayments, write_retrying
+from bot.jobs.model import Closing, NewJob, Requester
+from bot.store.drivers import DatabaseError
+from bot.store.storage import CreditsExhausted, Payment
+from bot.store.unrecorded import KeptPayment, UnrecordedPayments, write_retrying
 from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")

@@ -9,8 +9,8 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Funding, Order, Outcome
-from bot.jobs import Closing, Job, JobOptions, NewJob, Requester
-from bot.storage import AlbumItem, Payment, Storage
+from bot.jobs.model import Closing, Job, JobOptions, NewJob, Requester
+from bot.store.storage import AlbumItem, Payment, Storage
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
 

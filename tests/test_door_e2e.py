@@ -12,7 +12,7 @@ from aiohttp import web
 from telegram import Bot
 
 from bot.config import AccessSettings
-from bot.doorkeeper import MEMBERSHIP_TTL, UNSURE_TTL, Doorkeeper
+from bot.telegram.door import MEMBERSHIP_TTL, UNSURE_TTL, Doorkeeper
 from tests.conftest import BOT_TOKEN, StartBot
 from tests.fakes.eden import EdenCall, FakeEden
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, chat, text_message

@@ -9,15 +9,15 @@ import pytest
 
 from bot.config import AccessSettings
 from bot.domain import Order, Outcome
-from bot.jobs import Closing, JobOptions, NewJob, Requester
-from bot.policy import (
+from bot.jobs.model import Closing, JobOptions, NewJob, Requester
+from bot.jobs.policy import (
     CoolingDown,
     DailyImagesReached,
     MonthlyBudgetReached,
     Policy,
     TooManyInFlight,
 )
-from bot.storage import Payment, Storage
+from bot.store.storage import Payment, Storage
 from tests.conftest import OpenStore
 
 ORDER = Order("a fox", "google/gemini-3.1-flash-image", "1:1", "1K")

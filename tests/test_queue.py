@@ -14,9 +14,9 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 
 from bot.domain import Order, Outcome
-from bot.jobs import Job, Requester
-from bot.notes import EDIT_INTERVAL, NOTE_DELAY, PROGRESS_EVERY, PROGRESS_FIRST, QueueNotes
-from bot.telegram_budget import NotWanted, Priority, TelegramBudget, Turn
+from bot.jobs.model import Job, Requester
+from bot.telegram.budget import NotWanted, Priority, TelegramBudget, Turn
+from bot.telegram.notes import EDIT_INTERVAL, NOTE_DELAY, PROGRESS_EVERY, PROGRESS_FIRST, QueueNotes
 from tests.conftest import BOT_TOKEN
 from tests.fakes.telegram import FakeTelegram
 

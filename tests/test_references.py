@@ -3,8 +3,8 @@ before their group's, and profile photos shared by @username until taken back.""
 
 from __future__ import annotations
 
-from bot.handlers.references import marked_names
-from bot.storage import PictureRef
+from bot.store.storage import PictureRef
+from bot.telegram.handlers.references import marked_names
 from tests.conftest import OpenStore
 
 USER, GROUP = 8, -100800

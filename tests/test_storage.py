@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.database import Dialect
 from bot.domain import Order, Outcome
-from bot.jobs import Closing, NewJob, Requester
-from bot.storage import _MIGRATIONS, ChatPreferences, StorageError, open_storage
+from bot.jobs.model import Closing, NewJob, Requester
+from bot.store.drivers import Dialect
+from bot.store.storage import _MIGRATIONS, ChatPreferences, StorageError, open_storage
 
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from PIL import Image
 
 from bot import i18n, texts
 from bot.imaging import CANVAS_FILL
-from bot.jobs import Transform
-from bot.variants import INSTRUCTIONS, MADE_FROM
+from bot.jobs.model import Transform
+from bot.jobs.variants import INSTRUCTIONS, MADE_FROM
 from tests.conftest import StartBot
 from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from bot.catalog import capabilities_for
 from bot.domain import ImageRequest, Picture
+from bot.lineup.catalog import capabilities_for
 from bot.upstream import chat, images
 from bot.upstream.errors import MalformedResponse
 from bot.upstream.payload import LIFTED, WireProtocol, decode_data_url, error_detail, lift_image

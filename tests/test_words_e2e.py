@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import texts
-from bot.words import DESCRIBE_INSTRUCTION, ENHANCE_INSTRUCTION
+from bot.jobs.words import DESCRIBE_INSTRUCTION, ENHANCE_INSTRUCTION
 from tests.conftest import StartBot
 from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden

@@ -40,7 +40,7 @@ class UpstreamError(Exception):
         self.attempts = 1
 
     def log_summary(self) -> str:
-        """What the log says of it without LOG_PROMPTS (bot/logs.py): its kind, never the
+        """What the log says of it without LOG_PROMPTS (bot/ops/logs.py): its kind, never the
         upstream's words (a refusal, a 400's detail), which may quote the prompt."""
         return str(self.kind)
 

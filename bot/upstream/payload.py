@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import pybase64
 
-from bot.catalog import capabilities_for
 from bot.domain import ImageRequest, Picture
+from bot.lineup.catalog import capabilities_for
 from bot.upstream.errors import MalformedResponse
 
 _DATA_URL = re.compile(r"data:image/[\w.+-]+;base64,")

@@ -30,7 +30,7 @@ def rows(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 async def _postgres_rows(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     import asyncpg
 
-    from bot.database import numbered
+    from bot.store.drivers import numbered
 
     connection = await asyncpg.connect(url)
     try:

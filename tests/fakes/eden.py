@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.catalog import capabilities_for, output_pixels
+from bot.lineup.catalog import capabilities_for, output_pixels
 from tests.fakes.images import png
 from tests.fakes.server import serve
 

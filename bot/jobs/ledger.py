@@ -1,0 +1,126 @@
+"""Closing a job's line in the ledger (outcome, cost, latency) with its one log line and its
+metrics. A write the database refuses (a full disk) is logged and kept to write again, never
+turned into the user's problem: their answer is given, and a picture sent stays sent and
+charged."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.domain import NoPictureReason, Outcome
+from bot.jobs.model import Closing, Job
+from bot.ops.metrics import Metrics
+from bot.store.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class NoPicture:
+    """A generation that ended without a picture: why, and what Eden reported it cost."""
+
+    reason: NoPictureReason
+    cost_usd: float | None = None
+
+
+class Ledger:
+    def __init__(self, storage: Storage, metrics: Metrics | None = None) -> None:
+        self._storage = storage
+        self._metrics = metrics
+        # Closings the database refused, by job id, to write again.
+        self._unrecorded: dict[int, Closing] = {}
+
+    async def close(
+        self,
+        job: Job,
+        outcome: Outcome,
+        cost_usd: float | None,
+        latency: float,
+        no_picture: NoPicture | None = None,
+    ) -> bool:
+        """Record how `job` ended; False if it was not this run's to close (another replica
+        took it over, or it was closed before): nothing is recorded or charged then. Only a
+        delivered picture costs the user (Eden's reported cost, else the estimate, marked so),
+        and one the user cancelled after its upstream call was made (the upstream bills it all
+        the same) at its estimate. An interrupted one keeps its estimate, marked estimated, for
+        the operator (the upstream may have been paid), but counts against nobody. A job paid
+        with a bought credit gets it back unless it ended OK or was cancelled once sent: the
+        database does that in the same write as this closing (the trigger `job_returns_credit`
+        in bot/store/storage.py), so a retried closing cannot give it twice."""
+        ok = outcome is Outcome.OK
+        sent_then_stopped = outcome in (Outcome.INTERRUPTED, Outcome.CANCELLED)
+        if ok or (sent_then_stopped and job.upstream_sent):
+            cost = cost_usd if cost_usd is not None else job.estimated_cost_usd
+            estimated = cost_usd is None
+        else:
+            cost, estimated = 0.0, False
+        closing = Closing(
+            job.id,
+            outcome,
+            cost,
+            estimated,
+            int(latency * 1000),
+            no_picture_reason=no_picture.reason if no_picture else None,
+            unbilled_cost_usd=(no_picture.cost_usd or 0.0) if no_picture else 0.0,
+            attempt=job.attempt,
+        )
+        self._unrecorded[job.id] = closing
+        if job.id in await self.record_unrecorded():
+            log.warning("job %d was closed elsewhere (taken over): not closed again", job.id)
+            return False
+        self._report(job, outcome, cost_usd, latency, no_picture)
+        return True
+
+    async def record_unrecorded(self) -> set[int]:
+        """Write the closings waiting for the ledger; they stay waiting if it still refuses.
+        The jobs whose closing found them not its run's to close."""
+        not_theirs = set()
+        for closing in list(self._unrecorded.values()):
+            try:
+                if not await self._storage.close_request(closing):
+                    not_theirs.add(closing.job_id)
+            except Exception as exc:
+                log.error(
+                    "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
+                    "in all; they are written again with the next request and at shutdown: %s",
+                    closing.job_id,
+                    closing.outcome,
+                    closing.cost_usd,
+                    len(self._unrecorded),
+                    exc,
+                )
+                break  # the database refuses writes: the others would fail the same way
+            self._unrecorded.pop(closing.job_id, None)
+        return not_theirs
+
+    def _report(
+        self,
+        job: Job,
+        outcome: Outcome,
+        cost_usd: float | None,
+        latency: float,
+        no_picture: NoPicture | None,
+    ) -> None:
+        order = job.order
+        fields = {
+            "event": "request",
+            "chat": job.who.chat_id,
+            "user": job.who.user_id,
+            "kind": order.kind.value,
+            "model": order.model,
+            "ratio": order.aspect_ratio,
+            "size": order.image_size,
+            "images": order.inputs,
+            "outcome": outcome.value,
+            "latency_s": round(latency, 3),
+            "cost_usd": cost_usd,
+            **({"no_picture": no_picture.reason.value} if no_picture else {}),
+        }
+        text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "event")
+        log.info("request %s", text, extra={"fields": fields})
+        if self._metrics:
+            self._metrics.requests.labels(outcome.value).inc()
+            if no_picture:
+                self._metrics.no_picture.labels(no_picture.reason.value).inc()
+            self._metrics.latency.observe(latency)

@@ -1,0 +1,1 @@
+"""What the operator sees: logs, metrics, /healthz, the /stats chart and the live check."""

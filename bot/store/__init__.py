@@ -1,0 +1,1 @@
+"""The bot's records in SQLite or PostgreSQL: the storage contract, its queries and drivers."""

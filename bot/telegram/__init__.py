@@ -1,0 +1,1 @@
+"""The Telegram layer: updates in (handlers), answers out (delivery, notes, buttons)."""
