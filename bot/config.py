@@ -69,10 +69,16 @@ def _blank_is_unset(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-class TelegramSettings(BaseSettings):
+class _Section(BaseSettings):
+    """One area of the settings, from the environment and `.env`; other areas' names ignored."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+
+class TelegramSettings(_Section):
     """TELEGRAM_*: how to reach the Bot API."""
 
-    model_config = SettingsConfigDict(env_prefix="TELEGRAM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TELEGRAM_")
 
     bot_token: RequiredSecret
     # A self-hosted Bot API server (or a test server) is used by pointing this at it.
@@ -83,10 +89,10 @@ class TelegramSettings(BaseSettings):
 DEFAULT_MODEL = "google/gemini-nano-banana-2.1"
 
 
-class EdenSettings(BaseSettings):
+class EdenSettings(_Section):
     """EDENAI_*: the image service."""
 
-    model_config = SettingsConfigDict(env_prefix="EDENAI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="EDENAI_")
 
     api_key: RequiredSecret
     base_url: str = "https://api.edenai.run/v3"
@@ -167,10 +173,8 @@ class EdenSettings(BaseSettings):
 OPEN_BOT_DAILY_IMAGES = 20
 
 
-class AccessSettings(BaseSettings):
+class AccessSettings(_Section):
     """Who may use the bot and how much: allow-lists, admins, quotas, flood guards, privacy."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     allowed_user_ids: CommaSeparatedIds = ()
     allowed_chat_ids: CommaSeparatedIds = ()
@@ -229,11 +233,9 @@ def _replica_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class DatabaseSettings(BaseSettings):
+class DatabaseSettings(_Section):
     """Where the bot keeps its jobs and ledger: SQLite under DATA_DIR, or PostgreSQL for several
     replicas."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     # postgresql://user:password@host:5432/name; unset: the SQLite file DATA_DIR/bot.sqlite3.
     database_url: SecretStr | None = None
@@ -271,10 +273,10 @@ class DatabaseSettings(BaseSettings):
         return (password,) if password else ()
 
 
-class StarsSettings(BaseSettings):
+class StarsSettings(_Section):
     """STARS_*: selling image credits for Telegram Stars; off unless a price is set."""
 
-    model_config = SettingsConfigDict(env_prefix="STARS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STARS_")
 
     # The price of one image credit; packs of 10, 50 and 200 are offered at this price each.
     per_image: int = Field(default=0, ge=0)
@@ -303,10 +305,8 @@ class StarsSettings(BaseSettings):
         return bool(self.offers)
 
 
-class LoadSettings(BaseSettings):
+class LoadSettings(_Section):
     """Under load and faults: the generation cap, retries, the circuit breaker, shutdown."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     max_concurrent_generations: int = Field(default=16, ge=1)
     # Extra attempts for transient upstream failures (429, 5xx, connection errors).
@@ -323,10 +323,8 @@ class LoadSettings(BaseSettings):
     telegram_rate_limit: bool = True
 
 
-class ServerSettings(BaseSettings):
+class ServerSettings(_Section):
     """How the bot listens: long polling, or a webhook; and its health and metrics endpoint."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     # Set: webhook mode, Telegram posts updates to this public https URL.
     webhook_url: str = ""
@@ -349,10 +347,8 @@ class ServerSettings(BaseSettings):
         return value
 
 
-class BotSettings(BaseSettings):
+class BotSettings(_Section):
     """Everything else: per-chat defaults, storage and logging."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     default_aspect_ratio: str = "1:1"
     default_image_size: str = "1K"
