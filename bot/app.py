@@ -33,6 +33,8 @@ from bot.telegram.handlers import register
 from bot.telegram.handlers.payments import credit_kept_payments
 from bot.telegram.languages import UserLanguages
 from bot.telegram.lifecycle import stop_gracefully_on_signals
+from bot.telegram.notes import QueueNotes
+from bot.telegram.replies import TelegramReplies
 from bot.telegram.services import BotContext, Services
 from bot.telegram.webhook import WebhookServer
 from bot.upstream import ApiMode, CircuitBreaker, EdenClient, ImageService, RetryingService
@@ -135,7 +137,8 @@ def build_application(settings: Settings) -> BotApplication:
             settings.access, storage, overrides=overrides, selling=settings.stars.enabled
         )
         pipeline = Pipeline(
-            bot=application.bot,
+            replies=TelegramReplies(application.bot, budget, settings.bot.inline_storage_chat_id),
+            notes=QueueNotes(application.bot, storage.queue, storage.set_note),
             storage=storage,
             policy=policy,
             images=images,
@@ -147,9 +150,7 @@ def build_application(settings: Settings) -> BotApplication:
             # Polling, this replica holds the lock only one may hold: it is the only one.
             exclusive=storage.exclusive or not settings.server.webhook_url,
             metrics=metrics,
-            inline_storage_chat_id=settings.bot.inline_storage_chat_id,
             max_turns=settings.bot.conversation_max_turns,
-            budget=budget,
         )
         metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
         services = Services(

@@ -11,10 +11,7 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-from telegram.error import TelegramError
-from telegram.ext import ExtBot
+from datetime import datetime, timedelta
 
 from bot import i18n, texts
 from bot.decoding import InputRejected, prepare
@@ -24,19 +21,13 @@ from bot.jobs.conversation import StoredTurn, earlier_turns
 from bot.jobs.ledger import Ledger, NoPicture
 from bot.jobs.model import Job, JobOptions, NewJob, Requester
 from bot.jobs.policy import Policy
+from bot.jobs.ports import Clock, JobAnswer, Notes, Replies, system_clock
 from bot.jobs.variants import fit_to_model, make, total_cost, upstream_request
 from bot.jobs.words import text_request
 from bot.jobs.workers import Slot, Workers, stop_reason
 from bot.lineup.catalog import capabilities_for, estimated_price
 from bot.ops.metrics import Metrics
 from bot.store.storage import Storage
-from bot.telegram.budget import TelegramBudget
-from bot.telegram.budget import Turn as CallTurn
-from bot.telegram.delivery import Answer, file_id_of
-from bot.telegram.files import ImageFile, download
-from bot.telegram.inline_answer import InlineAnswer
-from bot.telegram.notes import QueueNotes
-from bot.telegram.result_buttons import result_keyboard, words_keyboard
 from bot.upstream import ImageService, TextService, UpstreamError
 from bot.upstream.errors import NoImageReturned
 
@@ -72,7 +63,8 @@ class Pipeline:
     def __init__(
         self,
         *,
-        bot: ExtBot[CallTurn],
+        replies: Replies,
+        notes: Notes,
         storage: Storage,
         policy: Policy,
         images: ImageService,
@@ -83,11 +75,12 @@ class Pipeline:
         lease_seconds: float,
         exclusive: bool,
         metrics: Metrics | None = None,
-        budget: TelegramBudget,
-        inline_storage_chat_id: int | None = None,
         max_turns: int = 6,
+        clock: Clock = system_clock,
     ) -> None:
-        self._bot = bot
+        self._replies = replies
+        self._notes = notes
+        self._clock = clock
         self._storage = storage
         self._policy = policy
         self._images = images
@@ -99,13 +92,10 @@ class Pipeline:
         # The only process on its database (SQLite): every running job at start is its own.
         self._exclusive = exclusive
         self._metrics = metrics
-        self._budget = budget
-        self._inline_storage_chat_id = inline_storage_chat_id
         self._max_turns = max_turns  # of a conversation sent upstream, the request's own included
         self._ledger = Ledger(storage, metrics)
         self._fidelity = FidelityCheck(metrics)
         self._workers = Workers(capacity, self._claim, self._run)
-        self._notes = QueueNotes(bot, storage.queue, storage.set_note)
         self._leases: asyncio.Task[None] | None = None
         # Jobs whose upstream call this run has made: interrupted, they are not run again.
         self._sent: set[int] = set()
@@ -195,7 +185,7 @@ class Pipeline:
         before a restart (with SQLite: every running job), later those whose lease ran out."""
         await self._storage.listen(JOBS_CHANNEL, lambda _: self._workers.wake())
         await self._storage.listen(STOP_CHANNEL, self._stop_asked)
-        forever = datetime.now(UTC) + timedelta(days=3650)
+        forever = self._clock() + timedelta(days=3650)
         resumed = await self._take_over(forever if self._exclusive else None, own=True)
         if resumed:
             log.warning("%d job(s) left by the last run are queued again", resumed)
@@ -207,7 +197,7 @@ class Pipeline:
         """Answer or queue again the running jobs of a replica that is gone (their lease ran
         out before `expired_before`, by default now); how many were queued again. `own`: at
         start, this replica's own from before a restart too."""
-        now = datetime.now(UTC)
+        now = self._clock()
         taken = await self._storage.take_over(
             self._worker, now + self._lease, expired_before or now, own=own
         )
@@ -219,7 +209,7 @@ class Pipeline:
                 # Closed first: should this replica lose the job in turn, it says nothing.
                 if await self._close(job, Outcome.INTERRUPTED, None):
                     with i18n.speaking(job.who.language):
-                        await self._tell(self._answer(job), texts.INTERRUPTED())
+                        await self._replies.to(job).text(texts.INTERRUPTED())
                 continue
             await self._storage.requeue(job.id, job.attempt)
             resumed += 1
@@ -257,7 +247,7 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         started = loop.time()
         runs = dict(self._runs)  # claimed before the renewal began: it must find each
-        held = set(await self._storage.renew(self._worker, datetime.now(UTC) + self._lease))
+        held = set(await self._storage.renew(self._worker, self._clock() + self._lease))
         self._leased_until = started + self._lease.total_seconds()
         for job_id, attempt in runs.items():
             if (job_id, attempt) not in held and self._runs.get(job_id) == attempt:
@@ -274,7 +264,7 @@ class Pipeline:
         if self._exclusive:
             return True
         try:
-            return await self._storage.keep(job.id, job.attempt, datetime.now(UTC) + self._lease)
+            return await self._storage.keep(job.id, job.attempt, self._clock() + self._lease)
         except Exception as exc:
             log.error("could not renew the lease of job %d: %s", job.id, exc)
             return asyncio.get_running_loop().time() <= self._leased_until
@@ -316,7 +306,7 @@ class Pipeline:
             if job.upstream_sent:
                 self._sent.add(job_id)
             self._notes.started(job)
-            outcome, cost, no_picture = await self._carry_out(job, self._answer(job), slot)
+            outcome, cost, no_picture = await self._carry_out(job, self._replies.to(job), slot)
         except asyncio.CancelledError as stop:
             reason = stop_reason(stop)
             if reason is None:
@@ -360,16 +350,8 @@ class Pipeline:
         self._delivered.discard(job.id)
         self._notes.finished(dataclasses.replace(job, note_id=None))
 
-    def _answer(self, job: Job) -> Answer:
-        inline = job.options.inline_message_id
-        if inline is None:
-            return Answer(self._bot, job.who.chat_id, job.who.message_id)
-        storage = self._inline_storage_chat_id
-        upload_to = job.who.chat_id if storage is None else storage
-        return InlineAnswer(self._bot, inline, upload_to, private=storage is None)
-
     async def _carry_out(
-        self, job: Job, answer: Answer, slot: Slot
+        self, job: Job, answer: JobAnswer, slot: Slot
     ) -> tuple[Outcome, float | None, NoPicture | None]:
         max_images = capabilities_for(job.order.model).max_input_images
         turns = await earlier_turns(self._storage, job, self._max_turns, max_images)
@@ -384,7 +366,7 @@ class Pipeline:
                 job.order, job.options, pictures, job.who.user_id, history
             )
         except InputRejected as exc:
-            await self._tell(answer, str(exc))
+            await answer.text(str(exc))
             return Outcome.BAD_INPUT, None, None
         # Taken over while its inputs were fetched: the other replica runs it again.
         if job.id not in self._sent and not await self._mark(self._storage.upstream_sent, job):
@@ -396,7 +378,7 @@ class Pipeline:
             indicator = (
                 contextlib.nullcontext()
                 if job.note_id is not None or self._notes.shown(job.id)
-                else answer.uploading_photo(self._budget)
+                else answer.uploading()
             )
             async with indicator, make(self._images, request, job.options.images) as results:
                 await self._made(job, slot)
@@ -407,10 +389,7 @@ class Pipeline:
                     job.order.prompt, delivered, cost, turn=job.options.thread_turn
                 )
                 sent = await answer.result(
-                    [r.picture for r in results],
-                    caption,
-                    as_file=job.output_format == "file",
-                    buttons=result_keyboard(job.id, job.order, new=job.options.conversation),
+                    [r.picture for r in results], caption, as_file=job.output_format == "file"
                 )
         except UpstreamError as exc:
             self._upstream_failed(exc)
@@ -419,14 +398,13 @@ class Pipeline:
             if isinstance(exc, NoImageReturned):
                 return exc.kind, None, NoPicture(exc.reason, exc.cost_usd)
             return exc.kind, None, None
-        if file_id := file_id_of(sent):
-            # An inline result's upload may be in another chat: no reply there continues it.
-            in_chat = job.options.inline_message_id is None
-            message_id = sent.message_id if in_chat else None
+        if sent.file_id:
             reasoning = results[0].reasoning
-            await self._mark(self._storage.set_result, job, file_id, message_id, reasoning)
+            await self._mark(
+                self._storage.set_result, job, sent.file_id, sent.message_id, reasoning
+            )
         if self._metrics:
-            self._metrics.images_sent.labels("photo" if sent.photo else "document").inc(
+            self._metrics.images_sent.labels("photo" if sent.as_photo else "document").inc(
                 len(results)
             )
         return Outcome.OK, cost, None
@@ -443,7 +421,7 @@ class Pipeline:
         await self._tell_replicas(JOBS_CHANNEL)
 
     async def _write_words(
-        self, job: Job, answer: Answer, slot: Slot, pictures: tuple[Picture, ...]
+        self, job: Job, answer: JobAnswer, slot: Slot, pictures: tuple[Picture, ...]
     ) -> tuple[Outcome, float | None, NoPicture | None]:
         """A text job: the text model's prompt, sent with "Draw this" and a copy button."""
         assert job.options.words is not None
@@ -460,11 +438,11 @@ class Pipeline:
             return exc.kind, None, None
         await self._made(job, slot)
         prompt = result.text[: texts.TELEGRAM_TEXT_LIMIT]
-        await answer.text(prompt, buttons=words_keyboard(job.id, prompt))
+        await answer.words(prompt)
         return Outcome.OK, result.cost_usd, None
 
     async def _inputs(
-        self, job: Job, answer: Answer, turns: tuple[StoredTurn, ...]
+        self, job: Job, answer: JobAnswer, turns: tuple[StoredTurn, ...]
     ) -> tuple[tuple[Picture, ...], tuple[Turn, ...]] | None:
         """The job's images and its conversation's earlier turns, fetched and made fit for the
         model; None if one cannot be used (the user is told why, and the job costs nothing)."""
@@ -475,8 +453,7 @@ class Pipeline:
             return (), ()
         accepted = capabilities_for(job.order.model).input_mimes
         try:
-            files = [ImageFile(file_id, None) for file_id in file_ids]
-            downloaded = await asyncio.gather(*(download(self._bot, f) for f in files))
+            downloaded = await asyncio.gather(*(self._replies.fetch(f) for f in file_ids))
             pictures = [await prepare(p, accepted) for p in downloaded]
         except InputRejected as exc:
             log.info("input image refused: %s", exc.__cause__ or exc)
@@ -484,7 +461,7 @@ class Pipeline:
                 raise LeaseLost from exc
             return None
         if any(p.animated for p in downloaded):
-            await self._tell(answer, texts.FIRST_FRAME_ONLY())
+            await answer.text(texts.FIRST_FRAME_ONLY())
         fetched = iter(pictures)
         own = tuple(next(fetched) for _ in job.file_ids)
         history = []
@@ -496,7 +473,7 @@ class Pipeline:
     async def _claim(self, up_to: int) -> list[Job]:
         """Up to so many next jobs in fair order, now this replica's; none if none waits or
         every generation slot (in all replicas) is taken."""
-        lease_until = datetime.now(UTC) + self._lease
+        lease_until = self._clock() + self._lease
         return await self._storage.claim(self._worker, lease_until, self._capacity, up_to)
 
     async def _mark(
@@ -518,19 +495,13 @@ class Pipeline:
             self._metrics.upstream_errors.labels(exc.kind).inc()
         log.warning("upstream failure (%s) after %d attempt(s): %s", exc.kind, exc.attempts, exc)
 
-    async def _tell_owner(self, job: Job, text: str, answer: Answer | None = None) -> bool:
+    async def _tell_owner(self, job: Job, text: str, answer: JobAnswer | None = None) -> bool:
         """Tell the user how their job ended; False, telling nothing, if another replica took
         it over (that one tells, and closes it)."""
         if not await self._still_ours(job):
             return False
-        await self._tell(answer or self._answer(job), text)
+        await (answer or self._replies.to(job)).text(text)
         return True
-
-    async def _tell(self, answer: Answer, text: str) -> None:
-        try:
-            await answer.text(text)
-        except TelegramError as exc:
-            log.warning("could not tell chat %s: %s", answer.chat_id, exc)
 
     async def _close(
         self, job: Job, outcome: Outcome, cost: float | None, no_picture: NoPicture | None = None
@@ -541,7 +512,7 @@ class Pipeline:
         self._sent.discard(job.id)
         self._runs.pop(job.id, None)
         self._lost.discard(job.id)
-        latency = (datetime.now(UTC) - job.created_at).total_seconds()
+        latency = (self._clock() - job.created_at).total_seconds()
         closed = await self._ledger.close(
             dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency, no_picture
         )

@@ -1,0 +1,270 @@
+"""The queue core in-process: the real pipeline, workers, policy, ledger and store (SQLite and
+PostgreSQL), with a fake clock, fake replies, fake notes and a fake image service in place of
+Telegram and Eden. No subprocess, no HTTP: each test runs in well under a second."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import texts
+from bot.config import AccessSettings
+from bot.domain import (
+    ImageRequest,
+    ImageResult,
+    Order,
+    Outcome,
+    Picture,
+    Stopped,
+    TextRequest,
+    TextResult,
+)
+from bot.imaging import inspect
+from bot.jobs.model import Job, Requester
+from bot.jobs.pipeline import Pipeline, Submission
+from bot.jobs.policy import Policy
+from bot.jobs.ports import Delivered
+from bot.store.storage import Storage
+from tests.conftest import OpenStore
+from tests.fakes.images import png
+
+ALICE_ID = 11
+ALICE = Requester(user_id=ALICE_ID, chat_id=ALICE_ID, message_id=100)
+ORDER = Order("a fox in the snow", "google/gemini-nano-banana-2.1", "16:9", "1K")
+LEASE_SECONDS = 60.0
+PICTURE = inspect(png(1376, 768))
+
+
+class Clock:
+    """The wall clock the pipeline and the policy read; it moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Said:
+    """What one job's user was shown."""
+
+    texts: list[str] = field(default_factory=list)
+    results: list[tuple[int, str]] = field(default_factory=list)  # (pictures, caption)
+
+
+class FakeAnswer:
+    def __init__(self, said: Said) -> None:
+        self._said = said
+
+    async def text(self, text: str) -> None:
+        self._said.texts.append(text)
+
+    def uploading(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
+    async def result(
+        self, pictures: Sequence[Picture], caption: str, *, as_file: bool
+    ) -> Delivered:
+        self._said.results.append((len(pictures), caption))
+        return Delivered("result-file", 500, as_photo=not as_file)
+
+    async def words(self, text: str) -> None:
+        self._said.texts.append(text)
+
+
+class FakeReplies:
+    def __init__(self) -> None:
+        self.said: dict[int, Said] = {}
+
+    def to(self, job: Job) -> FakeAnswer:
+        return FakeAnswer(self.said.setdefault(job.id, Said()))
+
+    async def fetch(self, file_id: str) -> Picture:
+        return PICTURE
+
+
+class FakeNotes:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    @property
+    def waiting_jobs(self) -> int:
+        return 0
+
+    def waiting(self, job_id: int, chat_id: int, reply_to: int | None, language: str) -> None:
+        self.events.append(("waiting", job_id))
+
+    def started(self, job: Job) -> None:
+        self.events.append(("started", job.id))
+
+    def finished(self, job: Job) -> None:
+        self.events.append(("finished", job.id))
+
+    def shown(self, job_id: int) -> bool:
+        return False
+
+    def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+class FakeImages:
+    """Makes PICTURE for each request; while `held` is clear, holds the answer back."""
+
+    def __init__(self) -> None:
+        self.requests: list[ImageRequest] = []
+        self.held = asyncio.Event()
+        self.held.set()
+
+    @contextlib.asynccontextmanager
+    async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
+        self.requests.append(request)
+        await self.held.wait()
+        yield ImageResult(PICTURE, cost_usd=0.05)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class NoWords:
+    async def complete(self, request: TextRequest) -> TextResult:
+        raise AssertionError("no text job here")
+
+
+@dataclass
+class Replica:
+    pipeline: Pipeline
+    replies: FakeReplies
+    notes: FakeNotes
+    storage: Storage
+
+
+async def _replica(
+    open_store: OpenStore, clock: Clock, images: FakeImages, name: str, *, exclusive: bool
+) -> Replica:
+    storage = await open_store()
+    replies, notes = FakeReplies(), FakeNotes()
+    settings = AccessSettings.model_validate({"allow_everyone": True})
+    pipeline = Pipeline(
+        replies=replies,
+        notes=notes,
+        storage=storage,
+        policy=Policy(settings, storage, clock=clock),
+        images=images,
+        words=NoWords(),
+        capacity=4,
+        keep_prompts=False,
+        worker=name,
+        lease_seconds=LEASE_SECONDS,
+        exclusive=exclusive,
+        clock=clock,
+    )
+    await pipeline.start()
+    return Replica(pipeline, replies, notes, storage)
+
+
+async def _until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait (in real time, for the pipeline's tasks to run) until `condition()` holds."""
+    async with asyncio.timeout(timeout):
+        # Polling: what is watched belongs to the code under test, which signals nothing.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+async def _closed(storage: Storage, job_id: int) -> Job:
+    job = None
+    async with asyncio.timeout(5):
+        while job is None or job.outcome.open:
+            await asyncio.sleep(0.005)
+            job = await storage.job(job_id)
+    return job
+
+
+async def test_a_job_is_run_delivered_and_booked_once_on_the_injected_clock(
+    open_store: OpenStore,
+) -> None:
+    clock, images = Clock(), FakeImages()
+    images.held.clear()
+    one = await _replica(open_store, clock, images, "one", exclusive=True)
+    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
+    await _until(lambda: images.requests)
+    clock.advance(7.5)  # the upstream takes 7.5 s of the clock
+    images.held.set()
+    job = await _closed(one.storage, job_id)
+    await one.pipeline.drain(1)
+
+    [request] = images.requests
+    assert (request.prompt, request.model, request.aspect_ratio, request.image_size) == (
+        "a fox in the snow",
+        "google/gemini-nano-banana-2.1",
+        "16:9",
+        "1K",
+    )
+    said = one.replies.said[job_id]
+    assert said.texts == []
+    [(pictures, caption)] = said.results
+    assert pictures == 1 and caption.startswith("a fox in the snow")
+    assert one.notes.events == [("waiting", job_id), ("started", job_id), ("finished", job_id)]
+    assert (job.outcome, job.result_file_id) == (Outcome.OK, "result-file")
+    spent = await one.storage.spend(ALICE_ID, clock.now - timedelta(days=1))
+    assert spent.images == 1
+    assert round(spent.cost_usd, 4) == 0.05  # Eden's reported cost, not the estimate
+
+
+async def test_a_cancel_during_the_upstream_call_is_paid_and_nothing_is_delivered(
+    open_store: OpenStore,
+) -> None:
+    clock, images = Clock(), FakeImages()
+    images.held.clear()
+    one = await _replica(open_store, clock, images, "one", exclusive=True)
+    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
+    await _until(lambda: images.requests)
+    assert await one.pipeline.cancel(ALICE_ID, ALICE_ID) is Stopped.PAID
+    job = await _closed(one.storage, job_id)
+    images.held.set()
+    await one.pipeline.drain(1)
+    assert job.outcome is Outcome.CANCELLED
+    assert one.replies.said.get(job_id, Said()).results == []
+    spent = await one.storage.spend(ALICE_ID, clock.now - timedelta(days=1))
+    # The upstream bills it all the same: it counts at its estimate (Nano Banana 2.1 at 1K).
+    assert round(spent.cost_usd, 4) == 0.0336
+
+
+@pytest.mark.postgresql_only
+async def test_a_run_taken_over_by_another_replica_neither_answers_nor_charges(
+    open_store: OpenStore,
+) -> None:
+    """Replica one holds the job while the upstream works, and the clock passes its lease (the
+    process was paused): replica two takes the job over and tells the user it was interrupted;
+    the upstream's picture, when it comes to replica one, is neither delivered nor charged."""
+    clock, images = Clock(), FakeImages()
+    images.held.clear()
+    one = await _replica(open_store, clock, images, "one", exclusive=False)
+    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
+    await _until(lambda: images.requests)
+    clock.advance(2 * LEASE_SECONDS)
+    two = await _replica(open_store, clock, images, "two", exclusive=False)
+    await _closed(two.storage, job_id)
+    assert two.replies.said[job_id].texts == [texts.INTERRUPTED()]
+
+    images.held.set()  # the paused replica's upstream call returns
+    await one.pipeline.drain(5)
+    await two.pipeline.drain(1)
+    assert one.replies.said[job_id].results == []
+    assert one.replies.said[job_id].texts == []
+    after = await one.storage.job(job_id)
+    assert after is not None and after.outcome is Outcome.INTERRUPTED
+    spent = await one.storage.spend(ALICE_ID, clock.now - timedelta(days=1))
+    assert spent.images == 0 and spent.cost_usd == 0
