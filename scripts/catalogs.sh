@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# After a change to the texts in bot/texts.py: extracts them into bot/locales/bot.pot, merges that
+# After a change to the texts in bot/texts/: extracts them into bot/locales/bot.pot, merges that
 # into each language's bot.po (new messages come in empty, for a translator), and compiles the .mo
 # files. The .mo files are committed, so that a clone, a pip install and the Docker build need no
 # build step; tests/test_i18n.py fails when one is stale or a catalog misses a message.

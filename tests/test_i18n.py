@@ -51,7 +51,7 @@ TEMPLATE = [m for m in _catalog(LOCALES / f"{i18n.DOMAIN}.pot") if m.id]
 
 
 def test_the_template_holds_every_sentence_of_texts() -> None:
-    """bot.pot is up to date with bot/texts.py (scripts/catalogs.sh makes it)."""
+    """bot.pot is up to date with bot/texts/ (scripts/catalogs.sh makes it)."""
     ids = {_ids(m)[0] for m in TEMPLATE}
     assert texts.CANCELLED.message in ids
     assert texts.HELP.message in ids
