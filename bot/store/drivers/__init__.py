@@ -143,12 +143,13 @@ class Query:
 
     text: str
     names: tuple[str, ...]
+    expected: frozenset[str]  # the names again, checked on every call
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         """The parameters in order, each once however often the query uses it; moments as the
         text the schema stores."""
-        if params.keys() != set(self.names):
-            missing, extra = set(self.names) - params.keys(), params.keys() - set(self.names)
+        if params.keys() != self.expected:
+            missing, extra = self.expected - params.keys(), params.keys() - self.expected
             raise TypeError(
                 f"query parameters missing: {sorted(missing)}, unknown: {sorted(extra)}"
             )
@@ -171,7 +172,8 @@ def compile_query(sql: str, dialect: Dialect, mark: Callable[[int], str]) -> Que
             return words[word]
         return match.group(0)
 
-    return Query(_TOKEN.sub(token, sql), tuple(names))
+    text = _TOKEN.sub(token, sql)
+    return Query(text, tuple(names), frozenset(names))
 
 
 def timestamp(moment: datetime) -> str:
