@@ -14,7 +14,8 @@ import pytest
 from bot.domain import Order, Outcome
 from bot.jobs.model import Closing, NewJob, Requester
 from bot.store.drivers import Dialect
-from bot.store.storage import _MIGRATIONS, ChatPreferences, StorageError, open_storage
+from bot.store.schema import MIGRATIONS
+from bot.store.storage import ChatPreferences, StorageError, open_storage
 
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
@@ -73,9 +74,9 @@ async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -
 
 async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
-    previous = len(_MIGRATIONS) - 1
+    previous = len(MIGRATIONS) - 1
     with sqlite3.connect(path) as db:
-        for migration in _MIGRATIONS[:previous]:
+        for migration in MIGRATIONS[:previous]:
             for statement in migration.statements(Dialect.SQLITE):
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {previous}")
@@ -84,7 +85,7 @@ async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path
     assert (await storage.preferences(9)).aspect_ratio == "9:16"
     await storage.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def _job(user_id: int, when: datetime, prompt: str = "a fox", keep: bool = False) -> NewJob:
@@ -129,7 +130,7 @@ async def test_requests_left_open_by_an_older_version_are_answered_as_interrupte
 ) -> None:
     path = tmp_path / "bot.sqlite3"
     with sqlite3.connect(path) as db:
-        for statement in (s for m in _MIGRATIONS[:4] for s in m.statements(Dialect.SQLITE)):
+        for statement in (s for m in MIGRATIONS[:4] for s in m.statements(Dialect.SQLITE)):
             db.execute(statement)
         db.execute(
             "INSERT INTO requests (created_at, chat_id, user_id, kind, model, aspect_ratio, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,10 +31,14 @@ def rows(tmp_path: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 async def _postgres_rows(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     import asyncpg
 
-    from bot.store.drivers import numbered
-
     connection = await asyncpg.connect(url)
     try:
         return [tuple(record) for record in await connection.fetch(numbered(sql), *params)]
     finally:
         await connection.close()
+
+
+def numbered(sql: str) -> str:
+    """`?` to PostgreSQL's `$1`, `$2`…; the tests' SQL has no `?` inside strings."""
+    counter = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)

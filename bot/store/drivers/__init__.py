@@ -1,13 +1,14 @@
 """The two databases the bot runs on, behind one small interface: SQLite in a file (one process)
-and PostgreSQL (several replicas). Queries are written once, in the SQL both understand; each
-driver turns the few words they spell differently into its own."""
+and PostgreSQL (several replicas). Queries are written once, with `:name` parameters and
+`{word}`s for the few words the two spell differently, which each driver fills in."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,11 @@ class DatabaseError(Exception):
 
 class CheckViolated(DatabaseError):
     """A write was refused by one of the schema's own rules (a trigger or a CHECK)."""
+
+    def __init__(self, message: str, constraint: str | None = None) -> None:
+        super().__init__(message)
+        # The rule's name, where the database tells it: what callers recognise, not the text.
+        self.constraint = constraint
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +61,23 @@ class InternalLock(IntEnum):
 Listener = Callable[[str], None]
 
 
+class Row(Protocol):
+    """A row read by column name (asyncpg's Record, sqlite3.Row)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
 class Database(Protocol):
-    """What the storage needs from a driver. `?` marks a parameter in every dialect."""
+    """What the storage needs from a driver: queries with `:name` parameters, given by keyword,
+    and `{word}`s from `WORDS`."""
 
     dialect: Dialect
     # One process only (SQLite): every job in it belongs to this process.
     exclusive: bool
 
-    async def fetch(self, sql: str, *params: Any) -> list[Sequence[Any]]: ...
+    async def fetch(self, sql: str, /, **params: Any) -> list[Row]: ...
 
-    async def execute(self, sql: str, *params: Any) -> None: ...
+    async def execute(self, sql: str, /, **params: Any) -> None: ...
 
     def serialized(self, *keys: int) -> AbstractAsyncContextManager[Database]:
         """A transaction in which no other holder of any of `keys` (user or chat ids) runs,
@@ -108,13 +121,74 @@ def check_version(version: int, known: int, where: str) -> None:
         )
 
 
-_PLACEHOLDER = re.compile(r"\?")
+# The words the dialects spell differently, as queries name them: `{greatest}(a, b)`.
+WORDS: Mapping[Dialect, Mapping[str, str]] = {
+    # SQLite's scalar MAX and MIN are GREATEST and LEAST; with one writer there are no row locks
+    # to skip.
+    Dialect.SQLITE: {"greatest": "MAX", "least": "MIN", "skip_locked": ""},
+    Dialect.POSTGRES: {
+        "greatest": "GREATEST",
+        "least": "LEAST",
+        "skip_locked": "FOR UPDATE SKIP LOCKED",
+    },
+}
+
+# A string literal (left alone), a PostgreSQL cast `::`, a `:name` parameter or a `{word}`.
+_TOKEN = re.compile(r"'(?:[^']|'')*'|::|:([A-Za-z_]\w*)|\{(\w+)\}")
 
 
-def numbered(sql: str) -> str:
-    """`?` to PostgreSQL's `$1`, `$2`…; the bot's SQL has no `?` inside strings."""
-    counter = iter(range(1, sql.count("?") + 1))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query in one driver's words, and the names of its parameters in their numbered order."""
+
+    text: str
+    names: tuple[str, ...]
+    expected: frozenset[str]  # the names again, checked on every call
+
+    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The parameters in order, each once however often the query uses it; moments as the
+        text the schema stores."""
+        if params.keys() != self.expected:
+            missing, extra = self.expected - params.keys(), params.keys() - self.expected
+            raise TypeError(
+                f"query parameters missing: {sorted(missing)}, unknown: {sorted(extra)}"
+            )
+        return tuple(_stored(params[name]) for name in self.names)
+
+
+def compile_query(sql: str, dialect: Dialect, mark: Callable[[int], str]) -> Query:
+    """`sql` with each `:name` made the driver's numbered parameter (`mark(n)`, the same `n` for
+    the same name) and each `{word}` the dialect's."""
+    names: dict[str, int] = {}
+    words = WORDS[dialect]
+
+    def token(match: re.Match[str]) -> str:
+        name, word = match.group(1), match.group(2)
+        if name:
+            return mark(names.setdefault(name, len(names) + 1))
+        if word:
+            if word not in words:
+                raise ValueError(f"not a dialect word: {{{word}}}")
+            return words[word]
+        return match.group(0)
+
+    text = _TOKEN.sub(token, sql)
+    return Query(text, tuple(names), frozenset(names))
+
+
+def timestamp(moment: datetime) -> str:
+    """UTC as text, in SQLite's own format: its date functions and comparisons work on it, and
+    PostgreSQL compares it alike."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def moment(text: str) -> datetime:
+    """A timestamp the schema stored, read back."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def _stored(value: Any) -> Any:
+    return timestamp(value) if isinstance(value, datetime) else value
 
 
 async def open_database(url: str | None, sqlite_path: Path, pool_size: int = 10) -> Database:

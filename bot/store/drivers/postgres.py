@@ -19,9 +19,11 @@ from bot.store.drivers import (
     InternalLock,
     Listener,
     Migration,
+    Query,
+    Row,
     check_version,
+    compile_query,
     describe,
-    numbered,
 )
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,14 @@ def postgres_ddl(sql: str) -> str:
     return sql
 
 
-_sql = lru_cache(maxsize=256)(numbered)
+@lru_cache(maxsize=256)
+def _query(sql: str) -> Query:
+    return compile_query(sql, Dialect.POSTGRES, lambda n: f"${n}")
+
+
+def _violated(exc: asyncpg.PostgresError) -> CheckViolated:
+    return CheckViolated(str(exc), getattr(exc, "constraint_name", None))
+
 
 # asyncpg has no type hints: its pool and its connections both fetch and execute.
 Executor: TypeAlias = Any
@@ -78,17 +87,19 @@ class PostgresDatabase:
     def __str__(self) -> str:
         return describe(self._url)
 
-    async def fetch(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+    async def fetch(self, sql: str, /, **params: Any) -> list[Row]:
+        query = _query(sql)
         try:
-            return list(await self._run.fetch(_sql(sql), *params))
+            return list(await self._run.fetch(query.text, *query.values(params)))
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
-            raise CheckViolated(str(exc)) from exc
+            raise _violated(exc) from exc
 
-    async def execute(self, sql: str, *params: Any) -> None:
+    async def execute(self, sql: str, /, **params: Any) -> None:
+        query = _query(sql)
         try:
-            await self._run.execute(_sql(sql), *params)
+            await self._run.execute(query.text, *query.values(params))
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
-            raise CheckViolated(str(exc)) from exc
+            raise _violated(exc) from exc
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[tuple[asyncpg.Connection, PostgresDatabase]]:

@@ -21,19 +21,24 @@ from bot.store.drivers import (
     Dialect,
     Listener,
     Migration,
+    Query,
+    Row,
     check_version,
+    compile_query,
 )
 
 
 @lru_cache(maxsize=256)
-def _sqlite(sql: str) -> str:
-    """The shared SQL in SQLite's words: its scalar MAX and MIN are GREATEST and LEAST, and with
-    one writer there are no row locks to skip."""
-    return (
-        sql.replace("GREATEST(", "MAX(")
-        .replace("LEAST(", "MIN(")
-        .replace(" FOR UPDATE SKIP LOCKED", "")
-    )
+def _query(sql: str) -> Query:
+    # `?NNN`: SQLite's numbered parameters, so a value used twice is bound once.
+    return compile_query(sql, Dialect.SQLITE, lambda n: f"?{n}")
+
+
+def _violated(exc: sqlite3.IntegrityError) -> CheckViolated:
+    """A trigger's RAISE names its trigger before a colon (the schema's convention); SQLite
+    tells no other constraint's name apart from its message."""
+    trigger = exc.sqlite_errorcode == sqlite3.SQLITE_CONSTRAINT_TRIGGER and ":" in str(exc)
+    return CheckViolated(str(exc), str(exc).partition(":")[0] if trigger else None)
 
 
 def _create_private(path: Path) -> None:
@@ -63,6 +68,7 @@ class SqliteDatabase:
         try:
             _create_private(path)
             connection = await aiosqlite.connect(path, isolation_level=None)
+            connection.row_factory = sqlite3.Row
         except (OSError, sqlite3.Error) as exc:
             raise DatabaseError(f"cannot open the database {path}: {exc}") from exc
         try:
@@ -81,17 +87,19 @@ class SqliteDatabase:
     def __str__(self) -> str:
         return str(self._path)
 
-    async def fetch(self, sql: str, *params: Any) -> list[Sequence[Any]]:
+    async def fetch(self, sql: str, /, **params: Any) -> list[Row]:
+        query = _query(sql)
         try:
-            return list(await self._db.execute_fetchall(_sqlite(sql), params))
+            return list(await self._db.execute_fetchall(query.text, query.values(params)))
         except sqlite3.IntegrityError as exc:
-            raise CheckViolated(str(exc)) from exc
+            raise _violated(exc) from exc
 
-    async def execute(self, sql: str, *params: Any) -> None:
+    async def execute(self, sql: str, /, **params: Any) -> None:
+        query = _query(sql)
         try:
-            await self._db.execute(_sqlite(sql), params)
+            await self._db.execute(query.text, query.values(params))
         except sqlite3.IntegrityError as exc:
-            raise CheckViolated(str(exc)) from exc
+            raise _violated(exc) from exc
 
     @contextlib.asynccontextmanager
     async def serialized(self, *keys: int) -> AsyncIterator[SqliteDatabase]:
@@ -113,7 +121,8 @@ class SqliteDatabase:
 
     async def migrate(self, migrations: Sequence[Migration]) -> None:
         try:
-            [(version,)] = await self.fetch("PRAGMA user_version")
+            [row] = await self.fetch("PRAGMA user_version")
+            version = int(row["user_version"])
             check_version(version, len(migrations), str(self._path))
             for number, migration in enumerate(migrations[version:], start=version + 1):
                 # One transaction per version: a crash mid-way leaves the previous version whole.
