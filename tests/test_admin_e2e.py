@@ -139,8 +139,13 @@ async def test_quota_and_budget_overrides_take_precedence_over_env(
 async def test_a_group_budget_stops_the_group_and_no_one_else(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
+    # 3.1 Flash: its list price at 1K is the fake's reported cost ($0.067), so "two" spends the
+    # same whether its line is closed or it still counts at its estimate when "three" arrives.
     await start_bot(
-        GROUP_MONTHLY_BUDGET_USD="0.15", GROUP_COOLDOWN_SECONDS="0", ADMIN_USER_IDS=f"{ADMIN}"
+        GROUP_MONTHLY_BUDGET_USD="0.15",
+        GROUP_COOLDOWN_SECONDS="0",
+        ADMIN_USER_IDS=f"{ADMIN}",
+        EDENAI_MODEL="google/gemini-3.1-flash-image",
     )
 
     def in_club(user_id: int, prompt: str) -> dict[str, Any]:

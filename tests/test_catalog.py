@@ -153,7 +153,7 @@ def test_estimated_prices(model: str, size: str, price: float) -> None:
     assert estimated_price(model, size) == pytest.approx(price)
 
 
-# ---- the lineup as data (bot/lineup/models.toml) ----------------------------------------------------
+# ---- the lineup as data (bot/lineup/models.toml) --------------------------------------------
 def test_the_successor_chains() -> None:
     assert successor("google/gemini-3.1-flash-image-preview") == "google/gemini-3.1-flash-image"
     assert successor("gemini-3-pro-image-preview") == "gemini-3-pro-image"

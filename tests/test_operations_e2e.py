@@ -35,7 +35,7 @@ async def test_check_passes_when_everything_answers(
     assert "[ok]   telegram: @EdenImageTestBot (id 777000)" in lines
     assert "[ok]   eden: 3 models listed" in lines
     assert "[ok]   model google/gemini-nano-banana-2.1: listed" in lines
-    assert f"[ok]   models file: {REPO / 'bot' / 'models.toml'}: 8 models" in lines
+    assert f"[ok]   models file: {REPO / 'bot' / 'lineup' / 'models.toml'}: 8 models" in lines
     assert "[ok]   model google/gemini-2.5-flash-image: listed" in lines
     assert any(line.startswith("[ok]   database: ") for line in lines)
     # The text model is listed on /models, with Eden's text models.
@@ -107,7 +107,7 @@ async def test_an_operators_models_file_adds_a_model_without_a_new_version(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:
     models = tmp_path / "my-models.toml"
-    models.write_text((REPO / "bot" / "models.toml").read_text() + _NEXT_MODEL)
+    models.write_text((REPO / "bot" / "lineup" / "models.toml").read_text() + _NEXT_MODEL)
     eden.models.append("google/gemini-next-image")
     settings = {"MODELS_FILE": str(models), "EDENAI_MODEL": "google/gemini-next-image"}
     run = await start_bot("check", **settings)
