@@ -52,10 +52,6 @@ class CancelButton(CallbackData, prefix="cancel"):
 
     job_id: int
 
-    def __post_init__(self) -> None:
-        if self.job_id < 0:
-            raise ValueError("job ids are positive")
-
 
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
     data = CancelButton(job_id).pack()

@@ -52,7 +52,7 @@ class ResultButton(CallbackData, prefix="res"):
     value: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.value is not None) != (self.kind in _VALUED) or self.job_id < 0:
+        if (self.value is not None) != (self.kind in _VALUED):
             raise ValueError("a ratio or a transform, and only they, carry a value")
         if self.kind is ButtonKind.TRANSFORM and self.value not in _TRANSFORMS:
             raise ValueError(f"no transform {self.value!r}")

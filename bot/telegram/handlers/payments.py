@@ -22,6 +22,9 @@ from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
 
+# What a pack's invoice payload has before the pack itself (bot/credits.py).
+_PACK = "pack:"
+
 
 @dataclass(frozen=True, slots=True)
 class BuyButton(CallbackData, prefix="buy"):
@@ -41,10 +44,6 @@ class BuyButton(CallbackData, prefix="buy"):
     @property
     def star_pack(self) -> StarPack | None:
         return credits.pack_of(_PACK + self.offer)
-
-
-# What a pack's invoice payload has before the pack itself (bot/credits.py).
-_PACK = "pack:"
 
 
 async def buy_command(update: Update, context: BotContext) -> None:

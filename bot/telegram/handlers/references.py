@@ -55,10 +55,6 @@ class RefButton(CallbackData, prefix="ref"):
     action: RefAction
     ref_id: int
 
-    def __post_init__(self) -> None:
-        if self.ref_id < 0:
-            raise ValueError("saved pictures' ids are positive")
-
 
 class UnknownReferences(Exception):
     """`#names` in a prompt that name no saved picture (or profile photo to be had)."""
