@@ -1,5 +1,5 @@
 """Presets: prompt templates with {text} (the built-in library, users' and groups' own), how a
-typed name finds one, and the callback data of the /presets buttons."""
+typed name finds one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from enum import StrEnum
 from bot import texts
 from bot.i18n import Text
 
-PRESET_PREFIX = "pst"
 PLACEHOLDER = "{text}"
 # Stands for the missing words when a preset wraps a photo sent without any.
 _PHOTO_SUBJECT = "the subject of the attached photo"
@@ -157,28 +156,3 @@ def valid_name(name: str) -> bool:
 def own(name: str, template: str) -> Preset:
     """A user's or group's preset: nothing stands in for {text} when a photo comes alone."""
     return Preset(name, template, filler="")
-
-
-@dataclass(frozen=True, slots=True)
-class PresetButton:
-    """A /presets button's callback data, read: which preset, kept where."""
-
-    source: PresetSource
-    name: str
-
-
-def preset_data(button: PresetButton) -> str:
-    return "|".join((PRESET_PREFIX, button.source.value, button.name))
-
-
-def read_preset_button(data: str | None) -> PresetButton | None:
-    """The preset `data` names; None for anything this bot never sent."""
-    parts = (data or "").split("|")
-    if len(parts) != 3 or parts[0] != PRESET_PREFIX:
-        return None
-    source, name = parts[1], parts[2]
-    if source not in {s.value for s in PresetSource} or not valid_name(name):
-        return None
-    if source == PresetSource.BUILTIN and name not in _BY_NAME:
-        return None
-    return PresetButton(PresetSource(source), name)

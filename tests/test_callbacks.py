@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 import pytest
 
-from bot.telegram.callbacks import MAX_BYTES, CallbackData
+from bot.telegram.callbacks import MAX_BYTES, Alphabet, CallbackData
 
 
 class Kind(StrEnum):
@@ -61,7 +63,29 @@ def test_data_that_would_not_fit_is_a_programming_error() -> None:
 
 
 def test_its_pattern_routes_only_its_own_prefix() -> None:
-    import re
-
     assert re.match(Tap.pattern(), "t|a|7|")
     assert not re.match(Tap.pattern(), "tt|a|7|")
+
+
+@dataclass(frozen=True, slots=True)
+class Pick(CallbackData, prefix="p"):
+    model: Annotated[str, Alphabet(re.compile(r"[\w.\-/]+"))]
+    page: int | None = None
+
+
+def test_an_optional_last_field_is_left_off_when_none() -> None:
+    assert Pick("google/gemini").pack() == "p|google/gemini"
+    assert Pick("google/gemini", 2).pack() == "p|google/gemini|2"
+    assert Pick.unpack("p|google/gemini") == Pick("google/gemini")
+    assert Pick.unpack("p|google/gemini|2") == Pick("google/gemini", 2)
+
+
+@pytest.mark.parametrize("data", ["p", "p|", "p|a:b", "p|g/m|", "p|g/m|x", "p|g/m|2|3"])
+def test_a_fields_own_alphabet_and_optional_field_stay_strict(data: str) -> None:
+    assert Pick.unpack(data) is None
+
+
+def test_a_slash_is_only_where_a_field_allows_it() -> None:
+    assert Tap.unpack("t|o|7|a/b") is None
+    with pytest.raises(ValueError, match="cannot go into"):
+        Tap(Kind.RATIO, 1, "a/b").pack()

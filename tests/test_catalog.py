@@ -292,7 +292,7 @@ async def test_no_button_sends_a_tier_the_model_lacks(
         result_file_id="result",
     )
     value = {ButtonKind.RATIO: caps.aspect_ratios[-1], ButtonKind.TRANSFORM: Transform.PAN_LEFT}
-    button = ResultButton(kind, job.id, value.get(kind, ""))
+    button = ResultButton(kind, job.id, value.get(kind))
     submission = _again(job, button, who)
     if submission is None:
         assert kind is ButtonKind.LARGER  # nothing larger than the largest tier

@@ -7,15 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot import i18n
-from bot.presets import (
-    BUILTIN,
-    PresetButton,
-    PresetSource,
-    builtin,
-    key,
-    preset_data,
-    read_preset_button,
-)
+from bot.presets import BUILTIN, PresetSource, builtin, key
+from bot.telegram.handlers.presets import PresetButton
 
 
 @pytest.mark.parametrize("code", list(i18n.LANGUAGES))
@@ -50,7 +43,7 @@ def test_every_template_takes_the_users_words() -> None:
      "pst|u|" + "n" * 25, None],
 )  # fmt: skip
 def test_forged_preset_buttons_are_refused(data: str | None) -> None:
-    assert read_preset_button(data) is None
+    assert PresetButton.unpack(data) is None
 
 
 def test_a_preset_button_reads_back_what_was_sent() -> None:
@@ -58,6 +51,6 @@ def test_a_preset_button_reads_back_what_was_sent() -> None:
         PresetButton(PresetSource.BUILTIN, "anime"),
         PresetButton(PresetSource.USER, "ноир"),
     ):
-        data = preset_data(button)
+        data = button.pack()
         assert len(data.encode()) <= 64
-        assert read_preset_button(data) == button
+        assert PresetButton.unpack(data) == button

@@ -22,10 +22,10 @@ from telegram.ext import ExtBot
 from bot import i18n, texts
 from bot.jobs.model import Job
 from bot.telegram.budget import NotWanted, Priority, Turn
+from bot.telegram.callbacks import CallbackData
 
 log = logging.getLogger(__name__)
 
-CANCEL_PREFIX = "cancel"
 # A note is edited at most this often, and only when its place at least halved (or the job is
 # next): the crowd's notes would otherwise take Telegram's budget from the pictures.
 EDIT_INTERVAL = 15.0
@@ -46,10 +46,16 @@ CALLS_AT_ONCE = 4
 _EDIT = Turn(Priority.NOTE)
 
 
+@dataclass(frozen=True, slots=True)
+class CancelButton(CallbackData, prefix="cancel"):
+    """The Cancel button under a queue note: which job it stops."""
+
+    job_id: int
+
+
 def cancel_button(job_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(texts.CANCEL_BUTTON(), callback_data=f"{CANCEL_PREFIX}|{job_id}")]]
-    )
+    data = CancelButton(job_id).pack()
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.CANCEL_BUTTON(), callback_data=data)]])
 
 
 @dataclass

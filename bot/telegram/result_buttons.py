@@ -1,6 +1,6 @@
 """The buttons under a result (again, x4, another ratio, larger, and "More…": vary, remix, zoom
 out, pan, the original file, a sticker) and their callback data: a short prefix, the kind, the
-job id and, for a ratio or a transform, its value; well within Telegram's 64 bytes."""
+job id and, for a ratio or a transform, its value (`res|<kind>|<job id>[|<value>]`)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from bot import texts
 from bot.domain import Order
 from bot.jobs.model import Transform
 from bot.lineup.catalog import capabilities_for
+from bot.telegram.callbacks import CallbackData
 
-RESULT_PREFIX = "res"
 # The pictures the x4 button makes.
 VARIANTS = 4
-# Job ids are database ids: a longer number is forged.
-_MAX_ID_DIGITS = 18
 _RATIO_COLUMNS = 5
 # Telegram copies 1-256 characters with a copy button.
 COPY_TEXT_LIMIT = 256
@@ -40,33 +38,24 @@ class ButtonKind(StrEnum):
     NEW = "n"  # in /mode chat: the chat's next message begins a new conversation
 
 
-_KINDS = {kind.value for kind in ButtonKind}
 _VALUED = (ButtonKind.RATIO, ButtonKind.TRANSFORM)
 _TRANSFORMS = {transform.value for transform in Transform}
 
 
 @dataclass(frozen=True, slots=True)
-class ResultButton:
-    """A tap's callback data, read: which button, under which job's result."""
+class ResultButton(CallbackData, prefix="res"):
+    """A tap's callback data: which button, under which job's result; a ratio or a transform,
+    and only they, carry a value (a transform one of ours)."""
 
     kind: ButtonKind
     job_id: int
-    value: str = ""
+    value: str | None = None
 
-
-def read_button(data: str | None) -> ResultButton | None:
-    """The button `data` names; None for anything this bot never sent."""
-    parts = (data or "").split("|")
-    if len(parts) not in (3, 4) or parts[0] != RESULT_PREFIX:
-        return None
-    kind, raw, value = parts[1], parts[2], parts[3] if len(parts) == 4 else ""
-    if kind not in _KINDS or not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
-        return None
-    if bool(value) != (kind in _VALUED):
-        return None
-    if kind == ButtonKind.TRANSFORM and value not in _TRANSFORMS:
-        return None
-    return ResultButton(ButtonKind(kind), int(raw), value)
+    def __post_init__(self) -> None:
+        if (self.value is not None) != (self.kind in _VALUED):
+            raise ValueError("a ratio or a transform, and only they, carry a value")
+        if self.kind is ButtonKind.TRANSFORM and self.value not in _TRANSFORMS:
+            raise ValueError(f"no transform {self.value!r}")
 
 
 def larger_size(order: Order) -> str | None:
@@ -154,6 +143,7 @@ def words_keyboard(job_id: int, prompt: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([row])
 
 
-def _button(label: str, kind: ButtonKind, job_id: int, value: str = "") -> InlineKeyboardButton:
-    data = "|".join((RESULT_PREFIX, kind.value, str(job_id), *((value,) if value else ())))
-    return InlineKeyboardButton(label, callback_data=data)
+def _button(
+    label: str, kind: ButtonKind, job_id: int, value: str | None = None
+) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=ResultButton(kind, job_id, value).pack())

@@ -21,7 +21,6 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.presets import PRESET_PREFIX
 from bot.telegram.handlers.access import door
 from bot.telegram.handlers.admin import (
     admin_command,
@@ -40,10 +39,10 @@ from bot.telegram.handlers.commands import (
     usage_command,
 )
 from bot.telegram.handlers.conversation import mode_command, new_command
-from bot.telegram.handlers.history import HISTORY_PREFIX, history_button, history_command
+from bot.telegram.handlers.history import HistoryButton, history_button, history_command
 from bot.telegram.handlers.inline import chosen_inline_result, inline_query
 from bot.telegram.handlers.language import (
-    LANGUAGE_PREFIX,
+    LanguageButton,
     language_button,
     language_command,
     speak_their_language,
@@ -56,7 +55,7 @@ from bot.telegram.handlers.messages import (
     unsupported_message,
 )
 from bot.telegram.handlers.payments import (
-    BUY_PREFIX,
+    BuyButton,
     buy_button,
     buy_command,
     paysupport_command,
@@ -65,18 +64,23 @@ from bot.telegram.handlers.payments import (
     refunded_payment,
     successful_payment,
 )
-from bot.telegram.handlers.presets import preset_button, preset_command, presets_command
-from bot.telegram.handlers.references import REF_PREFIX, ref_button, ref_command, refs_command
+from bot.telegram.handlers.presets import (
+    PresetButton,
+    preset_button,
+    preset_command,
+    presets_command,
+)
+from bot.telegram.handlers.references import RefButton, ref_button, ref_command, refs_command
 from bot.telegram.handlers.settings import (
-    CALLBACK_PREFIX,
     SETTINGS,
+    SettingButton,
     setting_button,
     setting_command,
     settings_command,
     unknown_button,
 )
-from bot.telegram.notes import CANCEL_PREFIX
-from bot.telegram.result_buttons import RESULT_PREFIX
+from bot.telegram.notes import CancelButton
+from bot.telegram.result_buttons import ResultButton
 from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
@@ -109,9 +113,9 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CommandHandler("presets", presets_command),
             CommandHandler("preset", preset_command),
             CommandHandler("p", preset_prompt_command),
-            CallbackQueryHandler(preset_button, pattern=rf"^{PRESET_PREFIX}\|"),
+            CallbackQueryHandler(preset_button, pattern=PresetButton.pattern()),
             CommandHandler("history", history_command),
-            CallbackQueryHandler(history_button, pattern=rf"^{HISTORY_PREFIX}\|"),
+            CallbackQueryHandler(history_button, pattern=HistoryButton.pattern()),
             CommandHandler("describe", describe_command),
             CommandHandler("enhance", enhance_command),
             MessageHandler(
@@ -131,17 +135,17 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
                 & filters.CaptionRegex(r"^/ref(@\w+)?(\s|$)"),
                 ref_command,
             ),
-            CallbackQueryHandler(ref_button, pattern=rf"^{REF_PREFIX}\|"),
-            CallbackQueryHandler(language_button, pattern=rf"^{LANGUAGE_PREFIX}\|"),
-            CallbackQueryHandler(buy_button, pattern=rf"^{BUY_PREFIX}\|"),
+            CallbackQueryHandler(ref_button, pattern=RefButton.pattern()),
+            CallbackQueryHandler(language_button, pattern=LanguageButton.pattern()),
+            CallbackQueryHandler(buy_button, pattern=BuyButton.pattern()),
             PreCheckoutQueryHandler(pre_checkout),
             MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment),
             MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, refunded_payment),
             CommandHandler(list(SETTINGS), setting_command),
             CommandHandler("settings", settings_command),
-            CallbackQueryHandler(setting_button, pattern=rf"^{CALLBACK_PREFIX}\|"),
-            CallbackQueryHandler(cancel_button, pattern=rf"^{CANCEL_PREFIX}\|"),
-            CallbackQueryHandler(result_button, pattern=rf"^{RESULT_PREFIX}\|"),
+            CallbackQueryHandler(setting_button, pattern=SettingButton.pattern()),
+            CallbackQueryHandler(cancel_button, pattern=CancelButton.pattern()),
+            CallbackQueryHandler(result_button, pattern=ResultButton.pattern()),
             CallbackQueryHandler(unknown_button),
             InlineQueryHandler(inline_query),
             ChosenInlineResultHandler(chosen_inline_result),

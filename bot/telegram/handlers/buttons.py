@@ -33,7 +33,6 @@ from bot.telegram.result_buttons import (
     larger_size,
     more_keyboard,
     ratio_keyboard,
-    read_button,
     result_keyboard,
 )
 from bot.telegram.services import BotContext, Services
@@ -51,7 +50,7 @@ async def result_button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     services = context.services
-    button = read_button(query.data)
+    button = ResultButton.unpack(query.data)
     if button is None or query.message is None:
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
         return
@@ -297,7 +296,7 @@ def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
     if button.kind is ButtonKind.FOUR:
         options = dataclasses.replace(options, images=VARIANTS)
     elif button.kind is ButtonKind.RATIO:
-        if button.value not in capabilities_for(order.model).aspect_ratios:
+        if button.value is None or button.value not in capabilities_for(order.model).aspect_ratios:
             return None
         order = dataclasses.replace(order, aspect_ratio=button.value)
     elif button.kind is ButtonKind.LARGER:
@@ -309,6 +308,7 @@ def _again(job: Job, button: ResultButton, who: Requester) -> Submission | None:
     elif button.kind is ButtonKind.TRANSFORM:
         if job.result_file_id is None:
             return None
+        assert button.value is not None  # ResultButton refuses a transform without one
         transform = Transform(button.value)
         order = transformed(order, transform)
         options, file_ids = JobOptions(transform=transform), (job.result_file_id,)

@@ -13,6 +13,7 @@ from bot.domain import Stopped
 from bot.jobs.policy import day_start
 from bot.ops.chart import usage_chart
 from bot.telegram.handlers.access import requester_id
+from bot.telegram.notes import CancelButton
 from bot.telegram.services import BotContext
 
 
@@ -77,14 +78,14 @@ async def cancel_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    _, _, raw = (query.data or "").partition("|")
+    button = CancelButton.unpack(query.data)
     pipeline = context.services.pipeline
-    owner = await pipeline.owner(int(raw)) if raw.isdigit() and len(raw) < 19 else None
-    if owner is None:
+    owner = await pipeline.owner(button.job_id) if button is not None else None
+    if button is None or owner is None:
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())
     elif owner.user_id != query.from_user.id:
         await query.answer(texts.NOT_YOURS_TO_CANCEL(), show_alert=True)
-    elif stopped := await pipeline.cancel_job(int(raw)):
+    elif stopped := await pipeline.cancel_job(button.job_id):
         await query.answer(_stopped_text(stopped))
     else:  # its picture is made, and on its way
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())

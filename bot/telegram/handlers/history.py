@@ -10,18 +10,24 @@ from datetime import UTC, datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts
+from bot.telegram.callbacks import CallbackData
 from bot.telegram.handlers.access import requester_id
 from bot.telegram.result_buttons import past_result_buttons
 from bot.telegram.services import BotContext, Services
 
 log = logging.getLogger(__name__)
 
-HISTORY_PREFIX = "hist"
 # The pictures /history lists at most, and per page.
 HISTORY_LIMIT = 20
 PAGE_SIZE = 5
-# Ids of users and chats; a longer number is forged.
-_MAX_ID_DIGITS = 18
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryButton(CallbackData, prefix="hist"):
+    """◀ ▶ under /history: whose history, and which page."""
+
+    owner: int
+    page: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +46,15 @@ async def history_command(update: Update, context: BotContext) -> None:
 
 
 async def history_button(update: Update, context: BotContext) -> None:
-    """◀ ▶: `hist|<owner>|<page>`, for the owner only; a page that no longer exists is stale."""
+    """◀ ▶, for the owner only; a page that no longer exists is stale."""
     query = update.callback_query
     if query is None:
         return
-    parts = (query.data or "").split("|")
-    if len(parts) != 3 or query.message is None or not all(_number(p) for p in parts[1:]):
+    button = HistoryButton.unpack(query.data)
+    if button is None or query.message is None:
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
         return
-    owner, number = int(parts[1]), int(parts[2])
+    owner, number = button.owner, button.page
     if owner != query.from_user.id:
         log.info("refused another user's /history page")
         await query.answer(texts.HISTORY_NOT_YOURS())
@@ -59,11 +65,6 @@ async def history_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_text(page.text, reply_markup=page.buttons)
-
-
-def _number(text: str) -> bool:
-    digits = text.removeprefix("-")
-    return digits.isdigit() and len(digits) <= _MAX_ID_DIGITS
 
 
 async def _page(services: Services, chat_id: int, user_id: int, number: int) -> Page | None:
@@ -87,7 +88,7 @@ async def _page(services: Services, chat_id: int, user_id: int, number: int) -> 
         lines.append(texts.history_forgotten(forgotten, days))
     rows = [past_result_buttons(i, e.job_id) for i, e in enumerate(entries, offset + 1)]
     turns = [
-        InlineKeyboardButton(arrow, callback_data=f"{HISTORY_PREFIX}|{user_id}|{to}")
+        InlineKeyboardButton(arrow, callback_data=HistoryButton(user_id, to).pack())
         for arrow, to in (("◀", number - 1), ("▶", number + 1))
         if 0 <= to < pages
     ]

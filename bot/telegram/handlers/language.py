@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import i18n, texts
+from bot.telegram.callbacks import CallbackData
 from bot.telegram.languages import UserLanguages
 from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
 
-LANGUAGE_PREFIX = "lang"
 # Typed or tapped: back to the Telegram app's language.
 AUTOMATIC = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageButton(CallbackData, prefix="lang"):
+    """A /language button: a shipped catalog's name, or AUTOMATIC."""
+
+    choice: str
+
+    def __post_init__(self) -> None:
+        if self.choice != AUTOMATIC and self.choice not in i18n.LANGUAGES:
+            raise ValueError(f"no language {self.choice!r}")
 
 
 async def speak_their_language(update: Update, context: BotContext) -> None:
@@ -52,16 +64,16 @@ async def language_command(update: Update, context: BotContext) -> None:
 
 
 async def language_button(update: Update, context: BotContext) -> None:
-    """A tap on a /language button: `lang|<catalog>` or `lang|auto`. Anyone can send any
-    callback data: what names no shipped language changes nothing, and is answered."""
+    """A tap on a /language button. Anyone can send any callback data: what names no shipped
+    language changes nothing, and is answered."""
     query = update.callback_query
     if query is None:
         return
-    _, _, value = (query.data or "").partition("|")
-    if value != AUTOMATIC and value not in i18n.LANGUAGES:
+    button = LanguageButton.unpack(query.data)
+    if button is None:
         await query.answer(texts.LANGUAGE_BUTTON_UNKNOWN(), show_alert=True)
         return
-    reply = await _switch(context.services.languages, query.from_user, value)
+    reply = await _switch(context.services.languages, query.from_user, button.choice)
     await query.answer()
     if query.message is not None:
         await query.edit_message_text(reply, reply_markup=None)
@@ -94,7 +106,7 @@ async def _switch(languages: UserLanguages, user: User, choice: str) -> str:
 def _keyboard(chosen: str | None) -> InlineKeyboardMarkup:
     def button(label: str, value: str, ticked: bool) -> InlineKeyboardButton:
         text = f"✓ {label}" if ticked else label
-        return InlineKeyboardButton(text, callback_data=f"{LANGUAGE_PREFIX}|{value}")
+        return InlineKeyboardButton(text, callback_data=LanguageButton(value).pack())
 
     buttons = [button(name, code, code == chosen) for code, name in i18n.LANGUAGES.items()]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]

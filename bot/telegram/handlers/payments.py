@@ -5,24 +5,45 @@ and Telegram's own refunds."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from telegram.error import TelegramError
 
 from bot import credits, i18n, texts
+from bot.config import StarPack
 from bot.store.storage import Payment, Storage, database_failure
 from bot.store.unrecorded import KeptPayment, UnrecordedPayments, write_retrying
+from bot.telegram.callbacks import CallbackData
 from bot.telegram.handlers.admin import admin_message, parse_id
 from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
 
-BUY_PREFIX = "buy"
+# What a pack's invoice payload has before the pack itself (bot/credits.py).
+_PACK = "pack:"
 
 
-def _button_data(images: int, stars: int) -> str:
-    return f"{BUY_PREFIX}|{images}:{stars}"
+@dataclass(frozen=True, slots=True)
+class BuyButton(CallbackData, prefix="buy"):
+    """A pack's button under /buy: the pack offered, as its invoice names it
+    (`<images>:<stars>`)."""
+
+    offer: str
+
+    def __post_init__(self) -> None:
+        if self.star_pack is None:
+            raise ValueError(f"no pack {self.offer!r}")
+
+    @classmethod
+    def of(cls, pack: StarPack) -> Self:
+        return cls(credits.payload(pack).removeprefix(_PACK))
+
+    @property
+    def star_pack(self) -> StarPack | None:
+        return credits.pack_of(_PACK + self.offer)
 
 
 async def buy_command(update: Update, context: BotContext) -> None:
@@ -34,7 +55,7 @@ async def buy_command(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.NOT_SELLING())
         return
     buttons = [
-        [InlineKeyboardButton(texts.pack_label(p), callback_data=_button_data(p.images, p.stars))]
+        [InlineKeyboardButton(texts.pack_label(p), callback_data=BuyButton.of(p).pack())]
         for p in offers
     ]
     balance = await context.services.storage.credits(user.id)
@@ -44,12 +65,12 @@ async def buy_command(update: Update, context: BotContext) -> None:
 
 
 async def buy_button(update: Update, context: BotContext) -> None:
-    """A pack's button: `buy|<images>:<stars>`; sends its invoice, if it is still on sale."""
+    """A pack's button: sends its invoice, if it is still on sale."""
     query = update.callback_query
     if query is None or query.message is None:
         return
-    _, _, raw = (query.data or "").partition("|")
-    pack = credits.pack_of(f"pack:{raw}")
+    button = BuyButton.unpack(query.data)
+    pack = button.star_pack if button is not None else None
     if pack is None or pack not in context.services.settings.stars.offers:
         await query.answer(texts.PACK_GONE(), show_alert=True)
         return

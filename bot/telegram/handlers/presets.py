@@ -5,6 +5,7 @@ by a group's admins, the group's."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -16,12 +17,10 @@ from bot.presets import (
     PLACEHOLDER,
     TEMPLATE_MAX_CHARS,
     Preset,
-    PresetButton,
     PresetSource,
-    preset_data,
-    read_preset_button,
 )
 from bot.store.storage import ChosenPreset
+from bot.telegram.callbacks import CallbackData
 from bot.telegram.handlers.access import requester_id
 from bot.telegram.handlers.settings import may_change
 from bot.telegram.services import BotContext, Services
@@ -29,6 +28,21 @@ from bot.telegram.services import BotContext, Services
 _COLUMNS = 3
 # `/p NAME text`, as prompt_of leaves it (the bot's @mention taken out).
 _TYPED = re.compile(r"/p(?:\s+(\S+))?(?:\s+(.*))?", re.IGNORECASE | re.DOTALL)
+_BUILTIN_NAMES = frozenset(p.name for p in presets.BUILTIN)
+
+
+@dataclass(frozen=True, slots=True)
+class PresetButton(CallbackData, prefix="pst"):
+    """A /presets button: which preset, kept where (a built-in one by its English name)."""
+
+    source: PresetSource
+    name: str
+
+    def __post_init__(self) -> None:
+        if not presets.valid_name(self.name):
+            raise ValueError(f"no preset could be called {self.name!r}")
+        if self.source is PresetSource.BUILTIN and self.name not in _BUILTIN_NAMES:
+            raise ValueError(f"no built-in preset {self.name!r}")
 
 
 async def presets_command(update: Update, context: BotContext) -> None:
@@ -50,12 +64,14 @@ async def preset_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    button = read_preset_button(query.data)
+    button = PresetButton.unpack(query.data)
     chat = query.message.chat if query.message else None
     preset = None
     if button is not None and chat is not None:
         owner = {PresetSource.USER: query.from_user.id, PresetSource.CHAT: chat.id}
-        preset = await _stored(context.services, button, owner.get(button.source))
+        preset = await _stored(
+            context.services, button.source, button.name, owner.get(button.source)
+        )
     if button is None or chat is None or preset is None:
         await query.answer(texts.UNKNOWN_BUTTON())
         return
@@ -124,9 +140,9 @@ async def prompt_with_preset(
             chosen = await services.storage.take_chosen_preset(message.chat_id, user_id)
         if chosen is None:
             return prompt
-        button = PresetButton(PresetSource(chosen.source), chosen.name)
+        source = PresetSource(chosen.source)
         owners = {PresetSource.USER: user_id, PresetSource.CHAT: message.chat_id}
-        preset = await _stored(services, button, owners.get(button.source))
+        preset = await _stored(services, source, chosen.name, owners.get(source))
         if preset is None:  # deleted since it was chosen
             return prompt
     if not prompt and not with_images:
@@ -144,13 +160,15 @@ async def _named(services: Services, message: Message, name: str) -> Preset | No
     return presets.builtin(wanted)
 
 
-async def _stored(services: Services, button: PresetButton, owner: int | None) -> Preset | None:
-    if button.source is PresetSource.BUILTIN:
-        return presets.builtin(button.name)
+async def _stored(
+    services: Services, source: PresetSource, name: str, owner: int | None
+) -> Preset | None:
+    if source is PresetSource.BUILTIN:
+        return presets.builtin(name)
     if owner is None:
         return None
-    template = (await services.storage.presets(owner)).get(button.name)
-    return presets.own(button.name, template) if template else None
+    template = (await services.storage.presets(owner)).get(name)
+    return presets.own(name, template) if template else None
 
 
 async def _names(services: Services, message: Message) -> list[str]:
@@ -168,7 +186,7 @@ def _group(message: Message) -> int | None:
 
 def _rows(source: PresetSource, names: list[tuple[str, str]]) -> list[list[InlineKeyboardButton]]:
     buttons = [
-        InlineKeyboardButton(label, callback_data=preset_data(PresetButton(source, name)))
+        InlineKeyboardButton(label, callback_data=PresetButton(source, name).pack())
         for name, label in names
     ]
     return [buttons[i : i + _COLUMNS] for i in range(0, len(buttons), _COLUMNS)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from telegram import (
     Bot,
@@ -23,6 +24,7 @@ from telegram.error import TelegramError
 from bot import texts
 from bot.decoding import InputRejected
 from bot.store.storage import PictureRef
+from bot.telegram.callbacks import CallbackData
 from bot.telegram.files import ImageFile
 from bot.telegram.handlers.access import requester_id
 from bot.telegram.handlers.reading import image_files
@@ -31,7 +33,6 @@ from bot.telegram.services import BotContext, Services
 
 log = logging.getLogger(__name__)
 
-REF_PREFIX = "ref"
 # A user's (or a group's) saved pictures at most.
 MOST_REFS = 50
 # The name that means the sender's own profile photo.
@@ -41,6 +42,18 @@ _MARK = re.compile(r"(?<!\w)#([^\W\d_]\w{0,31})(?!\w)")
 _NAME = re.compile(r"[^\W\d_]\w{0,31}")
 # Telegram sends at most ten pictures in one album.
 _ALBUM = 10
+
+
+class RefAction(StrEnum):
+    DELETE = "del"
+
+
+@dataclass(frozen=True, slots=True)
+class RefButton(CallbackData, prefix="ref"):
+    """A button under /refs: what it does to which saved picture."""
+
+    action: RefAction
+    ref_id: int
 
 
 class UnknownReferences(Exception):
@@ -128,7 +141,11 @@ async def refs_command(update: Update, context: BotContext) -> None:
         for start in range(0, len(same), _ALBUM):
             await _thumbnails(context.bot, message, same[start : start + _ALBUM])
     buttons = [
-        [InlineKeyboardButton(f"🗑 #{r.name}", callback_data=f"{REF_PREFIX}|del|{r.id}")]
+        [
+            InlineKeyboardButton(
+                f"🗑 #{r.name}", callback_data=RefButton(RefAction.DELETE, r.id).pack()
+            )
+        ]
         for r in refs
     ]
     await message.reply_text(
@@ -137,14 +154,14 @@ async def refs_command(update: Update, context: BotContext) -> None:
 
 
 async def ref_button(update: Update, context: BotContext) -> None:
-    """A delete button under /refs: `ref|del|<id>`, for the picture's owner or, for a group's,
+    """A delete button under /refs, for the picture's owner or, for a group's,
     for whoever may change its settings."""
     query = update.callback_query
     if query is None:
         return
-    _, _, raw = (query.data or "").partition("|del|")
+    button = RefButton.unpack(query.data)
     services = context.services
-    ref = await services.storage.ref(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    ref = await services.storage.ref(button.ref_id) if button is not None else None
     chat = query.message.chat if query.message else None
     if ref is None or chat is None:
         await query.answer(texts.REF_GONE())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from telegram import (
     Bot,
@@ -20,9 +22,8 @@ from bot import texts
 from bot.chat_settings import ChatSettings
 from bot.i18n import Text
 from bot.lineup.catalog import normalize_format, normalize_ratio, normalize_size
+from bot.telegram.callbacks import Alphabet, CallbackData
 from bot.telegram.services import BotContext, Services
-
-CALLBACK_PREFIX = "set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,19 @@ SETTINGS = {
         Setting("model", texts.MODEL, "model", "/model <name>", _normalize_model, 1),
     )
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SettingButton(CallbackData, prefix="set"):
+    """A settings button: which setting (its command), and the value it sets; a value may be a
+    model's name, slash and all."""
+
+    command: str
+    value: Annotated[str, Alphabet(re.compile(r"[\w:.\-+/]*"))]
+
+    def __post_init__(self) -> None:
+        if self.command not in SETTINGS:
+            raise ValueError(f"no setting {self.command!r}")
 
 
 async def setting_command(update: Update, context: BotContext) -> None:
@@ -92,17 +106,17 @@ async def settings_command(update: Update, context: BotContext) -> None:
 
 
 async def setting_button(update: Update, context: BotContext) -> None:
-    """A tap on a settings button: `set|<command>|<value>`. Anyone can send any callback data,
+    """A tap on a settings button. Anyone can send any callback data,
     and a keyboard outlives a model change: a value that is not a current choice changes
     nothing, and every tap is answered (until then the client shows the button spinning)."""
     query = update.callback_query
     if query is None:
         return
-    button = _read_button(query.data)
+    button = SettingButton.unpack(query.data)
     if button is None or query.message is None:
         await query.answer(texts.UNKNOWN_BUTTON())
         return
-    setting, value = button
+    setting, value = SETTINGS[button.command], button.value
     chat = query.message.chat
     services = context.services
     if not await may_change(services, context.bot, chat, query.from_user, None):
@@ -121,16 +135,6 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     """Any other tap: answered, so that the button does not spin."""
     if update.callback_query:
         await update.callback_query.answer(texts.UNKNOWN_BUTTON())
-
-
-def _read_button(data: str | None) -> tuple[Setting, str] | None:
-    """The setting and value a button's data names, if it names one."""
-    prefix, _, rest = (data or "").partition("|")
-    command, separator, value = rest.partition("|")
-    setting = SETTINGS.get(command)
-    if prefix != CALLBACK_PREFIX or not separator or setting is None:
-        return None
-    return setting, value
 
 
 async def _change(
@@ -189,7 +193,7 @@ def _keyboard(setting: Setting, current: ChatSettings) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
             f"✓ {choice}" if choice == value else choice,
-            callback_data=f"{CALLBACK_PREFIX}|{setting.command}|{choice}",
+            callback_data=SettingButton(setting.command, choice).pack(),
         )
         for choice in current.choices(setting.field)
     ]
