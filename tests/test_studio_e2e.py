@@ -48,7 +48,8 @@ async def test_more_opens_the_studio_in_place_and_back_restores_the_first_row(
     assert int(menu.params["message_id"]) == first.result["message_id"]
     studio = _keyboard(menu)
     assert list(studio) == ["Vary (subtle)", "Vary (strong)", "Remix", "Zoom out 1.5×", "Zoom out 2×",
-                            "Pan ←", "Pan →", "Pan ↑", "Pan ↓", "📎 Original", "🧩 Sticker", "« Back"]  # fmt: skip
+                            "Pan ←", "Pan →", "Pan ↑", "Pan ↓", "📎 Original", "🧩 Sticker", "✨ Enhance",
+                            "« Back"]  # fmt: skip
     assert all(len(data.encode()) <= 64 for data in studio.values())
 
     await _tap(telegram, first.result, studio["« Back"], ALICE)

@@ -126,3 +126,32 @@ async def test_enhance_rewrites_a_short_prompt_then_draws_it_and_its_cost_meets_
         "Today: 0 images, $0.001\nThis month: 0 images, $0.001\n"
         in ((await telegram.reply_to(usage)).params["text"])
     )
+
+
+async def test_enhance_under_a_result_made_from_a_short_prompt(
+    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
+) -> None:
+    """✨ Enhance in the studio of a result made from a short prompt: the text model rewrites
+    that prompt (paid by whoever taps) and offers "Draw this"; a long prompt offers none."""
+    await start_bot()
+    asked = await telegram.send(text_message(ALICE, "a fox"))
+    first = await telegram.reply_to(asked)
+    await _tap(telegram, first.result, _keyboard(first)["More…"], ALICE)
+    [menu] = await telegram.wait_for("editMessageReplyMarkup")
+    taken = await _tap(telegram, first.result, _keyboard(menu)["✨ Enhance"], ALICE)
+    assert taken.params["text"] == texts.RESULT_BUTTON_TAKEN()
+    answer = await telegram.reply_to(first.result)
+    call = eden.calls[-1]
+    assert call.body["model"] == TEXT_MODEL
+    assert _prompt(call.body) == ENHANCE_INSTRUCTION.format(prompt="a fox")
+    assert answer.params["text"] == eden.words
+    assert [b["text"] for b in _buttons(answer)] == ["🎨 Draw this", "📋 Copy"]
+    await _settled(tmp_path, 2)
+    assert _ledger(tmp_path)[1] == ("enhance", TEXT_MODEL, "ok", 0, eden.text_cost)
+
+    long_prompt = "a fox in the snow at dawn, " * 4
+    asked = await telegram.send(text_message(ALICE, long_prompt))
+    second = await telegram.reply_to(asked)
+    await _tap(telegram, second.result, _keyboard(second)["More…"], ALICE)
+    menus = await telegram.wait_for("editMessageReplyMarkup", count=2)
+    assert "✨ Enhance" not in _keyboard(menus[-1])

@@ -20,6 +20,8 @@ VARIANTS = 4
 _RATIO_COLUMNS = 5
 # Telegram copies 1-256 characters with a copy button.
 COPY_TEXT_LIMIT = 256
+# A result made from a prompt this short offers ✨ Enhance: there is room to say more.
+SHORT_PROMPT = 80
 
 
 class ButtonKind(StrEnum):
@@ -36,6 +38,7 @@ class ButtonKind(StrEnum):
     DRAW = "d"  # under the text model's prompt: draws it
     STICKER = "s"  # adds the picture to the tapper's own sticker set
     NEW = "n"  # in /mode chat: the chat's next message begins a new conversation
+    ENHANCE = "e"  # a short prompt made a detailed one by the text model, to draw
 
 
 _VALUED = (ButtonKind.RATIO, ButtonKind.TRANSFORM)
@@ -81,11 +84,14 @@ def result_keyboard(job_id: int, order: Order, *, new: bool = False) -> InlineKe
     return InlineKeyboardMarkup(rows)
 
 
-def more_keyboard(job_id: int) -> InlineKeyboardMarkup:
-    """The studio's buttons, opened in place by "More…"."""
+def more_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
+    """The studio's buttons, opened in place by "More…"; ✨ Enhance for a short prompt."""
 
     def transform(label: str, kind: Transform) -> InlineKeyboardButton:
         return _button(label, ButtonKind.TRANSFORM, job_id, kind.value)
+
+    short = 0 < len(order.prompt) <= SHORT_PROMPT
+    enhance = [[_button(texts.ENHANCE_BUTTON(), ButtonKind.ENHANCE, job_id)]] if short else []
 
     return InlineKeyboardMarkup(
         [
@@ -108,6 +114,7 @@ def more_keyboard(job_id: int) -> InlineKeyboardMarkup:
                 _button(texts.ORIGINAL_BUTTON(), ButtonKind.ORIGINAL, job_id),
                 _button(texts.STICKER_BUTTON(), ButtonKind.STICKER, job_id),
             ],
+            *enhance,
             [_button(texts.BACK_BUTTON(), ButtonKind.BACK, job_id)],
         ]
     )

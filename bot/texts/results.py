@@ -10,6 +10,7 @@ from bot.texts._shared import TELEGRAM_CAPTION_LIMIT
 __all__ = [
     "AGAIN_BUTTON",
     "BACK_BUTTON",
+    "ENHANCE_BUTTON",
     "FOUR_BUTTON",
     "MORE_BUTTON",
     "NEW_BUTTON",
@@ -93,6 +94,7 @@ MORE_BUTTON = Text("More…")
 VARY_SUBTLE_BUTTON = Text("Vary (subtle)")
 VARY_STRONG_BUTTON = Text("Vary (strong)")
 ORIGINAL_BUTTON = Text("📎 Original")
+ENHANCE_BUTTON = Text("✨ Enhance")
 REMIX_BUTTON = Text("Remix")
 REMIX_ASK = Text(
     "Remix: reply to this message with a new instruction for the picture above. I'll apply it "

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 from bot import i18n, texts
 from bot.decoding import InputRejected
 from bot.domain import Order
-from bot.jobs.model import Job, JobOptions, Requester, Transform
+from bot.jobs.model import Job, JobOptions, Requester, Transform, Words
 from bot.jobs.pipeline import Submission
 from bot.jobs.policy import LimitReached
 from bot.jobs.variants import fit_to_model, transformed
@@ -69,7 +69,7 @@ async def result_button(update: Update, context: BotContext) -> None:
         keyboard = {
             ButtonKind.RATIOS: ratio_keyboard(job.id, job.order),
             ButtonKind.BACK: result_keyboard(job.id, job.order, new=job.options.conversation),
-            ButtonKind.MORE: more_keyboard(job.id),
+            ButtonKind.MORE: more_keyboard(job.id, job.order),
         }[button.kind]
         await query.answer()
         await query.edit_message_reply_markup(keyboard)
@@ -82,6 +82,9 @@ async def result_button(update: Update, context: BotContext) -> None:
         return
     if button.kind is ButtonKind.DRAW:
         await _draw(query, services, job)
+        return
+    if button.kind is ButtonKind.ENHANCE:
+        await _enhance(query, services, job)
         return
     if job.options.words is not None:  # a text job's message has only "Draw this"
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
@@ -127,6 +130,19 @@ async def _stored_job(services: Services, job_id: int, chat_id: int) -> tuple[Jo
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         return None, texts.result_button_expired(days)
     return job, ""
+
+
+async def _enhance(query: CallbackQuery, services: Services, job: Job) -> None:
+    """The result's short prompt made a detailed one by the text model (as /enhance), as the
+    tapper's request: its answer offers "Draw this"."""
+    assert query.message is not None
+    chat = await services.chat_settings(query.message.chat.id)
+    model = services.settings.eden.text_model
+    order = Order(job.order.prompt, model, chat.aspect_ratio, chat.image_size)
+    options = JobOptions(images=0, words=Words.ENHANCE)
+    await _submit(
+        query, services, Submission(_tapper(query), order, chat.output_format, (), options)
+    )
 
 
 async def _draw(query: CallbackQuery, services: Services, job: Job) -> None:
