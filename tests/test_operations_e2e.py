@@ -21,6 +21,7 @@ from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg, png
 from tests.fakes.process import REPO
 from tests.fakes.telegram import FakeTelegram, text_message
+from tests.test_catalog import _ONE_MODEL
 
 CHAT = 3131
 
@@ -92,22 +93,11 @@ async def test_check_reports_a_model_eden_does_not_list(
     assert "[ok]   model google/gemini-nano-banana-2.1: listed" in run.output
 
 
-_NEXT_MODEL = """
-[[model]]
-id = "gemini-next-image"
-status = "ga"
-ratios = ["1:1", "16:9"]
-sizes = ["1K", "2K"]
-max_input_images = 4
-prices = { "1K" = 0.03, "2K" = 0.05 }
-"""
-
-
 async def test_an_operators_models_file_adds_a_model_without_a_new_version(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:
     models = tmp_path / "my-models.toml"
-    models.write_text((REPO / "bot" / "lineup" / "models.toml").read_text() + _NEXT_MODEL)
+    models.write_text((REPO / "bot" / "lineup" / "models.toml").read_text() + _ONE_MODEL)
     eden.models.append("google/gemini-next-image")
     settings = {"MODELS_FILE": str(models), "EDENAI_MODEL": "google/gemini-next-image"}
     run = await start_bot("check", **settings)
@@ -129,7 +119,7 @@ async def test_a_wrong_models_file_stops_check_and_start_with_what_is_wrong(
     start_bot: StartBot, tmp_path: Path
 ) -> None:
     models = tmp_path / "my-models.toml"
-    models.write_text(_NEXT_MODEL.replace('sizes = ["1K", "2K"]', 'sizes = ["1K", "8K"]'))
+    models.write_text(_ONE_MODEL.replace('sizes = ["1K", "2K"]', 'sizes = ["1K", "8K"]'))
     for command in ("check", "run"):
         run = await start_bot(command, MODELS_FILE=str(models))
         assert await run.wait() == 2

@@ -4,7 +4,6 @@ buttons and unknown names."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from bot import i18n, texts
@@ -13,24 +12,11 @@ from tests.conftest import StartBot
 from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg
 from tests.fakes.telegram import BOT_USERNAME, Call, FakeTelegram, photo_message, text_message, user
+from tests.test_buttons_e2e import _images, _prompt
 
 ALICE, BORIS = 1001, 1002  # Alice's Telegram speaks English, Boris's Russian
 GROUP = -100800
 ADMIN, MEMBER = 11, 12
-
-
-def _prompt(body: dict[str, Any]) -> str:
-    content = body["messages"][0]["content"]
-    return content if isinstance(content, str) else content[0]["text"]
-
-
-def _images(body: dict[str, Any]) -> list[bytes]:
-    content = body["messages"][0]["content"]
-    return [
-        base64.b64decode(p["image_url"]["url"].split(",", 1)[1])
-        for p in content
-        if not isinstance(content, str) and p["type"] == "image_url"
-    ]
 
 
 def _text(user_id: int, text: str, language: str) -> dict[str, Any]:

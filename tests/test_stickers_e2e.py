@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -22,6 +21,7 @@ from tests.fakes.telegram import (
     FakeTelegram,
     text_message,
 )
+from tests.test_buttons_e2e import _tap
 
 ALICE, BOB = 1001, 1002
 GROUP = -100900
@@ -68,18 +68,6 @@ async def _sticker_button(telegram: FakeTelegram, call: Call) -> str:
     await _tap(telegram, call.result, _button(call, "More…"), ALICE)
     menus = await telegram.wait_for("editMessageReplyMarkup", count=opened + 1)
     return _button(menus[-1], "🧩 Sticker")
-
-
-async def _tap(telegram: FakeTelegram, message: dict[str, Any], data: str, user_id: int) -> Call:
-    query_id = await telegram.press(message, data, user_id)
-    await telegram.wait_until(
-        lambda: any(c.params["callback_query_id"] == query_id
-                    for c in telegram.sent("answerCallbackQuery"))
-    )  # fmt: skip
-    [answer] = [
-        c for c in telegram.sent("answerCallbackQuery") if c.params["callback_query_id"] == query_id
-    ]
-    return answer
 
 
 async def _result(
