@@ -1,5 +1,6 @@
 """/history through the real bot: the user's last 20 pictures in the chat, five a page with ◀ ▶,
-each with 🔁 and 📎; another user's page buttons are refused; forgotten ones are said to be."""
+each with 🔁, 📎 and 📌; another user's page buttons are refused; forgotten ones are said to
+be."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def test_history_pages_through_the_last_20_of_25_and_refuses_another_users
     assert _entries(first) == [f"picture {n}" for n in range(25, 20, -1)]
     buttons = _keyboard(first)
     assert list(buttons) == [
-        "🔁 1", "📎 1", "🔁 2", "📎 2", "🔁 3", "📎 3", "🔁 4", "📎 4", "🔁 5", "📎 5", "▶",
+        *(f"{mark} {n}" for n in range(1, 6) for mark in ("🔁", "📎", "📌")), "▶",
     ]  # fmt: skip
     assert all(len(data.encode()) <= 64 for data in buttons.values())
 
@@ -97,7 +98,25 @@ async def test_history_says_plainly_when_older_pictures_were_forgotten(
     assert told.params["text"].splitlines()[0] == ("Your last picture in this chat (page 1 of 1):")
     assert _entries(told) == ["new one"]
     assert told.params["text"].splitlines()[-1] == texts.history_forgotten(2, 3)
-    assert list(_keyboard(told)) == ["🔁 1", "📎 1"]
+    assert list(_keyboard(told)) == ["🔁 1", "📎 1", "📌 1"]
 
     carol = await telegram.send(text_message(GROUP, "/history", 1003))
     assert (await telegram.reply_to(carol)).params["text"] == texts.HISTORY_EMPTY()
+
+
+async def test_a_history_entry_is_kept_as_a_saved_reference(
+    start_bot: StartBot, telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """📌 sends the picture again (by its file_id) saying how to keep it; `/ref add NAME` as a
+    reply to it saves it, to be used as #NAME."""
+    await start_bot()
+    asked = await telegram.send(text_message(ALICE, "a red fox"))
+    result = await telegram.reply_to(asked)
+    await _settled(tmp_path, 1)
+    history = await telegram.reply_to(await telegram.send(text_message(ALICE, "/history")))
+    await _tap(telegram, history.result, _keyboard(history)["📌 1"], ALICE)
+    again = (await telegram.wait_for("sendPhoto", ALICE, count=2))[-1]
+    assert again.params["caption"] == texts.REFERENCE_HOW()
+    assert again.params["photo"] == result.result["photo"][-1]["file_id"]  # no upload
+    saved = await telegram.ask(text_message(ALICE, "/ref add fox", reply_to=again.result))
+    assert saved == texts.ref_saved("fox")

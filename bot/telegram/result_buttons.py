@@ -39,6 +39,7 @@ class ButtonKind(StrEnum):
     STICKER = "s"  # adds the picture to the tapper's own sticker set
     NEW = "n"  # in /mode chat: the chat's next message begins a new conversation
     ENHANCE = "e"  # a short prompt made a detailed one by the text model, to draw
+    REFERENCE = "p"  # in /history: the picture sent again, to save with /ref add as a reply
 
 
 _VALUED = (ButtonKind.RATIO, ButtonKind.TRANSFORM)
@@ -135,10 +136,12 @@ def ratio_keyboard(job_id: int, order: Order) -> InlineKeyboardMarkup:
 
 
 def past_result_buttons(number: int, job_id: int) -> list[InlineKeyboardButton]:
-    """A /history entry's buttons: its number with 🔁 (again) and 📎 (the original)."""
+    """A /history entry's buttons: its number with 🔁 (again), 📎 (the original) and 📌 (to
+    keep as a saved reference)."""
     return [
         _button(f"🔁 {number}", ButtonKind.AGAIN, job_id),
         _button(f"📎 {number}", ButtonKind.ORIGINAL, job_id),
+        _button(f"📌 {number}", ButtonKind.REFERENCE, job_id),
     ]
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "ORIGINAL_BUTTON",
     "ORIGINAL_GONE",
     "RATIO_BUTTON",
+    "REFERENCE_HOW",
     "REMIX_ASK",
     "REMIX_BUTTON",
     "REMIX_PLACEHOLDER",
@@ -95,6 +96,9 @@ VARY_SUBTLE_BUTTON = Text("Vary (subtle)")
 VARY_STRONG_BUTTON = Text("Vary (strong)")
 ORIGINAL_BUTTON = Text("📎 Original")
 ENHANCE_BUTTON = Text("✨ Enhance")
+REFERENCE_HOW = Text(
+    "Reply to this picture with /ref add NAME to keep it: then #NAME in a prompt uses it."
+)
 REMIX_BUTTON = Text("Remix")
 REMIX_ASK = Text(
     "Remix: reply to this message with a new instruction for the picture above. I'll apply it "

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import CallbackQuery, ForceReply, Message, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot import i18n, texts
 from bot.decoding import InputRejected
@@ -86,6 +86,9 @@ async def result_button(update: Update, context: BotContext) -> None:
     if button.kind is ButtonKind.ENHANCE:
         await _enhance(query, services, job)
         return
+    if button.kind is ButtonKind.REFERENCE:
+        await _for_reference(query, job)
+        return
     if job.options.words is not None:  # a text job's message has only "Draw this"
         await query.answer(texts.RESULT_BUTTON_UNKNOWN())
         return
@@ -130,6 +133,24 @@ async def _stored_job(services: Services, job_id: int, chat_id: int) -> tuple[Jo
     if not job.order.prompt or job.created_at < datetime.now(UTC) - timedelta(days=days):
         return None, texts.result_button_expired(days)
     return job, ""
+
+
+async def _for_reference(query: CallbackQuery, job: Job) -> None:
+    """The picture sent again (by its `file_id`: no upload, no cost), saying how to keep it as a
+    saved reference: `/ref add NAME` as a reply to it."""
+    assert query.message is not None
+    if job.result_file_id is None:
+        await query.answer(texts.ORIGINAL_GONE())
+        return
+    await query.answer()
+    chat_id, reply = query.message.chat.id, ReplyParameters(query.message.message_id)
+    bot, caption = query.get_bot(), texts.REFERENCE_HOW()
+    try:
+        await bot.send_photo(chat_id, job.result_file_id, caption=caption, reply_parameters=reply)
+    except BadRequest:  # a result sent as a file: its file_id is a document's
+        await bot.send_document(
+            chat_id, job.result_file_id, caption=caption, reply_parameters=reply
+        )
 
 
 async def _enhance(query: CallbackQuery, services: Services, job: Job) -> None:
