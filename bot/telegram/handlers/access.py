@@ -8,7 +8,8 @@ from telegram import Bot, Chat, InlineQueryResultsButton, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
-from bot import texts
+from bot import i18n, texts
+from bot.jobs.model import Requester
 from bot.telegram.handlers.reading import addressed_to_bot
 from bot.telegram.services import BotContext
 
@@ -31,6 +32,18 @@ def requester_id(message: Message) -> int | None:
     if message.sender_chat is not None:
         return message.chat.id
     return message.from_user.id if message.from_user else None
+
+
+def requester_of(message: Message) -> Requester:
+    """Who asks with `message`, for a job: counted as requester_id says, answered in the
+    update's language, as a reply to the message."""
+    return Requester(
+        user_id=requester_id(message),
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        in_group=message.chat.type != ChatType.PRIVATE,
+        language=i18n.current().code,
+    )
 
 
 async def door(update: Update, context: BotContext) -> None:

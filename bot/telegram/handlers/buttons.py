@@ -24,7 +24,7 @@ from bot.jobs.variants import fit_to_model, transformed
 from bot.lineup.catalog import capabilities_for
 from bot.store.storage import RemixPrompt
 from bot.telegram.files import original
-from bot.telegram.handlers.access import requester_id
+from bot.telegram.handlers.access import requester_id, requester_of
 from bot.telegram.handlers.reading import prompt_of
 from bot.telegram.result_buttons import (
     VARIANTS,
@@ -226,13 +226,7 @@ async def remix_reply(message: Message, context: BotContext) -> bool:
         return True
     limit = capabilities_for(job.order.model).max_input_images
     file_ids = (job.result_file_id, *job.file_ids)[:limit]
-    who = Requester(
-        user_id=requester_id(message),
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        in_group=message.chat.type != ChatType.PRIVATE,
-        language=i18n.current().code,
-    )
+    who = requester_of(message)
     order = dataclasses.replace(job.order, prompt=prompt, inputs=len(file_ids))
     try:
         await services.pipeline.submit(Submission(who, order, job.output_format, file_ids))

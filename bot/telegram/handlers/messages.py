@@ -7,18 +7,17 @@ import logging
 from datetime import UTC, datetime
 
 from telegram import Message, Update
-from telegram.constants import ChatType
 
-from bot import i18n, texts
+from bot import texts
 from bot.chat_settings import ChatSettings
 from bot.decoding import InputRejected
 from bot.domain import Order
 from bot.jobs.conversation import Mode
-from bot.jobs.model import Job, JobOptions, Requester, Words
+from bot.jobs.model import Job, JobOptions, Words
 from bot.jobs.pipeline import Submission
 from bot.jobs.policy import LimitReached
 from bot.telegram.files import ImageFile
-from bot.telegram.handlers.access import requester_id
+from bot.telegram.handlers.access import requester_of
 from bot.telegram.handlers.buttons import remix_reply
 from bot.telegram.handlers.presets import prompt_with_preset
 from bot.telegram.handlers.reading import addressed_to_bot, image_files, prompt_of
@@ -167,13 +166,7 @@ async def _fulfil(
     earlier = 0 if parent is None else 1
     limit = chat.capabilities.max_input_images - earlier
     submission = Submission(
-        who=Requester(
-            user_id=requester_id(message),
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            in_group=message.chat.type != ChatType.PRIVATE,
-            language=i18n.current().code,
-        ),
+        who=requester_of(message),
         order=Order(
             prompt=prompt,
             model=context.services.settings.eden.text_model if words else chat.model,
