@@ -79,6 +79,14 @@ async def _tap(telegram: FakeTelegram, message: dict[str, Any], data: str, user_
     return answer
 
 
+async def _studio(telegram: FakeTelegram, call: Call, user_id: int) -> dict[str, str]:
+    """The studio's buttons, as "More…" tapped under the result `call` opens them in place."""
+    opened = len(telegram.sent("editMessageReplyMarkup"))
+    await _tap(telegram, call.result, _keyboard(call)["More…"], user_id)
+    menus = await telegram.wait_for("editMessageReplyMarkup", count=opened + 1)
+    return _keyboard(menus[-1])
+
+
 async def test_again_runs_the_same_request_as_a_job_of_whoever_pressed(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, tmp_path: Path
 ) -> None:

@@ -192,14 +192,22 @@ async def _closed(storage: Storage, job_id: int) -> Job:
     return job
 
 
+async def _upstream_working(
+    open_store: OpenStore, *, exclusive: bool
+) -> tuple[Clock, FakeImages, Replica, int]:
+    """Replica "one" with Alice's job in its upstream call, which holds until `images.held`."""
+    clock, images = Clock(), FakeImages()
+    images.held.clear()
+    one = await _replica(open_store, clock, images, "one", exclusive=exclusive)
+    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
+    await _until(lambda: images.requests)
+    return clock, images, one, job_id
+
+
 async def test_a_job_is_run_delivered_and_booked_once_on_the_injected_clock(
     open_store: OpenStore,
 ) -> None:
-    clock, images = Clock(), FakeImages()
-    images.held.clear()
-    one = await _replica(open_store, clock, images, "one", exclusive=True)
-    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
-    await _until(lambda: images.requests)
+    clock, images, one, job_id = await _upstream_working(open_store, exclusive=True)
     clock.advance(7.5)  # the upstream takes 7.5 s of the clock
     images.held.set()
     job = await _closed(one.storage, job_id)
@@ -226,11 +234,7 @@ async def test_a_job_is_run_delivered_and_booked_once_on_the_injected_clock(
 async def test_a_cancel_during_the_upstream_call_is_paid_and_nothing_is_delivered(
     open_store: OpenStore,
 ) -> None:
-    clock, images = Clock(), FakeImages()
-    images.held.clear()
-    one = await _replica(open_store, clock, images, "one", exclusive=True)
-    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
-    await _until(lambda: images.requests)
+    clock, images, one, job_id = await _upstream_working(open_store, exclusive=True)
     assert await one.pipeline.cancel(ALICE_ID, ALICE_ID) is Stopped.PAID
     job = await _closed(one.storage, job_id)
     images.held.set()
@@ -249,11 +253,7 @@ async def test_a_run_taken_over_by_another_replica_neither_answers_nor_charges(
     """Replica one holds the job while the upstream works, and the clock passes its lease (the
     process was paused): replica two takes the job over and tells the user it was interrupted;
     the upstream's picture, when it comes to replica one, is neither delivered nor charged."""
-    clock, images = Clock(), FakeImages()
-    images.held.clear()
-    one = await _replica(open_store, clock, images, "one", exclusive=False)
-    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
-    await _until(lambda: images.requests)
+    clock, images, one, job_id = await _upstream_working(open_store, exclusive=False)
     clock.advance(2 * LEASE_SECONDS)
     two = await _replica(open_store, clock, images, "two", exclusive=False)
     await _closed(two.storage, job_id)

@@ -21,7 +21,7 @@ from tests.fakes.telegram import (
     FakeTelegram,
     text_message,
 )
-from tests.test_buttons_e2e import _tap
+from tests.test_buttons_e2e import _studio, _tap
 
 ALICE, BOB = 1001, 1002
 GROUP = -100900
@@ -56,18 +56,9 @@ def _quarters(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def _button(call: Call, label: str) -> str:
-    rows_ = call.params["reply_markup"]["inline_keyboard"]
-    [data] = [b["callback_data"] for row in rows_ for b in row if b["text"] == label]
-    return str(data)
-
-
 async def _sticker_button(telegram: FakeTelegram, call: Call) -> str:
     """The 🧩 Sticker button, in the studio that More… opens in place under the result."""
-    opened = len(telegram.sent("editMessageReplyMarkup"))
-    await _tap(telegram, call.result, _button(call, "More…"), ALICE)
-    menus = await telegram.wait_for("editMessageReplyMarkup", count=opened + 1)
-    return _button(menus[-1], "🧩 Sticker")
+    return (await _studio(telegram, call, ALICE))["🧩 Sticker"]
 
 
 async def _result(

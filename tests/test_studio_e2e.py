@@ -27,6 +27,7 @@ from tests.test_buttons_e2e import (
     _prompt,
     _result_in_group,
     _settled,
+    _studio,
     _tap,
 )
 
@@ -69,9 +70,7 @@ async def test_vary_sends_the_result_with_its_instruction_and_the_tapper_pays(
 ) -> None:
     await start_bot(GROUP_COOLDOWN_SECONDS="0", DEFAULT_ASPECT_RATIO="16:9")
     first = await _result_in_group(telegram, "a blue heron")
-    await _tap(telegram, first.result, _keyboard(first)["More…"], BOB)
-    [menu] = await telegram.wait_for("editMessageReplyMarkup")
-    studio = _keyboard(menu)
+    studio = await _studio(telegram, first, BOB)
 
     for count, (label, transform) in enumerate(
         [("Vary (subtle)", Transform.VARY_SUBTLE), ("Vary (strong)", Transform.VARY_STRONG)],
@@ -101,9 +100,7 @@ async def test_zoom_out_and_pan_put_the_result_on_a_larger_canvas_to_fill(
     await start_bot()
     asked = await telegram.send(text_message(ALICE, "a mountain hut"))
     first = await telegram.reply_to(asked)
-    await _tap(telegram, first.result, _keyboard(first)["More…"], ALICE)
-    [menu] = await telegram.wait_for("editMessageReplyMarkup")
-    studio = _keyboard(menu)
+    studio = await _studio(telegram, first, ALICE)
     assert Image.open(io.BytesIO(first.files["photo"])).size == (1024, 1024)
 
     # label: the canvas, where the original sits on it (left, top), the ratio asked
@@ -145,12 +142,11 @@ async def test_original_sends_the_result_as_a_png_file_without_an_upstream_call(
 ) -> None:
     await start_bot(GROUP_COOLDOWN_SECONDS="0", USER_DAILY_IMAGES="1")
     first = await _result_in_group(telegram, "a paper boat")
-    await _tap(telegram, first.result, _keyboard(first)["More…"], BOB)
-    [menu] = await telegram.wait_for("editMessageReplyMarkup")
+    studio = await _studio(telegram, first, BOB)
     await _settled(tmp_path, 1)
 
     # Free: Alice has used her one image of the day, and still gets her original.
-    answer = await _tap(telegram, first.result, _keyboard(menu)["📎 Original"], ALICE)
+    answer = await _tap(telegram, first.result, studio["📎 Original"], ALICE)
     assert "text" not in answer.params
     [document] = await telegram.wait_for("sendDocument", GROUP)
     assert document.reply_to == first.result["message_id"]
@@ -204,9 +200,7 @@ async def test_a_remix_question_is_answered_only_by_whoever_tapped_and_only_whil
 ) -> None:
     await start_bot(GROUP_COOLDOWN_SECONDS="0", REQUEST_RETENTION_DAYS="3")
     first = await _result_in_group(telegram, "a lantern")
-    await _tap(telegram, first.result, _keyboard(first)["More…"], ALICE)
-    [menu] = await telegram.wait_for("editMessageReplyMarkup")
-    await _tap(telegram, first.result, _keyboard(menu)["Remix"], ALICE)
+    await _tap(telegram, first.result, (await _studio(telegram, first, ALICE))["Remix"], ALICE)
     [question] = await telegram.wait_for("sendMessage", GROUP)
 
     # Bob's reply to Alice's question is an ordinary request of his: no remix, no picture in.

@@ -14,7 +14,7 @@ from tests.fakes.database import rows
 from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg
 from tests.fakes.telegram import Call, FakeTelegram, photo_message, text_message
-from tests.test_buttons_e2e import ALICE, _images, _keyboard, _prompt, _settled, _tap
+from tests.test_buttons_e2e import ALICE, _images, _keyboard, _prompt, _settled, _studio, _tap
 
 TEXT_MODEL = "google/gemini-2.5-flash"
 
@@ -136,9 +136,8 @@ async def test_enhance_under_a_result_made_from_a_short_prompt(
     await start_bot()
     asked = await telegram.send(text_message(ALICE, "a fox"))
     first = await telegram.reply_to(asked)
-    await _tap(telegram, first.result, _keyboard(first)["More…"], ALICE)
-    [menu] = await telegram.wait_for("editMessageReplyMarkup")
-    taken = await _tap(telegram, first.result, _keyboard(menu)["✨ Enhance"], ALICE)
+    studio = await _studio(telegram, first, ALICE)
+    taken = await _tap(telegram, first.result, studio["✨ Enhance"], ALICE)
     assert taken.params["text"] == texts.RESULT_BUTTON_TAKEN()
     answer = await telegram.reply_to(first.result)
     call = eden.calls[-1]
@@ -152,6 +151,4 @@ async def test_enhance_under_a_result_made_from_a_short_prompt(
     long_prompt = "a fox in the snow at dawn, " * 4
     asked = await telegram.send(text_message(ALICE, long_prompt))
     second = await telegram.reply_to(asked)
-    await _tap(telegram, second.result, _keyboard(second)["More…"], ALICE)
-    menus = await telegram.wait_for("editMessageReplyMarkup", count=2)
-    assert "✨ Enhance" not in _keyboard(menus[-1])
+    assert "✨ Enhance" not in await _studio(telegram, second, ALICE)
