@@ -9,5 +9,6 @@ scripts/setup-venv.sh test
 .venv/bin/mypy
 # The layers as a checked contract (pyproject.toml, [tool.importlinter]).
 .venv/bin/lint-imports
-# The end-to-end tests mostly wait on loopback HTTP, so a few workers per core pay off.
-.venv/bin/pytest -n 3 "$@"
+# The end-to-end tests mostly wait on loopback HTTP (each bot forked from a process that imported
+# it once: tests/fakes/zygote.py), so a few workers per core pay off.
+.venv/bin/pytest -n 4 "$@"

@@ -30,6 +30,7 @@ from bot.jobs.model import Job, Requester
 from bot.jobs.pipeline import Pipeline, Submission
 from bot.jobs.policy import Policy
 from bot.jobs.ports import Delivered
+from bot.jobs.workers import Slot, Workers
 from bot.store.storage import Storage
 from tests.conftest import OpenStore
 from tests.fakes.images import png
@@ -268,3 +269,25 @@ async def test_a_run_taken_over_by_another_replica_neither_answers_nor_charges(
     assert after is not None and after.outcome is Outcome.INTERRUPTED
     spent = await one.storage.spend(ALICE_ID, clock.now - timedelta(days=1))
     assert spent.images == 0 and spent.cost_usd == 0
+
+
+async def test_a_shutdown_as_a_job_is_queued_elsewhere_stops_the_workers() -> None:
+    """SIGTERM as a NOTIFY wakes the idle workers (a job closing, here or in a replica): the stop
+    must not be lost in the wake-up, or the shutdown waits until the container is killed."""
+    claims: list[int] = []
+
+    async def claim(up_to: int) -> list[Job]:
+        claims.append(up_to)
+        return []
+
+    async def run(job: Job, slot: Slot) -> None:
+        raise AssertionError("nothing was queued")
+
+    workers = Workers(2, claim, run, poll_seconds=60)
+    workers.start()
+    await _until(lambda: claims)  # it has looked, found nothing and waits to be woken
+    workers.wake()
+    drain = asyncio.create_task(workers.drain(0))
+    await asyncio.wait([drain], timeout=5)
+    assert drain.done(), "the workers did not stop"
+    assert drain.result() == 0

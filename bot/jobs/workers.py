@@ -114,8 +114,11 @@ class Workers:
                 jobs = []
             if jobs:
                 return jobs
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation
+            # that comes as the event is set (a shutdown as a job closes), and drain hung.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                async with asyncio.timeout(self._poll_seconds):
+                    await self._wake.wait()
 
     def _give_back(self) -> None:
         self._held -= 1

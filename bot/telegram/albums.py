@@ -60,7 +60,9 @@ class AlbumCollector:
     async def _quiet_here(self, album: _Album) -> None:
         while True:
             album.arrived.clear()
+            # Not wait_for, which can swallow a cancellation (bot/jobs/workers.py).
             try:
-                await asyncio.wait_for(album.arrived.wait(), self._quiet)
+                async with asyncio.timeout(self._quiet):
+                    await album.arrived.wait()
             except TimeoutError:
                 return

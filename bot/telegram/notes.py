@@ -195,8 +195,10 @@ class QueueNotes:
                     if self._drawing and self._spare:
                         soonest = min(d.due_at for d in self._drawing.values())
                         wait = min(wait, soonest - self._clock())
+                    # Not wait_for, which can swallow a cancellation (bot/jobs/workers.py).
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._work.wait(), max(0.01, wait))
+                        async with asyncio.timeout(max(0.01, wait)):
+                            await self._work.wait()
                     continue
                 if self._under_way >= CALLS_AT_ONCE:
                     self._work.clear()
