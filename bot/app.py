@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,9 +18,10 @@ from telegram.request import HTTPXRequest
 
 from bot import i18n, texts, transport
 from bot.config import EdenSettings, Settings
-from bot.jobs.pipeline import Pipeline
 from bot.jobs.policy import Policy
+from bot.jobs.queue import JobQueue
 from bot.jobs.retention import Retention
+from bot.jobs.runner import Lease
 from bot.lineup.availability import ModelAvailability
 from bot.ops import logs
 from bot.ops.health import HealthServer, Throttled
@@ -136,23 +138,25 @@ def build_application(settings: Settings) -> BotApplication:
         policy = Policy(
             settings.access, storage, overrides=overrides, selling=settings.stars.enabled
         )
-        pipeline = Pipeline(
+        jobs = JobQueue(
             replies=TelegramReplies(application.bot, budget, settings.bot.inline_storage_chat_id),
             notes=QueueNotes(application.bot, storage.queue, storage.set_note),
-            storage=storage,
+            store=storage,
             policy=policy,
             images=images,
             words=client,
             capacity=settings.load.max_concurrent_generations,
             keep_prompts=settings.access.log_prompts,
-            worker=database.replica_id,
-            lease_seconds=database.job_lease_seconds,
-            # Polling, this replica holds the lock only one may hold: it is the only one.
-            exclusive=storage.exclusive or not settings.server.webhook_url,
+            lease=Lease(
+                worker=database.replica_id,
+                length=timedelta(seconds=database.job_lease_seconds),
+                # Polling, this replica holds the lock only one may hold: it is the only one.
+                exclusive=storage.exclusive or not settings.server.webhook_url,
+            ),
             metrics=metrics,
             max_turns=settings.bot.conversation_max_turns,
         )
-        metrics.watch_queue(lambda: pipeline.waiting, lambda: pipeline.generating)
+        metrics.watch_queue(lambda: jobs.waiting, lambda: jobs.generating)
         services = Services(
             settings=settings,
             storage=storage,
@@ -160,7 +164,7 @@ def build_application(settings: Settings) -> BotApplication:
             albums=AlbumCollector(storage),
             doorkeeper=Doorkeeper(settings.access, overrides=overrides),
             policy=policy,
-            pipeline=pipeline,
+            jobs=jobs,
             metrics=metrics,
             overrides=overrides,
             languages=UserLanguages(storage),
@@ -184,7 +188,7 @@ def build_application(settings: Settings) -> BotApplication:
         warn_about_access(settings.access)
         await set_commands(application, selling=settings.stars.enabled)
         await credit_kept_payments(application.bot, storage, settings.bot.data_dir)
-        await pipeline.start()
+        await jobs.start()
         retention.append(Retention(storage, settings.access.request_retention_days))
         retention[0].start()
         if settings.server.webhook_url:
@@ -212,7 +216,7 @@ def build_application(settings: Settings) -> BotApplication:
             await services.availability.stop()
             # After a signal this has been done with the grace period; otherwise now, at once.
             # Outcomes the ledger refused during the run (a full disk) get a last try here.
-            await services.pipeline.drain(0)
+            await services.jobs.drain(0)
             for images in opened:
                 await images.aclose()
         for storage in opened_storage:

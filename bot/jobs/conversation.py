@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.jobs.model import Job
-from bot.store.storage import Storage
+from bot.store.jobs import Jobs
 
 
 class Mode(StrEnum):
@@ -30,7 +30,7 @@ class StoredTurn:
 
 
 async def earlier_turns(
-    storage: Storage, job: Job, max_turns: int, max_images: int
+    storage: Jobs, job: Job, max_turns: int, max_images: int
 ) -> tuple[StoredTurn, ...]:
     """The turns `job` continues, oldest first: at most `max_turns` with the job's own, and with
     its images no more than `max_images` pictures in all. The oldest are dropped first, and a

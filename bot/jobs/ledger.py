@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.domain import NoPictureReason, Outcome
 from bot.jobs.model import Closing, Job
 from bot.ops.metrics import Metrics
-from bot.store.storage import Storage
+from bot.store.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class NoPicture:
 
 
 class Ledger:
-    def __init__(self, storage: Storage, metrics: Metrics | None = None) -> None:
+    def __init__(self, storage: Jobs, metrics: Metrics | None = None) -> None:
         self._storage = storage
         self._metrics = metrics
         # Closings the database refused, by job id, to write again.

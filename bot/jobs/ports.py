@@ -1,5 +1,6 @@
-"""What the queue core needs from the outside, as small protocols: a clock, the answers of a job
-(bot/telegram/replies.py implements them for Telegram), its input files and its queue notes."""
+"""What the queue core needs from the outside, as small protocols: a clock, the jobs as the
+database keeps them, the answers of a job (bot/telegram/replies.py implements them for
+Telegram), its input files and its queue notes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Protocol
 
 from bot.domain import Picture
 from bot.jobs.model import Job
+from bot.store.drivers import Listener
+from bot.store.jobs import Jobs
 
 # The wall clock the queue core reads (a test passes its own).
 Clock = Callable[[], datetime]
@@ -18,6 +21,15 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+class JobStore(Jobs, Protocol):
+    """The jobs as the database keeps them (bot/store/jobs.py), and the channels on which the
+    replicas tell each other of them."""
+
+    async def listen(self, channel: str, listener: Listener) -> None: ...
+
+    async def notify(self, channel: str, payload: str = "") -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,10 +46,10 @@ async def _stop(
 ) -> None:
     await stop_taking()
     log.info("no longer taking updates; waiting up to %.0f s for jobs running", grace)
-    pipeline = Services.of(application).pipeline
-    interrupted = await pipeline.drain(grace)
+    jobs = Services.of(application).jobs
+    interrupted = await jobs.drain(grace)
     if interrupted:
         log.warning("%d job(s) did not finish in time", interrupted)
-    if pipeline.waiting:
-        log.info("%d queued job(s) are kept for the next start", pipeline.waiting)
+    if jobs.waiting:
+        log.info("%d queued job(s) are kept for the next start", jobs.waiting)
     application.stop_running()

@@ -111,7 +111,7 @@ class QueueNotes:
         # are made with what jobs answered here without a note saved, one each.
         self._spare = 0
 
-    # ---- what the pipeline tells it ----------------------------------------------------------
+    # ---- what the job queue tells it -------------------------------------------------------
     @property
     def waiting_jobs(self) -> int:
         """Jobs waiting in all replicas, as last counted."""

@@ -9,8 +9,8 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.chat_settings import ChatSettings, resolve
 from bot.config import Settings
-from bot.jobs.pipeline import Pipeline
 from bot.jobs.policy import Policy
+from bot.jobs.queue import JobQueue
 from bot.lineup.availability import ModelAvailability
 from bot.ops.metrics import Metrics
 from bot.overrides import Overrides
@@ -30,7 +30,7 @@ class Services:
     albums: AlbumCollector
     doorkeeper: Doorkeeper
     policy: Policy
-    pipeline: Pipeline
+    jobs: JobQueue
     metrics: Metrics
     overrides: Overrides
     languages: UserLanguages

@@ -18,8 +18,8 @@ from bot import i18n, texts
 from bot.decoding import InputRejected
 from bot.domain import Order
 from bot.jobs.model import Job, JobOptions, Requester, Transform, Words
-from bot.jobs.pipeline import Submission
 from bot.jobs.policy import LimitReached
+from bot.jobs.queue import Submission
 from bot.jobs.variants import fit_to_model, transformed
 from bot.lineup.catalog import capabilities_for
 from bot.store.storage import RemixPrompt
@@ -229,7 +229,7 @@ async def remix_reply(message: Message, context: BotContext) -> bool:
     who = requester_of(message)
     order = dataclasses.replace(job.order, prompt=prompt, inputs=len(file_ids))
     try:
-        await services.pipeline.submit(Submission(who, order, job.output_format, file_ids))
+        await services.jobs.submit(Submission(who, order, job.output_format, file_ids))
     except LimitReached as exc:
         log.info("a remix refused before upstream: %s", exc)
         selling = services.settings.stars.enabled
@@ -301,7 +301,7 @@ def _tapper(query: CallbackQuery) -> Requester:
 async def _submit(query: CallbackQuery, services: Services, submission: Submission) -> bool:
     """Hand a tap's request in and answer the tap; False if a limit refused it."""
     try:
-        await services.pipeline.submit(submission)
+        await services.jobs.submit(submission)
     except LimitReached as exc:
         log.info("a result button refused before upstream: %s", exc)
         selling = services.settings.stars.enabled

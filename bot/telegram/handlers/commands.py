@@ -69,7 +69,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or (who := requester_id(message)) is None:
         return
-    stopped = await context.services.pipeline.cancel(message.chat_id, who)
+    stopped = await context.services.jobs.cancel(message.chat_id, who)
     await message.reply_text(_stopped_text(stopped) if stopped else texts.NOTHING_TO_CANCEL())
 
 
@@ -79,13 +79,13 @@ async def cancel_button(update: Update, context: BotContext) -> None:
     if query is None:
         return
     button = CancelButton.unpack(query.data)
-    pipeline = context.services.pipeline
-    owner = await pipeline.owner(button.job_id) if button is not None else None
+    jobs = context.services.jobs
+    owner = await jobs.owner(button.job_id) if button is not None else None
     if button is None or owner is None:
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())
     elif owner.user_id != query.from_user.id:
         await query.answer(texts.NOT_YOURS_TO_CANCEL(), show_alert=True)
-    elif stopped := await pipeline.cancel_job(button.job_id):
+    elif stopped := await jobs.cancel_job(button.job_id):
         await query.answer(_stopped_text(stopped))
     else:  # its picture is made, and on its way
         await query.answer(texts.NOTHING_TO_CANCEL_HERE())

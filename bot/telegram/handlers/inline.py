@@ -20,8 +20,8 @@ from telegram.error import BadRequest, Forbidden
 from bot import i18n, texts
 from bot.domain import Order
 from bot.jobs.model import JobOptions, Requester
-from bot.jobs.pipeline import Submission
 from bot.jobs.policy import LimitReached
+from bot.jobs.queue import Submission
 from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def chosen_inline_result(update: Update, context: BotContext) -> None:
         options=JobOptions(inline_message_id=message_id),
     )
     try:
-        await services.pipeline.submit(submission)
+        await services.jobs.submit(submission)
     except LimitReached as exc:
         log.info("inline request refused before upstream: %s", exc)
         selling = services.settings.stars.enabled

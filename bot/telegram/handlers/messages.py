@@ -14,8 +14,8 @@ from bot.decoding import InputRejected
 from bot.domain import Order
 from bot.jobs.conversation import Mode
 from bot.jobs.model import Job, JobOptions, Words
-from bot.jobs.pipeline import Submission
 from bot.jobs.policy import LimitReached
+from bot.jobs.queue import Submission
 from bot.telegram.files import ImageFile
 from bot.telegram.handlers.access import requester_of
 from bot.telegram.handlers.buttons import remix_reply
@@ -179,7 +179,7 @@ async def _fulfil(
         options=options,
     )
     try:
-        await context.services.pipeline.submit(submission)
+        await context.services.jobs.submit(submission)
     except LimitReached as exc:
         log.info("request refused before upstream: %s", exc)
         selling = context.services.settings.stars.enabled

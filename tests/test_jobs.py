@@ -1,4 +1,4 @@
-"""The queue core in-process: the real pipeline, workers, policy, ledger and store (SQLite and
+"""The queue core in-process: the real job queue and runner, workers, policy, ledger and store (SQLite and
 PostgreSQL), with a fake clock, fake replies, fake notes and a fake image service in place of
 Telegram and Eden. No subprocess, no HTTP: each test runs in well under a second."""
 
@@ -27,9 +27,10 @@ from bot.domain import (
 )
 from bot.imaging import inspect
 from bot.jobs.model import Job, Requester
-from bot.jobs.pipeline import Pipeline, Submission
 from bot.jobs.policy import Policy
 from bot.jobs.ports import Delivered
+from bot.jobs.queue import JobQueue, Submission
+from bot.jobs.runner import Lease
 from bot.jobs.workers import Slot, Workers
 from bot.store.storage import Storage
 from tests.conftest import OpenStore
@@ -43,7 +44,7 @@ PICTURE = inspect(png(1376, 768))
 
 
 class Clock:
-    """The wall clock the pipeline and the policy read; it moves only when a test says so."""
+    """The wall clock the queue core and the policy read; it moves only when a test says so."""
 
     def __init__(self) -> None:
         self.now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -146,7 +147,7 @@ class NoWords:
 
 @dataclass
 class Replica:
-    pipeline: Pipeline
+    jobs: JobQueue
     replies: FakeReplies
     notes: FakeNotes
     storage: Storage
@@ -158,26 +159,24 @@ async def _replica(
     storage = await open_store()
     replies, notes = FakeReplies(), FakeNotes()
     settings = AccessSettings.model_validate({"allow_everyone": True})
-    pipeline = Pipeline(
+    jobs = JobQueue(
         replies=replies,
         notes=notes,
-        storage=storage,
+        store=storage,
         policy=Policy(settings, storage, clock=clock),
         images=images,
         words=NoWords(),
         capacity=4,
         keep_prompts=False,
-        worker=name,
-        lease_seconds=LEASE_SECONDS,
-        exclusive=exclusive,
+        lease=Lease(worker=name, length=timedelta(seconds=LEASE_SECONDS), exclusive=exclusive),
         clock=clock,
     )
-    await pipeline.start()
-    return Replica(pipeline, replies, notes, storage)
+    await jobs.start()
+    return Replica(jobs, replies, notes, storage)
 
 
 async def _until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Wait (in real time, for the pipeline's tasks to run) until `condition()` holds."""
+    """Wait (in real time, for the queue's tasks to run) until `condition()` holds."""
     async with asyncio.timeout(timeout):
         # Polling: what is watched belongs to the code under test, which signals nothing.
         while not condition():  # noqa: ASYNC110
@@ -200,7 +199,7 @@ async def _upstream_working(
     clock, images = Clock(), FakeImages()
     images.held.clear()
     one = await _replica(open_store, clock, images, "one", exclusive=exclusive)
-    job_id = await one.pipeline.submit(Submission(ALICE, ORDER, "photo"))
+    job_id = await one.jobs.submit(Submission(ALICE, ORDER, "photo"))
     await _until(lambda: images.requests)
     return clock, images, one, job_id
 
@@ -212,7 +211,7 @@ async def test_a_job_is_run_delivered_and_booked_once_on_the_injected_clock(
     clock.advance(7.5)  # the upstream takes 7.5 s of the clock
     images.held.set()
     job = await _closed(one.storage, job_id)
-    await one.pipeline.drain(1)
+    await one.jobs.drain(1)
 
     [request] = images.requests
     assert (request.prompt, request.model, request.aspect_ratio, request.image_size) == (
@@ -236,10 +235,10 @@ async def test_a_cancel_during_the_upstream_call_is_paid_and_nothing_is_delivere
     open_store: OpenStore,
 ) -> None:
     clock, images, one, job_id = await _upstream_working(open_store, exclusive=True)
-    assert await one.pipeline.cancel(ALICE_ID, ALICE_ID) is Stopped.PAID
+    assert await one.jobs.cancel(ALICE_ID, ALICE_ID) is Stopped.PAID
     job = await _closed(one.storage, job_id)
     images.held.set()
-    await one.pipeline.drain(1)
+    await one.jobs.drain(1)
     assert job.outcome is Outcome.CANCELLED
     assert one.replies.said.get(job_id, Said()).results == []
     spent = await one.storage.spend(ALICE_ID, clock.now - timedelta(days=1))
@@ -261,8 +260,8 @@ async def test_a_run_taken_over_by_another_replica_neither_answers_nor_charges(
     assert two.replies.said[job_id].texts == [texts.INTERRUPTED()]
 
     images.held.set()  # the paused replica's upstream call returns
-    await one.pipeline.drain(5)
-    await two.pipeline.drain(1)
+    await one.jobs.drain(5)
+    await two.jobs.drain(1)
     assert one.replies.said[job_id].results == []
     assert one.replies.said[job_id].texts == []
     after = await one.storage.job(job_id)
