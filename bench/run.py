@@ -124,7 +124,7 @@ class Fleet:
 
     @property
     def pids(self) -> list[int]:
-        return [p._proc.pid for p in self.processes if p._proc is not None]
+        return [p.pid for p in self.processes]
 
     def usage(self) -> tuple[float, int]:
         """(CPU seconds so far, sum of peak RSS in KiB) over the processes."""
@@ -151,7 +151,9 @@ async def start_bots(
     replicas: int,
     rate_limit: bool = False,
     health_port: int = 0,
+    health_ports: list[int] | None = None,
 ) -> Fleet:
+    """`health_port`: /healthz and /metrics on the first process; `health_ports`: one each."""
     env = {
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": telegram.url,
@@ -172,7 +174,8 @@ async def start_bots(
     started, hooks = len(telegram.sent("setMyCommands")), len(telegram.sent("setWebhook"))
     if postgres is None:
         # The crowd reads the queue's length from /metrics; the others need no server.
-        bot = BotProcess({**env, "HEALTH_PORT": str(health_port)}, cwd=data)
+        port = health_ports[0] if health_ports else health_port
+        bot = BotProcess({**env, "HEALTH_PORT": str(port)}, cwd=data)
         await bot.start()
         await telegram.wait_for("setMyCommands", count=started + 1, timeout=30)
         return Fleet([bot])
@@ -184,7 +187,9 @@ async def start_bots(
         replica = BotProcess(
             {
                 **env,
-                "HEALTH_PORT": str(health_port if i == 0 else 0),
+                "HEALTH_PORT": str(
+                    health_ports[i] if health_ports else health_port if i == 0 else 0
+                ),
                 "WEBHOOK_URL": f"https://bot.example.test/{PATH}",
                 "WEBHOOK_PORT": str(port),
                 "WEBHOOK_SECRET": SECRET,
@@ -389,6 +394,19 @@ async def metric(session: aiohttp.ClientSession, url: str, name: str) -> int:
     return next(
         int(float(line.split()[1])) for line in text.splitlines() if line.startswith(name + " ")
     )
+
+
+async def round_trips(ports: list[int]) -> int:
+    """The statements the bots have sent their database so far, all replicas together."""
+    async with aiohttp.ClientSession() as session:
+        return sum(
+            [
+                await metric(
+                    session, f"http://127.0.0.1:{port}/metrics", "bot_database_round_trips_total"
+                )
+                for port in ports
+            ]
+        )
 
 
 async def probe_help(
@@ -741,11 +759,19 @@ async def classic(
             print(f"   {size}: p50 {ms(values, 50)}   p95 {ms(values, 95)}   ({len(values)} runs)")
         await fleet.stop(telegram)
 
+        ports = [free_port() for _ in range(options.replicas if postgres else 1)]
         fleet = await start_bots(
-            telegram, eden, Path(tmp) / "b", options.chats, postgres, options.replicas
+            telegram,
+            eden,
+            Path(tmp) / "b",
+            options.chats,
+            postgres,
+            options.replicas,
+            health_ports=ports,
         )
         # Let start-up finish (recovery, imports) before measuring.
         await asyncio.sleep(1)
+        trips_before = await round_trips(ports)
         cpu_before, rss_idle = fleet.usage()
         harness_before = time.process_time()
         print(
@@ -764,6 +790,7 @@ async def classic(
             await spy.wait()
         cpu_after, rss_peak = fleet.usage()
         harness_cpu = time.process_time() - harness_before
+        trips = await round_trips(ports) - trips_before
         await fleet.stop(telegram)
 
     ratio = wall / options.latency
@@ -771,6 +798,7 @@ async def classic(
     print("\n3. resources during 2 (1K images)")
     print(f"   peak RSS {rss_peak / 1024:.0f} MB (idle after start {rss_idle / 1024:.0f} MB)")
     print(f"   CPU {(cpu_after - cpu_before) / options.chats * 1000:.1f} ms per request")
+    print(f"   database round trips {trips / options.chats:.1f} per request")
     print(f"   (the fake servers and this script used {harness_cpu:.1f} CPU s of the same 2 cores)")
 
 

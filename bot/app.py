@@ -157,6 +157,7 @@ def build_application(settings: Settings) -> BotApplication:
             max_turns=settings.bot.conversation_max_turns,
         )
         metrics.watch_queue(lambda: jobs.waiting, lambda: jobs.generating)
+        metrics.watch_database(lambda: storage.round_trips)
         services = Services(
             settings=settings,
             storage=storage,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from bot.domain import ImageRequest, Order, Outcome, Turn
 from bot.imaging import inspect
 from bot.jobs.conversation import StoredTurn, earlier_turns
-from bot.jobs.model import Closing, JobOptions, NewJob, Requester
+from bot.jobs.model import Closing, JobOptions, NewJob, Requester, Result
 from bot.store.storage import Storage
 from bot.upstream import images
 from tests.conftest import OpenStore
@@ -39,8 +39,8 @@ async def _turn(
             options=JobOptions(parent_id=parent, inline_message_id=inline_message_id),
         )
     )
-    await storage.set_result(job_id, 0, f"{prompt}-out", 500 + job_id)  # attempt 0: never claimed
-    await storage.close_request(Closing(job_id, Outcome.OK, 0.04, False, 5))
+    result = Result(f"{prompt}-out", 500 + job_id)
+    await storage.close_request(Closing(job_id, Outcome.OK, 0.04, False, 5, result=result))
     return job_id
 
 

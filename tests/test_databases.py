@@ -9,7 +9,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from bot.domain import Funding, Order, Outcome
-from bot.jobs.model import Closing, Job, JobOptions, NewJob, Requester
+from bot.jobs.model import Closing, Job, JobOptions, NewJob, Requester, Result
 from bot.store.storage import AlbumItem, Payment, Storage
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
@@ -65,9 +65,11 @@ async def test_a_job_is_stored_whole_and_forgotten_after_its_retention(
     assert job is not None
     assert (job.outcome, job.upstream_sent, job.note_id) == (Outcome.RUNNING, True, None)
     assert await storage.open_job_ids(7, 7) == [first, second]
-    await storage.set_result(first, claimed.attempt, "result-1")
-    for job_id, attempt in ((first, claimed.attempt), (second, 0)):
-        await storage.close_request(Closing(job_id, Outcome.OK, 0.1, False, 5, attempt))
+    result = Result("result-1")
+    await storage.close_request(
+        Closing(first, Outcome.OK, 0.1, False, 5, claimed.attempt, result=result)
+    )
+    await storage.close_request(Closing(second, Outcome.OK, 0.1, False, 5))
     assert await storage.open_job_ids(7, 7) == []
     kept = await storage.job(first)
     assert kept is not None
@@ -293,10 +295,9 @@ async def test_a_run_taken_over_can_no_longer_change_answer_or_charge_its_job(
     assert await storage.renew("paused", LATER) == []
     assert not await storage.keep(job_id, paused.attempt, LATER)
     assert not await storage.upstream_sent(job_id, paused.attempt)  # its inputs came too late
-    await storage.set_result(job_id, paused.attempt, "stale")
     await storage.requeue(job_id, paused.attempt)
     assert not await storage.close_request(
-        Closing(job_id, Outcome.OK, 0.067, False, 5, paused.attempt)
+        Closing(job_id, Outcome.OK, 0.067, False, 5, paused.attempt, result=Result("stale"))
     )
     job = await storage.job(job_id)
     assert job is not None

@@ -222,6 +222,7 @@ async def test_healthz_and_metrics(
     assert 'bot_images_sent_total{as="photo"} 1.0' in metrics
     assert "bot_request_seconds_count 2.0" in metrics
     assert "bot_queue_length 0.0" in metrics
+    assert re.search(r"^bot_database_round_trips_total [1-9]", metrics, re.MULTILINE)
 
 
 async def test_the_health_command(start_bot: StartBot, telegram: FakeTelegram) -> None:

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain import NoPictureReason, Outcome
-from bot.jobs.model import Closing, Job
+from bot.jobs.model import Closing, Job, Result
 from bot.ops.metrics import Metrics
 from bot.store.jobs import Jobs
 
@@ -24,6 +24,17 @@ class NoPicture:
     cost_usd: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How a run ended: its outcome, Eden's reported cost (None: not reported, or nothing
+    made), why no picture came, and the picture delivered."""
+
+    outcome: Outcome
+    cost_usd: float | None = None
+    no_picture: NoPicture | None = None
+    result: Result | None = None
+
+
 class Ledger:
     def __init__(self, storage: Jobs, metrics: Metrics | None = None) -> None:
         self._storage = storage
@@ -31,14 +42,7 @@ class Ledger:
         # Closings the database refused, by job id, to write again.
         self._unrecorded: dict[int, Closing] = {}
 
-    async def close(
-        self,
-        job: Job,
-        outcome: Outcome,
-        cost_usd: float | None,
-        latency: float,
-        no_picture: NoPicture | None = None,
-    ) -> bool:
+    async def close(self, job: Job, ending: Ending, latency: float) -> bool:
         """Record how `job` ended; False if it was not this run's to close (another replica
         took it over, or it was closed before): nothing is recorded or charged then. Only a
         delivered picture costs the user (Eden's reported cost, else the estimate, marked so),
@@ -48,6 +52,7 @@ class Ledger:
         with a bought credit gets it back unless it ended OK or was cancelled once sent: the
         database does that in the same write as this closing (the trigger `job_returns_credit`
         in bot/store/storage.py), so a retried closing cannot give it twice."""
+        outcome, cost_usd, no_picture = ending.outcome, ending.cost_usd, ending.no_picture
         ok = outcome is Outcome.OK
         sent_then_stopped = outcome in (Outcome.INTERRUPTED, Outcome.CANCELLED)
         if ok or (sent_then_stopped and job.upstream_sent):
@@ -64,6 +69,7 @@ class Ledger:
             no_picture_reason=no_picture.reason if no_picture else None,
             unbilled_cost_usd=(no_picture.cost_usd or 0.0) if no_picture else 0.0,
             attempt=job.attempt,
+            result=ending.result,
         )
         self._unrecorded[job.id] = closing
         if job.id in await self.record_unrecorded():

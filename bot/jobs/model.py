@@ -102,6 +102,17 @@ class Job(NewJob):
 
 
 @dataclass(frozen=True, slots=True)
+class Result:
+    """The delivered picture as its job keeps it: its `file_id` (the input of the buttons under
+    it and of the turns after it), its message, which a reply continuing the thread names, and
+    what the model sent with it, to be sent back then."""
+
+    file_id: str
+    message_id: int | None = None
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Closing:
     """How a job ended, as its ledger line is to record it."""
 
@@ -116,3 +127,4 @@ class Closing:
     # cost, never the user's.
     no_picture_reason: NoPictureReason | None = None
     unbilled_cost_usd: float = 0.0
+    result: Result | None = None  # the picture delivered, recorded in the same write

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from bot import i18n, texts
 from bot.domain import Order, Outcome, Stopped
-from bot.jobs.ledger import Ledger
+from bot.jobs.ledger import Ending, Ledger
 from bot.jobs.model import Job, JobOptions, NewJob, Requester
 from bot.jobs.policy import Policy
 from bot.jobs.ports import Clock, JobStore, Notes, Replies, system_clock
@@ -124,7 +124,7 @@ class JobQueue:
         if job.options.inline_message_id is None:
             self._notes.waiting(job_id, who.chat_id, who.message_id, who.language)
         self._workers.wake()
-        await tell_replicas(self._store, JOBS_CHANNEL)
+        await tell_replicas(self._store, self._lease, JOBS_CHANNEL)
         return job_id
 
     async def owner(self, job_id: int) -> Requester | None:
@@ -145,13 +145,13 @@ class JobQueue:
         if job_id in self._runs.delivered:
             return Stopped.NOTHING
         if (job := await self._store.take_queued(job_id, self._lease.worker)) is not None:
-            await self._runner.close(job, Outcome.CANCELLED, None)
+            await self._runner.close(job, Ending(Outcome.CANCELLED))
             return Stopped.FREE
         if self._workers.stop(job_id, Outcome.CANCELLED):
             return Stopped.PAID if job_id in self._runs.sent else Stopped.FREE
         # Running in another replica: it stops the job when it hears of it.
         if (sent := await self._store.request_stop(job_id, Outcome.CANCELLED)) is not None:
-            await tell_replicas(self._store, STOP_CHANNEL, str(job_id))
+            await tell_replicas(self._store, self._lease, STOP_CHANNEL, str(job_id))
             return Stopped.PAID if sent else Stopped.FREE
         return Stopped.NOTHING
 
@@ -205,7 +205,7 @@ class JobQueue:
                 continue  # ours, its lease late in renewing
             if job.upstream_sent:
                 # Closed first: should this replica lose the job in turn, it says nothing.
-                if await self._runner.close(job, Outcome.INTERRUPTED, None):
+                if await self._runner.close(job, Ending(Outcome.INTERRUPTED)):
                     with i18n.speaking(job.who.language):
                         await self._replies.to(job).text(texts.INTERRUPTED())
                 continue

@@ -16,8 +16,8 @@ from bot.decoding import InputRejected, prepare
 from bot.domain import Outcome, Picture, Turn
 from bot.fidelity import FidelityCheck
 from bot.jobs.conversation import StoredTurn, earlier_turns
-from bot.jobs.ledger import Ledger, NoPicture
-from bot.jobs.model import Job
+from bot.jobs.ledger import Ending, Ledger, NoPicture
+from bot.jobs.model import Job, Result
 from bot.jobs.ports import Clock, JobAnswer, JobStore, Notes, Replies
 from bot.jobs.variants import make, total_cost, upstream_request
 from bot.jobs.words import text_request
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 # Replicas tell each other on this channel that a job was queued, or a generation slot freed
 # (SQLite: only this process listens).
 JOBS_CHANNEL = "bot_jobs"
-
-Ending = tuple[Outcome, float | None, NoPicture | None]  # the outcome, Eden's cost, why no picture
 
 
 class LeaseLost(Exception):
@@ -69,7 +67,11 @@ class Lease:
     exclusive: bool
 
 
-async def tell_replicas(store: JobStore, channel: str, payload: str = "") -> None:
+async def tell_replicas(store: JobStore, lease: Lease, channel: str, payload: str = "") -> None:
+    """Tell the other replicas; none to tell when this process is the only one on its database
+    (its own workers are woken directly)."""
+    if lease.exclusive:
+        return
     try:
         await store.notify(channel, payload)
     except Exception as exc:  # they will poll
@@ -108,14 +110,14 @@ class Runner:
         """Carry the job out and close it, whatever happens on the way (a Cancel, a shutdown,
         a take-over, a failure)."""
         runs, job_id = self.runs, job.id
-        outcome, cost, no_picture = Outcome.UNEXPECTED_ERROR, None, None
+        ending = Ending(Outcome.UNEXPECTED_ERROR)
         i18n.use(job.who.language)  # this task answers this job only
         runs.attempts[job_id] = job.attempt
         try:
             if job.upstream_sent:
                 runs.sent.add(job_id)
             self._notes.started(job)
-            outcome, cost, no_picture = await self._carry_out(job, self._replies.to(job), slot)
+            ending = await self._carry_out(job, self._replies.to(job), slot)
         except asyncio.CancelledError as stop:
             reason = stop_reason(stop)
             if reason is None:
@@ -130,7 +132,7 @@ class Runner:
                 await self._store.requeue(job_id, job.attempt)
                 runs.attempts.pop(job_id, None)
                 return
-            outcome = reason
+            ending = Ending(reason)
             if reason is Outcome.INTERRUPTED and not await self._tell_owner(
                 job, texts.INTERRUPTED()
             ):
@@ -147,11 +149,9 @@ class Runner:
         finally:
             slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
-        await asyncio.shield(self.close(job, outcome, cost, no_picture))
+        await asyncio.shield(self.close(job, ending))
 
-    async def close(
-        self, job: Job, outcome: Outcome, cost: float | None, no_picture: NoPicture | None = None
-    ) -> bool:
+    async def close(self, job: Job, ending: Ending) -> bool:
         """Close the job's ledger line; False if this run no longer holds the job (another
         replica took it over, or it was closed already), and then nothing is charged again."""
         runs = self.runs
@@ -161,14 +161,14 @@ class Runner:
         runs.lost.discard(job.id)
         latency = (self._clock() - job.created_at).total_seconds()
         closed = await self._ledger.close(
-            dataclasses.replace(job, upstream_sent=sent), outcome, cost, latency, no_picture
+            dataclasses.replace(job, upstream_sent=sent), ending, latency
         )
         self._notes.finished(job)
         # Only now, with its line closed, does the job stop looking open to a Cancel tap.
         if job.id in runs.delivered:
             runs.delivered.discard(job.id)
         else:  # it ended holding its generation slot, which the closing freed
-            await tell_replicas(self._store, JOBS_CHANNEL)
+            await tell_replicas(self._store, self._lease, JOBS_CHANNEL)
         return closed
 
     def _drop(self, job: Job) -> None:
@@ -187,7 +187,7 @@ class Runner:
         turns = await earlier_turns(self._store, job, self._max_turns, max_images)
         inputs = await self._inputs(job, answer, turns)
         if inputs is None:
-            return Outcome.BAD_INPUT, None, None
+            return Ending(Outcome.BAD_INPUT)
         pictures, history = inputs
         if job.options.words is not None:
             return await self._write_words(job, answer, slot, pictures)
@@ -197,7 +197,7 @@ class Runner:
             )
         except InputRejected as exc:
             await answer.text(str(exc))
-            return Outcome.BAD_INPUT, None, None
+            return Ending(Outcome.BAD_INPUT)
         await self._sending(job)
         try:
             # A queue note already says the picture is coming: "uploading photo…" would be a
@@ -220,14 +220,14 @@ class Runner:
                 )
         except UpstreamError as exc:
             return await self._failed(job, answer, exc)
-        if sent.file_id:
-            reasoning = results[0].reasoning
-            await self._mark(self._store.set_result, job, sent.file_id, sent.message_id, reasoning)
         if self._metrics:
             self._metrics.images_sent.labels("photo" if sent.as_photo else "document").inc(
                 len(results)
             )
-        return Outcome.OK, cost, None
+        result = (
+            Result(sent.file_id, sent.message_id, results[0].reasoning) if sent.file_id else None
+        )
+        return Ending(Outcome.OK, cost, result=result)
 
     async def _write_words(
         self, job: Job, answer: JobAnswer, slot: Slot, pictures: tuple[Picture, ...]
@@ -243,7 +243,7 @@ class Runner:
         await self._made(job, slot)
         prompt = result.text[: texts.TELEGRAM_TEXT_LIMIT]
         await answer.words(prompt)
-        return Outcome.OK, result.cost_usd, None
+        return Ending(Outcome.OK, result.cost_usd)
 
     async def _sending(self, job: Job) -> None:
         """Record that the upstream call is about to be made: from now on the job is paid for
@@ -262,7 +262,7 @@ class Runner:
         self.runs.delivered.add(job.id)
         await self._mark(self._store.slot_released, job)
         slot.release()
-        await tell_replicas(self._store, JOBS_CHANNEL)
+        await tell_replicas(self._store, self._lease, JOBS_CHANNEL)
 
     async def _failed(self, job: Job, answer: JobAnswer, exc: UpstreamError) -> Ending:
         """No picture (or text) came: the user is told why, and pays nothing."""
@@ -272,8 +272,8 @@ class Runner:
         if not await self._tell_owner(job, texts.upstream_failure(exc), answer):
             raise LeaseLost from exc
         if isinstance(exc, NoImageReturned):
-            return exc.kind, None, NoPicture(exc.reason, exc.cost_usd)
-        return exc.kind, None, None
+            return Ending(exc.kind, no_picture=NoPicture(exc.reason, exc.cost_usd))
+        return Ending(exc.kind)
 
     async def _inputs(
         self, job: Job, answer: JobAnswer, turns: tuple[StoredTurn, ...]

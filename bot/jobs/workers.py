@@ -55,6 +55,9 @@ class Workers:
         self._run = run
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        # The last claim found fewer jobs than it asked for: none is left to claim until a
+        # wake-up (a job queued, a slot freed elsewhere) or the next poll.
+        self._exhausted = False
         self._held = 0
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
@@ -105,6 +108,12 @@ class Workers:
 
     async def _next(self, up_to: int) -> list[Job]:
         while True:
+            if self._exhausted:
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation
+                # that comes as the event is set (a shutdown as a job closes), and drain hung.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wake.wait()
             # Cleared before claiming: a wake-up that comes meanwhile is not lost.
             self._wake.clear()
             try:
@@ -112,13 +121,9 @@ class Workers:
             except Exception as exc:
                 log.error("could not claim a job: %s", exc)
                 jobs = []
+            self._exhausted = len(jobs) < up_to
             if jobs:
                 return jobs
-            # asyncio.timeout, not wait_for: in Python 3.11 wait_for swallows a cancellation
-            # that comes as the event is set (a shutdown as a job closes), and drain hung.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_seconds):
-                    await self._wake.wait()
 
     def _give_back(self) -> None:
         self._held -= 1

@@ -4,9 +4,11 @@ upstream errors, and how images were sent."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 # A generation takes 10-60 s, up to the 180 s timeout (and retries beyond it).
 _LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600)
@@ -69,5 +71,25 @@ class Metrics:
         self.queue_length.set_function(waiting)
         self.generations_running.set_function(running)
 
+    def watch_database(self, round_trips: Callable[[], int]) -> None:
+        self.registry.register(
+            _Read(
+                "bot_database_round_trips",
+                "Statements sent to the database and waited for",
+                round_trips,
+            )
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Read(Collector):
+    """A counter kept elsewhere, read when scraped."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        self._family = (name, documentation)
+        self._read = read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(*self._family, value=self._read())

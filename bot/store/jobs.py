@@ -81,15 +81,6 @@ class Jobs(Protocol):
 
     async def set_note(self, job_id: int, note_id: int) -> bool: ...
 
-    async def set_result(
-        self,
-        job_id: int,
-        attempt: int,
-        file_id: str,
-        message_id: int | None = None,
-        reasoning: str | None = None,
-    ) -> None: ...
-
     async def result_job(self, chat_id: int, message_id: int) -> Job | None: ...
 
     async def thread_head(self, chat_id: int) -> Job | None: ...
@@ -325,27 +316,6 @@ class SqlJobs(Aggregate):
         )
         return bool(rows)
 
-    async def set_result(
-        self,
-        job_id: int,
-        attempt: int,
-        file_id: str,
-        message_id: int | None = None,
-        reasoning: str | None = None,
-    ) -> None:
-        """The delivered picture's `file_id` (the input of the result's "larger" button and of
-        the turns after it), its message, which a reply continuing the thread names, and what
-        the model sent with it to be sent back then; only by the run that holds the job."""
-        await self._db.execute(
-            "UPDATE requests SET result_file_id = :file_id, result_message_id = :message_id, "
-            f"result_reasoning = :reasoning WHERE {_FENCED}",
-            file_id=file_id,
-            message_id=message_id,
-            reasoning=reasoning,
-            job_id=job_id,
-            attempt=attempt,
-        )
-
     async def result_job(self, chat_id: int, message_id: int) -> Job | None:
         """The job whose result is that message of the chat, while it is kept."""
         rows = await self._db.fetch(
@@ -440,15 +410,17 @@ class SqlJobs(Aggregate):
     async def close_request(self, closing: Closing) -> bool:
         """Close a job's ledger line, once: False if it was closed before or its run was taken
         over (`closing.attempt` is not the job's), and then nothing changes, so a job is
-        answered and charged once. Its prompt and files stay, for the buttons under its
-        result, until REQUEST_RETENTION_DAYS have passed (forget_requests)."""
-        reason = closing.no_picture_reason
+        answered and charged once. The picture delivered is recorded in the same write. Its
+        prompt and files stay, for the buttons under its result, until
+        REQUEST_RETENTION_DAYS have passed (forget_requests)."""
+        reason, result = closing.no_picture_reason, closing.result
         rows = await self._db.fetch(
             "UPDATE requests SET outcome = :outcome, cost_usd = :cost_usd, "
             "cost_estimated = :estimated, latency_ms = :latency_ms, "
             "no_picture_reason = :reason, unbilled_cost_usd = :unbilled_cost_usd, "
-            "finished_at = :now, generating = 0, worker = NULL "
-            f"WHERE {_FENCED} RETURNING id",
+            "finished_at = :now, generating = 0, worker = NULL, "
+            "result_file_id = :file_id, result_message_id = :message_id, "
+            f"result_reasoning = :reasoning WHERE {_FENCED} RETURNING id",
             outcome=closing.outcome.value,
             cost_usd=float(closing.cost_usd),
             estimated=int(closing.estimated),
@@ -456,6 +428,9 @@ class SqlJobs(Aggregate):
             reason=reason.value if reason else None,
             unbilled_cost_usd=float(closing.unbilled_cost_usd),
             now=datetime.now(UTC),
+            file_id=result.file_id if result else None,
+            message_id=result.message_id if result else None,
+            reasoning=result.reasoning if result else None,
             job_id=closing.job_id,
             attempt=closing.attempt,
         )

@@ -86,6 +86,11 @@ class Storage(Jobs, Ledger, Payments, Access, Chats, Updates, Protocol):
 
     async def ping(self) -> None: ...
 
+    @property
+    def round_trips(self) -> int:
+        """Statements sent to the database so far (bot/store/drivers)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -120,6 +125,10 @@ class SqlStorage(SqlJobs, SqlLedger, SqlPayments, SqlAccess, SqlChats, SqlUpdate
             "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
             at=datetime.now(UTC).isoformat(),
         )
+
+    @property
+    def round_trips(self) -> int:
+        return self._db.trips.count
 
     async def close(self) -> None:
         await self._db.close()

@@ -61,6 +61,14 @@ class InternalLock(IntEnum):
 Listener = Callable[[str], None]
 
 
+@dataclass(slots=True)
+class RoundTrips:
+    """Statements sent to the database and waited for (a transaction's BEGIN and COMMIT one
+    each; with SQLite, trips to aiosqlite's thread): what the bot's requests cost it."""
+
+    count: int = 0
+
+
 class Row(Protocol):
     """A row read by column name (asyncpg's Record, sqlite3.Row)."""
 
@@ -74,6 +82,7 @@ class Database(Protocol):
     dialect: Dialect
     # One process only (SQLite): every job in it belongs to this process.
     exclusive: bool
+    trips: RoundTrips
 
     async def fetch(self, sql: str, /, **params: Any) -> list[Row]: ...
 

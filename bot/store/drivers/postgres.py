@@ -20,6 +20,7 @@ from bot.store.drivers import (
     Listener,
     Migration,
     Query,
+    RoundTrips,
     Row,
     check_version,
     compile_query,
@@ -69,10 +70,17 @@ class PostgresDatabase:
     dialect = Dialect.POSTGRES
     exclusive = False
 
-    def __init__(self, pool: asyncpg.Pool, url: str, executor: Executor | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        url: str,
+        executor: Executor | None = None,
+        trips: RoundTrips | None = None,
+    ) -> None:
         self._pool = pool
         self._url = url
         self._run: Executor = executor if executor is not None else pool
+        self.trips = trips or RoundTrips()
         # Notifications and the polling lock need a connection of their own, held for life.
         self._own: asyncpg.Connection | None = None
 
@@ -89,6 +97,7 @@ class PostgresDatabase:
 
     async def fetch(self, sql: str, /, **params: Any) -> list[Row]:
         query = _query(sql)
+        self.trips.count += 1
         try:
             return list(await self._run.fetch(query.text, *query.values(params)))
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
@@ -96,6 +105,7 @@ class PostgresDatabase:
 
     async def execute(self, sql: str, /, **params: Any) -> None:
         query = _query(sql)
+        self.trips.count += 1
         try:
             await self._run.execute(query.text, *query.values(params))
         except (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError) as exc:
@@ -104,7 +114,8 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[tuple[asyncpg.Connection, PostgresDatabase]]:
         async with self._pool.acquire() as connection, connection.transaction():
-            yield connection, PostgresDatabase(self._pool, self._url, connection)
+            self.trips.count += 3  # BEGIN, the lock that follows, and COMMIT
+            yield connection, PostgresDatabase(self._pool, self._url, connection, self.trips)
 
     @contextlib.asynccontextmanager
     async def serialized(self, *keys: int) -> AsyncIterator[PostgresDatabase]:
@@ -165,6 +176,7 @@ class PostgresDatabase:
         await connection.add_listener(channel, lambda *args: listener(args[-1]))
 
     async def notify(self, channel: str, payload: str = "") -> None:
+        self.trips.count += 1
         await self._run.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     async def hold_polling(self) -> bool:

@@ -22,6 +22,7 @@ from bot.store.drivers import (
     Listener,
     Migration,
     Query,
+    RoundTrips,
     Row,
     check_version,
     compile_query,
@@ -62,6 +63,7 @@ class SqliteDatabase:
         # One process: locks in memory serialize what PostgreSQL serializes with advisory locks.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
+        self.trips = RoundTrips()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteDatabase:
@@ -89,6 +91,7 @@ class SqliteDatabase:
 
     async def fetch(self, sql: str, /, **params: Any) -> list[Row]:
         query = _query(sql)
+        self.trips.count += 1
         try:
             return list(await self._db.execute_fetchall(query.text, query.values(params)))
         except sqlite3.IntegrityError as exc:
@@ -96,6 +99,7 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, /, **params: Any) -> None:
         query = _query(sql)
+        self.trips.count += 1
         try:
             await self._db.execute(query.text, query.values(params))
         except sqlite3.IntegrityError as exc:
