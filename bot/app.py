@@ -17,7 +17,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
 from bot import i18n, texts, transport
-from bot.config import EdenSettings, Settings
+from bot.config import EdenSettings, LoadSettings, Settings
 from bot.jobs.policy import Policy
 from bot.jobs.queue import JobQueue
 from bot.jobs.retention import Retention
@@ -65,10 +65,9 @@ def eden_client(
     )
 
 
-def image_service(settings: Settings, client: EdenClient) -> ImageService:
+def image_service(load: LoadSettings, client: EdenClient) -> ImageService:
     """Eden's client inside its retries, inside the breaker: the breaker counts requests whose
     retries all failed, and while open it answers at once, with no retries."""
-    load = settings.load
     retrying = RetryingService(
         client,
         retries=load.upstream_retries,
@@ -130,7 +129,7 @@ def build_application(settings: Settings) -> BotApplication:
         )
         availability = ModelAvailability(client.list_models, settings.eden.models)
         availability.start()
-        images = image_service(settings, client)
+        images = image_service(settings.load, client)
         opened.append(images)
         overrides = Overrides(storage)
         await overrides.load()

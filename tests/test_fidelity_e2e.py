@@ -215,29 +215,6 @@ async def test_an_unknown_model_answer_sends_the_user_to_the_operator(
     assert len(eden.calls) == 1
 
 
-# ---- timeouts and money ----------------------------------------------------------------------
-async def test_a_timeout_is_not_retried_by_default(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
-) -> None:
-    eden.then_hang(5)
-    await start_bot(EDENAI_TIMEOUT_SECONDS="1", UPSTREAM_RETRIES="2")
-    assert "took too long" in await telegram.ask(text_message(CHAT, "a fox"))
-    # The upstream may still finish and bill that one: no second (paid) attempt.
-    assert len(eden.calls) == 1
-
-
-async def test_timeouts_are_retried_when_the_operator_asks(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
-) -> None:
-    eden.then_hang(5)
-    await start_bot(
-        EDENAI_TIMEOUT_SECONDS="1", UPSTREAM_RETRIES="2", UPSTREAM_RETRY_TIMEOUTS="true"
-    )
-    reply = await telegram.answer(text_message(CHAT, "a fox"))
-    assert reply.method == "sendPhoto"
-    assert len(eden.calls) == 2
-
-
 # ---- check --live ----------------------------------------------------------------------------
 async def test_check_live_makes_one_small_image_per_protocol_and_a_second_turn(
     start_bot: StartBot, eden: FakeEden

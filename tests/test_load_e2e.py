@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from bot import i18n
 from tests.conftest import StartBot
@@ -161,30 +158,7 @@ async def test_cancel_a_queued_and_a_running_request(
     ) == [(A, "cancelled", 0.0336, 1), (B, "cancelled", 0.0, 0)]
 
 
-# ---- retries and the breaker -----------------------------------------------------------------
-def _fail_with(status: int) -> Callable[[FakeEden], None]:
-    return lambda eden: eden.then_json({"error": {"message": "try later"}}, status=status)
-
-
-TRANSIENT: dict[str, Callable[[FakeEden], None]] = {
-    **{str(status): _fail_with(status) for status in (429, 500, 502, 503, 504)},
-    "dropped-connection": FakeEden.then_drop,
-    "malformed-body": lambda eden: eden.then_text("<html>not json</html>"),
-}
-
-
-@pytest.mark.parametrize("fail", TRANSIENT.values(), ids=TRANSIENT.keys())
-async def test_transient_failures_are_retried(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, fail: Callable[[FakeEden], None]
-) -> None:
-    fail(eden)
-    fail(eden)
-    await start_bot(UPSTREAM_RETRIES="2")
-    reply = await telegram.answer(text_message(A, "a fox"))
-    assert reply.method == "sendPhoto"
-    assert len(eden.calls) == 3
-
-
+# ---- retries and the breaker (what is retried, how often and when: tests/test_retries.py) ----
 async def test_retries_are_bounded_and_the_user_is_told(
     start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
 ) -> None:
@@ -197,31 +171,6 @@ async def test_retries_are_bounded_and_the_user_is_told(
         "Please try again in a minute."
     )
     assert len(eden.calls) == 3
-
-
-@pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 413, 422])
-async def test_permanent_statuses_are_not_retried(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden, status: int
-) -> None:
-    eden.then_json({"detail": "no"}, status=status)
-    await start_bot(UPSTREAM_RETRIES="3")
-    reply = await telegram.answer(text_message(A, "a fox"))
-    assert reply.method == "sendMessage"
-    assert "tried" not in reply.params["text"]
-    assert len(eden.calls) == 1
-
-
-async def test_retry_after_is_honoured(
-    start_bot: StartBot, telegram: FakeTelegram, eden: FakeEden
-) -> None:
-    eden.then_json(
-        {"detail": "slow down", "error_code": "RATE_LIMITED", "retry_after": 1.5}, status=429
-    )
-    await start_bot(UPSTREAM_RETRIES="1")
-    reply = await telegram.answer(text_message(A, "a fox"))
-    assert reply.method == "sendPhoto"
-    first, second = eden.calls
-    assert second.at - first.at >= 1.5
 
 
 async def test_the_breaker_opens_then_a_probe_closes_it(

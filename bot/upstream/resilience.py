@@ -41,7 +41,7 @@ class RetryingService:
         self._retry_timeouts = retry_timeouts
         self._max_delay = max_delay
         self._backoff = wait_exponential_jitter(
-            initial=base_delay, max=max_delay, jitter=base_delay
+            multiplier=base_delay, max=max_delay, jitter=base_delay
         )
 
     @contextlib.asynccontextmanager
