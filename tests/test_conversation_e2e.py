@@ -50,14 +50,18 @@ async def _result(
     eden.image = image
     reply = await telegram.answer(message)
     assert reply.method == "sendPhoto", reply.params
+    await recorded(tmp_path, reply.result["message_id"])
+    return reply
+
+
+async def recorded(tmp_path: Path, message_id: int) -> None:
+    """Wait until the bot has recorded the result it sent as `message_id` (with its job's
+    closing, just after the upload)."""
     for _ in range(100):
-        if rows(tmp_path, RECORDED, reply.result["message_id"]):
-            return reply
+        if rows(tmp_path, "SELECT 1 FROM requests WHERE result_message_id = ?", message_id):
+            return
         await asyncio.sleep(0.05)
     raise AssertionError("the result was never recorded")
-
-
-RECORDED = "SELECT 1 FROM requests WHERE result_message_id = ?"
 
 
 async def test_a_reply_to_a_result_carries_the_threads_earlier_turns_even_after_a_restart(

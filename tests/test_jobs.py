@@ -32,6 +32,7 @@ from bot.jobs.ports import Delivered
 from bot.jobs.queue import JobQueue, Submission
 from bot.jobs.runner import Lease
 from bot.jobs.workers import Slot, Workers
+from bot.ops.metrics import Metrics
 from bot.store.storage import Storage
 from tests.conftest import OpenStore
 from tests.fakes.images import png
@@ -151,14 +152,22 @@ class Replica:
     replies: FakeReplies
     notes: FakeNotes
     storage: Storage
+    metrics: Metrics
 
 
 async def _replica(
-    open_store: OpenStore, clock: Clock, images: FakeImages, name: str, *, exclusive: bool
+    open_store: OpenStore,
+    clock: Clock,
+    images: FakeImages,
+    name: str,
+    *,
+    exclusive: bool,
+    capacity: int = 4,
 ) -> Replica:
     storage = await open_store()
     replies, notes = FakeReplies(), FakeNotes()
     settings = AccessSettings.model_validate({"allow_everyone": True})
+    metrics = Metrics()
     jobs = JobQueue(
         replies=replies,
         notes=notes,
@@ -166,13 +175,14 @@ async def _replica(
         policy=Policy(settings, storage, clock=clock),
         images=images,
         words=NoWords(),
-        capacity=4,
+        capacity=capacity,
         keep_prompts=False,
         lease=Lease(worker=name, length=timedelta(seconds=LEASE_SECONDS), exclusive=exclusive),
         clock=clock,
+        metrics=metrics,
     )
     await jobs.start()
-    return Replica(jobs, replies, notes, storage)
+    return Replica(jobs, replies, notes, storage, metrics)
 
 
 async def _until(condition: Callable[[], object], timeout: float = 5.0) -> None:
@@ -308,3 +318,26 @@ async def test_a_picture_costs_the_database_a_handful_of_round_trips(
     trips = one.storage.round_trips - before
     await one.jobs.drain(1)
     assert trips <= {"sqlite": 6, "postgresql": 12}[backend] + 1
+
+
+async def test_jobs_closing_together_are_each_written_and_reported_once(
+    open_store: OpenStore,
+) -> None:
+    """Twenty pictures come at once: each job's line is written once, and each is logged and
+    counted (a closing used to write every other pending closing too, and then took the
+    other's write for a take-over: quadratic writes, and requests missing from the metrics)."""
+    clock, images = Clock(), FakeImages()
+    images.held.clear()
+    one = await _replica(open_store, clock, images, "one", exclusive=True, capacity=20)
+    users = [Requester(user_id=1000 + i, chat_id=1000 + i, message_id=100) for i in range(20)]
+    ids = [await one.jobs.submit(Submission(who, ORDER, "photo")) for who in users]
+    await _until(lambda: len(images.requests) == len(ids))
+    before = one.storage.round_trips
+    images.held.set()
+    await _until(lambda: sum(event == "finished" for event, _ in one.notes.events) == len(ids))
+    closing_trips = one.storage.round_trips - before
+    await one.jobs.drain(1)
+    # Each: its slot given back and its closing (and a look for stops now and then).
+    assert closing_trips <= 2 * len(ids) + 5
+    counted = one.metrics.registry.get_sample_value("bot_requests_total", {"outcome": "ok"})
+    assert counted == len(ids)

@@ -24,7 +24,7 @@ from tests.fakes.eden import FakeEden
 from tests.fakes.images import jpeg
 from tests.fakes.process import BotProcess
 from tests.fakes.telegram import FakeTelegram, photo_message, text_message
-from tests.test_conversation_e2e import BLUE, GREEN, RECORDED, RED, turns_sent
+from tests.test_conversation_e2e import BLUE, GREEN, RED, recorded, turns_sent
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -385,9 +385,7 @@ async def test_a_conversation_goes_on_whichever_replica_each_turn_reaches(
         await balancer.post(port, {"update_id": 100 + turn, "message": message})
         [*_, sent] = await telegram.wait_for("sendPhoto", chat, count=turn + 1)
         results.append(sent.result)
-        await telegram.wait_until(
-            lambda: bool(rows(tmp_path, RECORDED, results[-1]["message_id"])), timeout=15
-        )
+        await recorded(tmp_path, sent.result["message_id"])
     assert turns_sent(eden.calls[2].body) == [
         ("user", "a kite"),
         ("assistant", ([], [RED])),

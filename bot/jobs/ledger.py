@@ -71,34 +71,46 @@ class Ledger:
             attempt=job.attempt,
             result=ending.result,
         )
-        self._unrecorded[job.id] = closing
-        if job.id in await self.record_unrecorded():
-            log.warning("job %d was closed elsewhere (taken over): not closed again", job.id)
-            return False
+        try:
+            if not await self._storage.close_request(closing):
+                log.warning("job %d was closed elsewhere (taken over): not closed again", job.id)
+                return False
+        except Exception as exc:
+            self._keep(closing, exc)
+        else:
+            if self._unrecorded:  # the database takes writes again
+                await self.record_unrecorded()
         self._report(job, outcome, cost_usd, latency, no_picture)
         return True
 
-    async def record_unrecorded(self) -> set[int]:
-        """Write the closings waiting for the ledger; they stay waiting if it still refuses.
-        The jobs whose closing found them not its run's to close."""
-        not_theirs = set()
-        for closing in list(self._unrecorded.values()):
+    async def record_unrecorded(self) -> None:
+        """Write the closings the database refused; they stay waiting if it still refuses.
+        Each is taken out while it is written: another closing's call must not write it too
+        (with many jobs closing at once, every one wrote every other's)."""
+        for job_id, closing in list(self._unrecorded.items()):
+            if self._unrecorded.get(job_id) is not closing:
+                continue  # written meanwhile by another call
+            del self._unrecorded[job_id]
             try:
                 if not await self._storage.close_request(closing):
-                    not_theirs.add(closing.job_id)
+                    log.warning(
+                        "job %d was closed elsewhere (taken over): not closed again", job_id
+                    )
             except Exception as exc:
-                log.error(
-                    "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
-                    "in all; they are written again with the next request and at shutdown: %s",
-                    closing.job_id,
-                    closing.outcome,
-                    closing.cost_usd,
-                    len(self._unrecorded),
-                    exc,
-                )
+                self._keep(closing, exc)
                 break  # the database refuses writes: the others would fail the same way
-            self._unrecorded.pop(closing.job_id, None)
-        return not_theirs
+
+    def _keep(self, closing: Closing, exc: Exception) -> None:
+        self._unrecorded[closing.job_id] = closing
+        log.error(
+            "the ledger did not take the outcome of request %d (%s, $%.3f), %d waiting "
+            "in all; they are written again with the next request and at shutdown: %s",
+            closing.job_id,
+            closing.outcome,
+            closing.cost_usd,
+            len(self._unrecorded),
+            exc,
+        )
 
     def _report(
         self,
