@@ -97,8 +97,9 @@ async def test_a_x4_request_counts_four_images_and_one_request_in_flight(
     job = await storage.job(job_id)
     assert job is not None
     assert job.options == JobOptions(4, False, "inline-1")
-    assert await storage.in_flight(7) == 2  # requests, not images
-    assert (await storage.spend(7, NOW)).images == 5
+    used = await storage.allowance(7, NOW, NOW - timedelta(days=1))
+    assert used.in_flight == 2  # requests, not images
+    assert used.today.images == used.month.images == 5
     for closing in (job_id, single):
         await storage.close_request(Closing(closing, Outcome.OK, 0.1, False, 5))
     [top] = await storage.top_users(NOW, 5)
@@ -137,10 +138,10 @@ async def test_the_cap_counts_every_replicas_generating_jobs(open_store: OpenSto
     second = await _next(other, "replica-2", LATER, cap=2)
     assert first is not None and second is not None
     assert await _next(one, "replica-1", LATER, cap=2) is None  # both slots are taken
-    assert await one.in_flight(1) == 1
+    assert (await one.allowance(1, NOW, NOW)).in_flight == 1
     # Its picture is made: the upload needs no slot.
     await other.slot_released(second.id, second.attempt)
-    assert await one.in_flight(2) == 0
+    assert (await one.allowance(2, NOW, NOW)).in_flight == 0
     third = await _next(one, "replica-1", LATER, cap=2)
     assert third is not None
     assert third.who.chat_id == 3
@@ -269,7 +270,7 @@ async def test_allowances_are_checked_and_written_as_one_step_across_replicas(
 
     async def admit(storage_index: int) -> None:
         async with replicas[storage_index].serialized(9) as storage:
-            if await storage.in_flight(9) < 1:
+            if (await storage.allowance(9, NOW, NOW)).in_flight < 1:
                 await asyncio.sleep(0.05)  # the other replica tries meanwhile
                 admitted.append(await storage.open_job(_job(9)))
 

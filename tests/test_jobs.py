@@ -305,10 +305,10 @@ async def test_a_shutdown_as_a_job_is_queued_elsewhere_stops_the_workers() -> No
 async def test_a_picture_costs_the_database_a_handful_of_round_trips(
     open_store: OpenStore, backend: str
 ) -> None:
-    """Admitted (the user's requests in flight and today's spend read, the job written), claimed,
-    its slot given back when the picture came, closed with its result: five statements on SQLite,
-    and on PostgreSQL the admission's and the claim's transactions, each with its lock. One more
-    if the lease keeper looks for stops while the job runs (each second)."""
+    """Admitted (the user's allowance read in one statement, the job written), claimed, its slot
+    given back when the picture came, closed with its result: five statements on SQLite, and on
+    PostgreSQL the admission's and the claim's transactions, each with its lock. One more if the
+    lease keeper looks for stops while the job runs (each second)."""
     clock, images = Clock(), FakeImages()
     one = await _replica(open_store, clock, images, "one", exclusive=True)
     await asyncio.sleep(0.1)  # the lease keeper's first look, at start
@@ -317,7 +317,7 @@ async def test_a_picture_costs_the_database_a_handful_of_round_trips(
     await _until(lambda: ("finished", job_id) in one.notes.events)
     trips = one.storage.round_trips - before
     await one.jobs.drain(1)
-    assert trips <= {"sqlite": 6, "postgresql": 12}[backend] + 1
+    assert trips <= {"sqlite": 5, "postgresql": 11}[backend] + 1
 
 
 async def test_jobs_closing_together_are_each_written_and_reported_once(

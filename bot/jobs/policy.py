@@ -13,7 +13,7 @@ from bot.config import AccessSettings
 from bot.domain import Funding
 from bot.jobs.model import Requester
 from bot.overrides import Overrides
-from bot.store.storage import Spend, Storage
+from bot.store.storage import Allowance, Spend, Storage
 
 T = TypeVar("T")
 
@@ -141,11 +141,12 @@ class Policy:
                 assert who.user_id is not None
                 if cooling:
                     await self._check_cooldown(storage, who, now)
+                used = await storage.allowance(who.user_id, day_start(now), month_start(now))
                 limit = self._access.user_max_in_flight
-                if await storage.in_flight(who.user_id) >= limit:
+                if used.in_flight >= limit:
                     raise TooManyInFlight(limit)
                 try:
-                    await self._check_quota(storage, who, now, images, cost_usd)
+                    await self._check_quota(storage, who, used, now, images, cost_usd)
                 except QuotaReached:
                     if images > 1 or not (self._selling and await storage.credits(who.user_id) > 0):
                         raise
@@ -181,17 +182,23 @@ class Policy:
         return self._overrides.monthly_budget(chat_id, self._access.group_monthly_budget_usd)
 
     async def _check_quota(
-        self, storage: Storage, who: Requester, now: datetime, images: int, cost_usd: float
+        self,
+        storage: Storage,
+        who: Requester,
+        used: Allowance,
+        now: datetime,
+        images: int,
+        cost_usd: float,
     ) -> None:
         assert who.user_id is not None
         user_id = who.user_id
         if daily := self.daily_limit(user_id):
-            today = await storage.spend(user_id, day_start(now), free_only=True)
+            today = used.today
             if today.images + images > daily:
                 left = max(0, daily - today.images)
                 raise DailyImagesReached(daily, day_start(now) + timedelta(days=1), images, left)
         if budget := self.monthly_budget(user_id):
-            month = await storage.spend(user_id, month_start(now), free_only=True)
+            month = used.month
             if month.cost_usd + cost_usd > budget:
                 raise MonthlyBudgetReached(budget, month.cost_usd, next_month(now))
         if who.in_group and (group := self.group_budget(who.chat_id)):

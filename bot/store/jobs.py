@@ -23,9 +23,6 @@ _PAST_RESULT = (
     "chat_id = :chat_id AND user_id = :user_id AND result_file_id IS NOT NULL "
     f"AND job_prompt IS NOT NULL AND outcome = '{Outcome.OK}' AND created_at >= :since"
 )
-# A user's requests in flight: waiting, or holding a generation slot (once the picture is made,
-# its upload does not keep the user's next request waiting).
-_IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' AND generating = 1))"
 _JOB_COLUMNS = (
     "id, chat_id, user_id, message_id, in_group, job_prompt, model, aspect_ratio, image_size, "
     "inputs, output_format, file_ids, cost_usd, outcome, created_at, note_id, upstream_sent, "
@@ -50,8 +47,6 @@ class Jobs(Protocol):
     async def job(self, job_id: int) -> Job | None: ...
 
     async def open_job_ids(self, chat_id: int, user_id: int | None) -> list[int]: ...
-
-    async def in_flight(self, user_id: int | None) -> int: ...
 
     async def queue(self, limit: int) -> list[int]: ...
 
@@ -162,16 +157,6 @@ class SqlJobs(Aggregate):
             user_id=user_id,
         )
         return [row["id"] for row in rows]
-
-    async def in_flight(self, user_id: int | None) -> int:
-        """The user's requests in flight (USER_MAX_IN_FLIGHT counts requests: a x4 is one job,
-        holding one generation slot, though quotas count its four images)."""
-        [row] = await self._db.fetch(
-            "SELECT COUNT(*) AS count FROM requests "
-            f"WHERE user_id IS NOT DISTINCT FROM :user_id AND {_IN_FLIGHT}",
-            user_id=user_id,
-        )
-        return int(row["count"])
 
     async def queue(self, limit: int) -> list[int]:
         """The first `limit` waiting jobs, in the order they will be served."""

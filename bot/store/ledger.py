@@ -7,7 +7,7 @@ from typing import Protocol
 
 from bot.domain import Funding, Outcome
 from bot.store.base import Aggregate
-from bot.store.records import DayTotals, Spend, UserTotals
+from bot.store.records import Allowance, DayTotals, Spend, UserTotals
 
 # Requests that used (or may still use) the user's allowance.
 # A request cancelled once its upstream call was made is paid like one that ended OK.
@@ -17,6 +17,10 @@ _COUNTED = (
 )
 # Requests paid from the free allowance: credit-funded ones use none of it.
 _FREE = f"funding = '{Funding.FREE}'"
+# A user's requests in flight: waiting, or holding a generation slot (once the picture is made,
+# its upload does not keep the user's next request waiting). USER_MAX_IN_FLIGHT counts requests:
+# a x4 is one job, holding one generation slot, though quotas count its four images.
+_IN_FLIGHT = f"(outcome = '{Outcome.QUEUED}' OR (outcome = '{Outcome.RUNNING}' AND generating = 1))"
 _FAILED = f"outcome NOT IN ('{Outcome.OK}', '{Outcome.QUEUED}', '{Outcome.RUNNING}')"
 
 
@@ -26,6 +30,8 @@ class Ledger(Protocol):
     async def spend(self, user_id: int, since: datetime, *, free_only: bool = False) -> Spend: ...
 
     async def chat_spend(self, chat_id: int, since: datetime) -> Spend: ...
+
+    async def allowance(self, user_id: int, day: datetime, month: datetime) -> Allowance: ...
 
     async def daily_totals(self, since: datetime) -> list[DayTotals]: ...
 
@@ -43,6 +49,38 @@ class SqlLedger(Aggregate):
     async def chat_spend(self, chat_id: int, since: datetime) -> Spend:
         """What a group's members used of its free allowance since `since`."""
         return await self._spend(f"chat_id = :subject_id AND {_FREE}", chat_id, since)
+
+    async def allowance(self, user_id: int, day: datetime, month: datetime) -> Allowance:
+        """The user's requests in flight, and their free allowance used since `day` and since
+        `month`, in one statement: admission reads it for every request."""
+        spent = (
+            "COALESCE(SUM(CASE WHEN created_at >= :{since} THEN images END), 0) AS {since}_images, "
+            "COALESCE(SUM(CASE WHEN created_at >= :{since} THEN cost_usd END), 0) AS {since}_cost, "
+            "COALESCE(MAX(CASE WHEN created_at >= :{since} THEN cost_estimated END), 0) "
+            "AS {since}_estimated"
+        )
+        [row] = await self._db.fetch(
+            "SELECT (SELECT COUNT(*) FROM requests "
+            f"WHERE user_id = :user_id AND {_IN_FLIGHT}) AS in_flight, "
+            f"{spent.format(since='day')}, {spent.format(since='month')} "
+            f"FROM requests WHERE user_id = :user_id AND {_FREE} AND {_COUNTED} "
+            "AND created_at >= :earliest",
+            user_id=user_id,
+            day=day,
+            month=month,
+            earliest=min(day, month),
+        )
+        return Allowance(
+            int(row["in_flight"]),
+            *(
+                Spend(
+                    images=int(row[f"{since}_images"]),
+                    cost_usd=float(row[f"{since}_cost"]),
+                    estimated=bool(row[f"{since}_estimated"]),
+                )
+                for since in ("day", "month")
+            ),
+        )
 
     async def _spend(self, where: str, subject_id: int, since: datetime) -> Spend:
         [row] = await self._db.fetch(

@@ -27,6 +27,16 @@ class Spend:
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """What admitting a user's next request weighs, read in one trip: their requests in flight,
+    and what they used of their free allowance today and this month."""
+
+    in_flight: int
+    today: Spend
+    month: Spend
+
+
+@dataclass(frozen=True, slots=True)
 class DayTotals:
     day: str
     ok: int

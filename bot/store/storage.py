@@ -23,6 +23,7 @@ from bot.store.ledger import Ledger, SqlLedger
 from bot.store.payments import Payments, SqlPayments
 from bot.store.records import (
     AlbumItem,
+    Allowance,
     AuditEntry,
     ChatPreferences,
     ChosenPreset,
@@ -42,6 +43,7 @@ from bot.store.updates import SqlUpdates, Updates
 
 __all__ = [
     "AlbumItem",
+    "Allowance",
     "AuditEntry",
     "ChatPreferences",
     "ChosenPreset",
