@@ -74,6 +74,8 @@ async def test_start_and_help(start_bot: StartBot, telegram: FakeTelegram, comma
     await start_bot()
     text = await _ask(telegram, command)
     assert "/ratio" in text and "/size" in text and "photo" in text
+    # The studio's ways and commands too, not only the command menu's.
+    assert all(word in text for word in ("More…", "/presets", "/describe", "/enhance", "/history"))
 
 
 async def test_photo_with_caption_is_an_edit_of_the_largest_size(

@@ -48,6 +48,8 @@ def _strings(message: Message) -> tuple[str, ...]:
 
 
 TEMPLATE = [m for m in _catalog(LOCALES / f"{i18n.DOMAIN}.pot") if m.id]
+# The first words of each longer English message: no translation may carry another's.
+OPENINGS = {_ids(m)[0][:40] for m in TEMPLATE if len(_ids(m)[0]) >= 40}
 
 
 def test_the_template_holds_every_sentence_of_texts() -> None:
@@ -74,6 +76,9 @@ def test_every_message_is_translated_with_the_same_placeholders(code: str) -> No
             # A plural form may leave out the number ("a picture"), never add or misname one.
             if not singular <= _placeholders(text) <= allowed:
                 problems.append(f"placeholders {_placeholders(text)} vs {allowed}: {text!r}")
+            own = "\n".join(_ids(english))
+            if leaked := [o for o in OPENINGS if o in text and o not in own]:
+                problems.append(f"another message's English, {leaked[0]!r}, in {text!r}")
     assert problems == []
 
 

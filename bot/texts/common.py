@@ -8,6 +8,7 @@ from bot.i18n import gettext as _
 __all__ = [
     "COMMANDS",
     "HELP",
+    "HELP_STUDIO",
     "HELP_TOGETHER",
     "UNEXPECTED_ERROR",
     "UNKNOWN_BUTTON",
@@ -44,8 +45,18 @@ Working on a picture together:
 #me for your profile photo. /refs lists them.""")
 
 
+HELP_STUDIO = Text("""\
+Iterating on a picture:
+• More… under a picture: variations, a remix, zoom out and pan, the original file, a sticker, \
+✨ Enhance.
+• /presets - ready-made styles for your next prompt; /p NAME text uses one at once
+• /describe - as a reply to a photo: a prompt that would draw it
+• /enhance a short prompt - I make it detailed
+• /history - your last pictures in this chat""")
+
+
 def help_text(username: str) -> str:
-    return f"{HELP().format(username=username)}\n\n{HELP_TOGETHER()}"
+    return f"{HELP().format(username=username)}\n\n{HELP_TOGETHER()}\n\n{HELP_STUDIO()}"
 
 
 # The menu Telegram shows, set for each language at start: (command, description).
