@@ -31,6 +31,8 @@ class ChatSettings:
     # What changed by itself since the chat last looked, to be told once (a tier its model lacks).
     notes: tuple[str, ...] = ()
     conversation: Mode = Mode.SINGLE
+    # Someone here chose a preset for their next prompt (/presets): worth trying to take it.
+    preset_waiting: bool = False
 
     @property
     def capabilities(self) -> ModelCapabilities:
@@ -56,7 +58,8 @@ async def resolve(
 ) -> ChatSettings:
     """The settings `chat_id` uses now, with `models` the ones it may pick (the default first),
     and `current` the model used for a chosen one that Eden no longer lists (its successor)."""
-    stored = await storage.preferences(chat_id)
+    chat = await storage.chat(chat_id)
+    stored = chat.preferences
     # A stored value that is no longer allowed (the operator changed the models, or Eden stopped
     # listing one) yields its successor, the default, or failing that the first value the model
     # can do.
@@ -78,4 +81,5 @@ async def resolve(
         models=models,
         notes=notes,
         conversation=Mode(stored.conversation) if stored.conversation in set(Mode) else Mode.SINGLE,
+        preset_waiting=chat.preset_waiting,
     )

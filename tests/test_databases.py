@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 from bot.domain import Funding, Order, Outcome
 from bot.jobs.model import Closing, Job, JobOptions, NewJob, Requester, Result
-from bot.store.storage import AlbumItem, Payment, Storage
+from bot.store.storage import (
+    AlbumItem,
+    ChatPreferences,
+    ChosenPreset,
+    Payment,
+    Storage,
+    StoredChat,
+)
 from tests.conftest import OpenStore
 from tests.fakes.database import rows
 
@@ -321,3 +328,16 @@ async def test_a_run_taken_over_can_no_longer_change_answer_or_charge_its_job(
     assert await storage.credits(3) == 1
     closed = await storage.job(job_id)
     assert closed is not None and closed.outcome == Outcome.PROVIDER_ERROR
+
+
+async def test_a_chat_is_read_with_whether_a_chosen_preset_waits(open_store: OpenStore) -> None:
+    """One trip for the chat's settings and for whether a prompt there should look for a preset
+    someone chose (most prompts then do not try to take one)."""
+    storage = await open_store()
+    assert await storage.chat(5) == StoredChat()
+    await storage.update_preferences(5, aspect_ratio="4:3")
+    await storage.choose_preset(5, 7, ChosenPreset("b", "poster"))
+    assert await storage.chat(5) == StoredChat(ChatPreferences(aspect_ratio="4:3"), True)
+    assert await storage.chat(6) == StoredChat()  # another chat's choice is not this one's
+    assert await storage.take_chosen_preset(5, 7) == ChosenPreset("b", "poster")
+    assert not (await storage.chat(5)).preset_waiting

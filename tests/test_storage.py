@@ -20,12 +20,14 @@ from bot.store.storage import ChatPreferences, StorageError, open_storage
 
 async def test_preferences_round_trip_and_stay_per_chat(tmp_path: Path) -> None:
     storage = await open_storage(None, tmp_path / "sub" / "bot.sqlite3")
-    assert await storage.preferences(1) == ChatPreferences()
+    assert (await storage.chat(1)).preferences == ChatPreferences()
     await storage.update_preferences(1, aspect_ratio="16:9")
     await storage.update_preferences(1, image_size="2K")
     await storage.update_preferences(2, image_size="4K")
-    assert await storage.preferences(1) == ChatPreferences(aspect_ratio="16:9", image_size="2K")
-    assert await storage.preferences(2) == ChatPreferences(image_size="4K")
+    assert (await storage.chat(1)).preferences == ChatPreferences(
+        aspect_ratio="16:9", image_size="2K"
+    )
+    assert (await storage.chat(2)).preferences == ChatPreferences(image_size="4K")
     await storage.close()
 
 
@@ -39,7 +41,7 @@ async def test_database_is_wal_and_versioned(tmp_path: Path) -> None:
         assert db.execute("PRAGMA user_version").fetchone()[0] >= 1
     # Opening again migrates nothing and keeps the data.
     storage = await open_storage(None, path)
-    assert (await storage.preferences(7)).aspect_ratio == "3:2"
+    assert ((await storage.chat(7)).preferences).aspect_ratio == "3:2"
     await storage.close()
 
 
@@ -64,9 +66,11 @@ async def test_a_database_from_the_first_schema_keeps_its_data(tmp_path: Path) -
             """
         )
     storage = await open_storage(None, path)
-    assert await storage.preferences(5) == ChatPreferences(aspect_ratio="4:3", image_size="2K")
+    assert (await storage.chat(5)).preferences == ChatPreferences(
+        aspect_ratio="4:3", image_size="2K"
+    )
     await storage.update_preferences(5, model="google/gemini-3-pro-image", output_format="file")
-    assert await storage.preferences(5) == ChatPreferences(
+    assert (await storage.chat(5)).preferences == ChatPreferences(
         "4:3", "2K", "google/gemini-3-pro-image", "file"
     )
     await storage.close()
@@ -82,7 +86,7 @@ async def test_a_database_from_the_previous_schema_is_migrated_in_place(tmp_path
         db.execute(f"PRAGMA user_version = {previous}")
         db.execute("INSERT INTO chat_preferences (chat_id, aspect_ratio) VALUES (9, '9:16')")
     storage = await open_storage(None, path)
-    assert (await storage.preferences(9)).aspect_ratio == "9:16"
+    assert ((await storage.chat(9)).preferences).aspect_ratio == "9:16"
     await storage.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -14,6 +14,7 @@ from bot.store.records import (
     PictureRef,
     RemixPrompt,
     StickerSetState,
+    StoredChat,
 )
 
 _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
@@ -22,7 +23,7 @@ _PREFERENCES = tuple(f.name for f in dataclasses.fields(ChatPreferences))
 class Chats(Protocol):
     """Each chat's and user's own settings and saved things."""
 
-    async def preferences(self, chat_id: int) -> ChatPreferences: ...
+    async def chat(self, chat_id: int) -> StoredChat: ...
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None: ...
 
@@ -63,14 +64,16 @@ class Chats(Protocol):
 
 class SqlChats(Aggregate):
     # ---- preferences and languages -----------------------------------------------------------
-    async def preferences(self, chat_id: int) -> ChatPreferences:
-        rows = await self._db.fetch(
-            f"SELECT {', '.join(_PREFERENCES)} FROM chat_preferences WHERE chat_id = :chat_id",
+    async def chat(self, chat_id: int) -> StoredChat:
+        [row] = await self._db.fetch(
+            f"SELECT {', '.join(f'p.{name}' for name in _PREFERENCES)}, "
+            "EXISTS (SELECT 1 FROM chosen_presets WHERE chat_id = :chat_id) AS preset_waiting "
+            "FROM (SELECT 1 AS here) AS here "
+            "LEFT JOIN chat_preferences AS p ON p.chat_id = :chat_id",
             chat_id=chat_id,
         )
-        if not rows:
-            return ChatPreferences()
-        return ChatPreferences(**{name: rows[0][name] for name in _PREFERENCES})
+        preferences = ChatPreferences(**{name: row[name] for name in _PREFERENCES})
+        return StoredChat(preferences, bool(row["preset_waiting"]))
 
     async def update_preferences(self, chat_id: int, **values: str | None) -> None:
         unknown = values.keys() - set(_PREFERENCES)

@@ -18,6 +18,15 @@ class ChatPreferences:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredChat:
+    """A chat as the bot keeps it: its preferences, and whether someone there chose a preset for
+    their next prompt (read in the same trip, so that most prompts need not try to take one)."""
+
+    preferences: ChatPreferences = ChatPreferences()
+    preset_waiting: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Spend:
     """A user's images and money over a period; requests still running count at their estimate."""
 

@@ -36,6 +36,7 @@ from bot.store.records import (
     RemixPrompt,
     Spend,
     StickerSetState,
+    StoredChat,
     UserTotals,
 )
 from bot.store.schema import MIGRATIONS
@@ -59,6 +60,7 @@ __all__ = [
     "StickerSetState",
     "Storage",
     "StorageError",
+    "StoredChat",
     "UserTotals",
     "database_failure",
     "open_storage",

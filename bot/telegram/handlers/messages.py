@@ -66,7 +66,9 @@ async def _request(album: list[Message], context: BotContext) -> None:
     except InputRejected as exc:
         await lead.reply_text(str(exc))
         return
-    prompt = await prompt_with_preset(lead, context, prompt_of(lead, context.bot), bool(files))
+    prompt = await prompt_with_preset(
+        lead, context, prompt_of(lead, context.bot), bool(files), chosen_waiting=chat.preset_waiting
+    )
     if prompt is None:
         return
     if not prompt:

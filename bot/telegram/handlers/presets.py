@@ -120,11 +120,16 @@ async def _add(services: Services, owner: int, name: str, template: str) -> str:
 
 
 async def prompt_with_preset(
-    message: Message, context: BotContext, prompt: str, with_images: bool
+    message: Message,
+    context: BotContext,
+    prompt: str,
+    with_images: bool,
+    *,
+    chosen_waiting: bool,
 ) -> str | None:
-    """The prompt to send: wrapped in the preset typed (`/p NAME text`) or chosen from /presets,
-    if any, else as it is; None when the user was answered instead (an unknown name, nothing to
-    wrap)."""
+    """The prompt to send: wrapped in the preset typed (`/p NAME text`) or chosen from /presets
+    (looked for only if `chosen_waiting`: someone in the chat chose one), else as it is; None
+    when the user was answered instead (an unknown name, nothing to wrap)."""
     services, user_id = context.services, requester_id(message)
     typed = _TYPED.fullmatch(prompt)
     preset: Preset | None
@@ -136,7 +141,7 @@ async def prompt_with_preset(
             return None
     else:
         chosen = None
-        if user_id is not None:
+        if user_id is not None and chosen_waiting:
             chosen = await services.storage.take_chosen_preset(message.chat_id, user_id)
         if chosen is None:
             return prompt
