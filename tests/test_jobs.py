@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -26,16 +27,20 @@ from bot.domain import (
     TextResult,
 )
 from bot.imaging import inspect
-from bot.jobs.model import Job, Requester
+from bot.jobs.ledger import Ending, Ledger
+from bot.jobs.model import Closing, Job, Requester
 from bot.jobs.policy import Policy
 from bot.jobs.ports import Delivered
 from bot.jobs.queue import JobQueue, Submission
 from bot.jobs.runner import Lease
 from bot.jobs.workers import Slot, Workers
 from bot.ops.metrics import Metrics
+from bot.store.jobs import Jobs
 from bot.store.storage import Storage
+from bot.upstream.errors import ProviderError
 from tests.conftest import OpenStore
 from tests.fakes.images import png
+from tests.test_databases import LATER, NOW, _job
 
 ALICE_ID = 11
 ALICE = Requester(user_id=ALICE_ID, chat_id=ALICE_ID, message_id=100)
@@ -163,6 +168,7 @@ async def _replica(
     *,
     exclusive: bool,
     capacity: int = 4,
+    poll_seconds: float = 1.0,
 ) -> Replica:
     storage = await open_store()
     replies, notes = FakeReplies(), FakeNotes()
@@ -180,6 +186,7 @@ async def _replica(
         lease=Lease(worker=name, length=timedelta(seconds=LEASE_SECONDS), exclusive=exclusive),
         clock=clock,
         metrics=metrics,
+        poll_seconds=poll_seconds,
     )
     await jobs.start()
     return Replica(jobs, replies, notes, storage, metrics)
@@ -341,3 +348,70 @@ async def test_jobs_closing_together_are_each_written_and_reported_once(
     assert closing_trips <= 2 * len(ids) + 5
     counted = one.metrics.registry.get_sample_value("bot_requests_total", {"outcome": "ok"})
     assert counted == len(ids)
+
+
+class FailingFirst(FakeImages):
+    """Eden down for the first request (a 503), working for the next ones."""
+
+    @contextlib.asynccontextmanager
+    async def generate(self, request: ImageRequest) -> AsyncIterator[ImageResult]:
+        if not self.requests:
+            self.requests.append(request)
+            raise ProviderError("unavailable", status=503)
+        async with super().generate(request) as result:
+            yield result
+
+
+async def test_a_failed_jobs_slot_goes_at_once_to_the_next_job(open_store: OpenStore) -> None:
+    """One slot, two jobs; the first fails: the second is claimed as soon as the first is
+    closed, not at the workers' next look (an hour away here: it used to wait for it)."""
+    clock, images = Clock(), FailingFirst()
+    one = await _replica(
+        open_store, clock, images, "one", exclusive=True, capacity=1, poll_seconds=3600
+    )
+    bob = Requester(user_id=12, chat_id=12, message_id=101)
+    first = await one.jobs.submit(Submission(ALICE, ORDER, "photo"))
+    second = await one.jobs.submit(Submission(bob, ORDER, "photo"))
+    await _until(lambda: ("finished", second) in one.notes.events)
+    await one.jobs.drain(1)
+    assert one.replies.said[first].texts and one.replies.said[second].results
+
+
+class Stalling:
+    """The store, with its next closing write held until `go` is set."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self.go = asyncio.Event()
+        self.writing = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    async def close_request(self, closing: Closing) -> bool:
+        self.writing.set()
+        await self.go.wait()
+        return await self._storage.close_request(closing)
+
+
+async def test_a_closing_cancelled_while_written_is_written_at_the_drain(
+    open_store: OpenStore,
+) -> None:
+    """A shutdown cancels a closing in the middle of its write: it is kept, and the drain's last
+    pass writes it (it used to be dropped, the job left open, then answered "interrupted" at the
+    next start: a delivered picture unpaid)."""
+    storage = await open_store()
+    job_id = await storage.open_job(_job(7))
+    [job] = await storage.claim("one", LATER, 5)
+    stalling = Stalling(storage)
+    ledger = Ledger(cast(Jobs, stalling))
+    closing = asyncio.create_task(ledger.close(job, Ending(Outcome.OK, 0.05), 1.0))
+    await stalling.writing.wait()
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    stalling.go.set()
+    await ledger.record_unrecorded()
+    closed = await storage.job(job_id)
+    assert closed is not None and closed.outcome is Outcome.OK
+    assert round((await storage.spend(7, NOW)).cost_usd, 4) == 0.05

@@ -77,6 +77,11 @@ class Ledger:
                 return False
         except Exception as exc:
             self._keep(closing, exc)
+        except BaseException:
+            # Cancelled while written (a shutdown): kept, written again at the drain's end (a
+            # write that did land finds the job closed, and changes nothing).
+            self._unrecorded.setdefault(job.id, closing)
+            raise
         else:
             if self._unrecorded:  # the database takes writes again
                 await self.record_unrecorded()
@@ -99,6 +104,9 @@ class Ledger:
             except Exception as exc:
                 self._keep(closing, exc)
                 break  # the database refuses writes: the others would fail the same way
+            except BaseException:
+                self._unrecorded.setdefault(job_id, closing)  # cancelled: written at drain
+                raise
 
     def _keep(self, closing: Closing, exc: Exception) -> None:
         self._unrecorded[closing.job_id] = closing

@@ -20,7 +20,7 @@ from bot.jobs.policy import Policy
 from bot.jobs.ports import Clock, JobStore, Notes, Replies, system_clock
 from bot.jobs.runner import JOBS_CHANNEL, Lease, Runner, tell_replicas
 from bot.jobs.variants import fit_to_model
-from bot.jobs.workers import Workers
+from bot.jobs.workers import POLL_SECONDS, Workers
 from bot.lineup.catalog import estimated_price
 from bot.ops.metrics import Metrics
 from bot.upstream import ImageService, TextService
@@ -61,6 +61,7 @@ class JobQueue:
         metrics: Metrics | None = None,
         max_turns: int = 6,
         clock: Clock = system_clock,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self._replies = replies
         self._notes = notes
@@ -84,7 +85,8 @@ class JobQueue:
             max_turns=max_turns,
         )
         self._runs = self._runner.runs
-        self._workers = Workers(capacity, self._claim, self._runner.run)
+        # With nothing to claim, idle workers look again this often even without a wake-up.
+        self._workers = Workers(capacity, self._claim, self._runner.run, poll_seconds)
         self._leases: asyncio.Task[None] | None = None
 
     @property
@@ -176,6 +178,7 @@ class JobQueue:
         (queued again if their upstream call was not made yet). Queued jobs stay queued for the
         next run. How many were interrupted."""
         interrupted = await self._workers.drain(grace_seconds)
+        await self._runner.settle()
         if self._leases:
             self._leases.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 JOBS_CHANNEL = "bot_jobs"
 
 
+# How long a shutdown waits for the closings being written when their runs were cancelled.
+CLOSING_SECONDS = 10.0
+
+
 class LeaseLost(Exception):
     """This run of a job was taken over by another replica (this process was paused, or cut off
     from the database, past the job's lease): the other one answers and closes the job, so this
@@ -105,10 +109,24 @@ class Runner:
         self._max_turns = max_turns  # of a conversation sent upstream, the request's own included
         self._fidelity = FidelityCheck(metrics)
         self.runs = Runs()
+        self._closings: set[asyncio.Future[bool]] = set()
 
     async def run(self, job: Job, slot: Slot) -> None:
         """Carry the job out and close it, whatever happens on the way (a Cancel, a shutdown,
-        a take-over, a failure)."""
+        a take-over, a failure). Its generation slot, if the picture did not give it back
+        already, is given back once the job is closed: a claim made then finds the slot free in
+        the database too (one made sooner would find none, and wait for the next poll)."""
+        try:
+            await self._run(job, slot)
+        finally:
+            slot.release()
+
+    async def settle(self) -> None:
+        """Wait for the closings still being written (each shielded from its run's cancel)."""
+        if self._closings:
+            await asyncio.wait(set(self._closings), timeout=CLOSING_SECONDS)
+
+    async def _run(self, job: Job, slot: Slot) -> None:
         runs, job_id = self.runs, job.id
         ending = Ending(Outcome.UNEXPECTED_ERROR)
         i18n.use(job.who.language)  # this task answers this job only
@@ -146,10 +164,11 @@ class Runner:
             if not await self._tell_owner(job, texts.UNEXPECTED_ERROR()):
                 self._drop(job)
                 return
-        finally:
-            slot.release()
         # A late /cancel must not cut the answer's bookkeeping in half.
-        await asyncio.shield(self.close(job, ending))
+        closing = asyncio.ensure_future(self.close(job, ending))
+        self._closings.add(closing)
+        closing.add_done_callback(self._closings.discard)
+        await asyncio.shield(closing)
 
     async def close(self, job: Job, ending: Ending) -> bool:
         """Close the job's ledger line; False if this run no longer holds the job (another

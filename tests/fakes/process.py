@@ -80,15 +80,23 @@ class BotProcess:
             **self.env,
         }
         ours, theirs = socket.socketpair()
-        control = await _connect(_Zygote.socket_path())
-        request = json.dumps({"env": env, "cwd": str(self.cwd), "args": self.args}).encode()
-        socket.send_fds(control, [request], [theirs.fileno()])
-        theirs.close()  # the child's copy alone keeps it open: end of output when the child ends
-        # The writers are kept: a StreamWriter closes its socket when it is collected.
-        self._control, self._control_writer = await asyncio.open_connection(sock=control)
-        self.pid = int(await self._control.readline())
+        control: socket.socket | None = None
+        try:
+            control = await _connect(_Zygote.socket_path())
+            request = json.dumps({"env": env, "cwd": str(self.cwd), "args": self.args})
+            socket.send_fds(control, [request.encode()], [theirs.fileno()])
+            theirs.close()  # the child's copy alone keeps it open: its output ends with it
+            # The writers are kept: a StreamWriter closes its socket when it is collected.
+            self._control, self._control_writer = await asyncio.open_connection(sock=control)
+            self.pid = int(await self._control.readline())
+            reader, self._output_writer = await asyncio.open_connection(sock=ours)
+        except BaseException:
+            # The zygote kills a bot whose requester is gone: none is left running unseen.
+            for sock in (ours, theirs, control):
+                if sock is not None:
+                    sock.close()
+            raise
         self._exited = asyncio.create_task(self._exit_status())
-        reader, self._output_writer = await asyncio.open_connection(sock=ours)
         self._reader = asyncio.create_task(self._read(reader))
 
     async def _exit_status(self) -> int:
