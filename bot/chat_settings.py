@@ -16,7 +16,7 @@ from bot.lineup.catalog import (
     nearest_size,
     pick,
 )
-from bot.store.storage import Storage
+from bot.store.chats import Chats
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class ChatSettings:
 
 
 async def resolve(
-    storage: Storage,
+    storage: Chats,
     defaults: BotSettings,
     models: tuple[str, ...],
     chat_id: int,

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.store.storage import Storage
+from bot.store.jobs import Jobs
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ INTERVAL_SECONDS = 3600.0
 
 class Retention:
     def __init__(
-        self, storage: Storage, days: int, interval_seconds: float = INTERVAL_SECONDS
+        self, storage: Jobs, days: int, interval_seconds: float = INTERVAL_SECONDS
     ) -> None:
         self._storage = storage
         self._keep = timedelta(days=days)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from telegram import Message
 
-from bot.store.storage import AlbumItem, Storage
+from bot.store.storage import AlbumItem
+from bot.store.updates import Updates
 
 # Telegram sends an album's items within a fraction of a second and says neither how many nor
 # which is last: an album is complete once no item has arrived for this long (in any replica).
@@ -27,7 +28,7 @@ class AlbumCollector:
     quiet, then takes all of it, whichever replica each item reached. Replicas' clocks must agree
     to within a fraction of QUIET_SECONDS (NTP does)."""
 
-    def __init__(self, storage: Storage, quiet_seconds: float = QUIET_SECONDS) -> None:
+    def __init__(self, storage: Updates, quiet_seconds: float = QUIET_SECONDS) -> None:
         self._storage = storage
         self._quiet = quiet_seconds
         self._albums: dict[tuple[int, str], _Album] = {}

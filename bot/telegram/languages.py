@@ -6,14 +6,14 @@ from cachetools import LRUCache
 from telegram import User
 
 from bot import i18n
-from bot.store.storage import Storage
+from bot.store.chats import Chats
 
 # Every update asks for its sender's language: remembered, the answer costs no database trip.
 REMEMBERED_USERS = 100_000
 
 
 class UserLanguages:
-    def __init__(self, storage: Storage, remembered: int = REMEMBERED_USERS) -> None:
+    def __init__(self, storage: Chats, remembered: int = REMEMBERED_USERS) -> None:
         self._storage = storage
         self._chosen: LRUCache[int, str | None] = LRUCache(remembered)
 

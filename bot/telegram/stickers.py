@@ -9,7 +9,8 @@ from telegram.error import BadRequest
 
 from bot import texts
 from bot.decoding import as_sticker
-from bot.store.storage import StickerSetState, Storage
+from bot.store.chats import Chats
+from bot.store.storage import StickerSetState
 from bot.telegram.files import ImageFile, download
 
 # Telegram's limit for a regular sticker set.
@@ -38,7 +39,7 @@ def link(name: str) -> str:
     return f"https://t.me/addstickers/{name}"
 
 
-async def add_sticker(bot: Bot, storage: Storage, user_id: int, file_id: str) -> str:
+async def add_sticker(bot: Bot, storage: Chats, user_id: int, file_id: str) -> str:
     """Make the picture `file_id` a sticker in `user_id`'s set; the set's name. StartFirst if the
     user never started the bot; NoRoom, InputRejected or TelegramError if it failed."""
     picture = await download(bot, ImageFile(file_id, None))

@@ -13,7 +13,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.store.storage import Storage, database_failure
+from bot.store.storage import database_failure
+from bot.store.updates import Updates
 from bot.telegram.services import BotContext
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class WebhookServer:
     def __init__(
         self,
         application: Application[Any, BotContext, Any, Any, Any, Any],
-        storage: Storage,
+        storage: Updates,
         *,
         path: str,
         secret: str,
