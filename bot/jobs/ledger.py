@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 
 from bot.domain import NoPictureReason, Outcome
 from bot.jobs.model import Closing, Job, Result
@@ -33,6 +34,14 @@ class Ending:
     cost_usd: float | None = None
     no_picture: NoPicture | None = None
     result: Result | None = None
+
+
+class Written(Enum):
+    """What became of a closing's write."""
+
+    DONE = "done"
+    NOT_THEIRS = "not_theirs"  # the job was closed before, or its run taken over
+    REFUSED = "refused"  # the database refused it: kept, to write again
 
 
 class Ledger:
@@ -71,20 +80,11 @@ class Ledger:
             attempt=job.attempt,
             result=ending.result,
         )
-        try:
-            if not await self._storage.close_request(closing):
-                log.warning("job %d was closed elsewhere (taken over): not closed again", job.id)
-                return False
-        except Exception as exc:
-            self._keep(closing, exc)
-        except BaseException:
-            # Cancelled while written (a shutdown): kept, written again at the drain's end (a
-            # write that did land finds the job closed, and changes nothing).
-            self._unrecorded.setdefault(job.id, closing)
-            raise
-        else:
-            if self._unrecorded:  # the database takes writes again
-                await self.record_unrecorded()
+        written = await self._write(closing)
+        if written is Written.NOT_THEIRS:
+            return False
+        if written is Written.DONE and self._unrecorded:  # the database takes writes again
+            await self.record_unrecorded()
         self._report(job, outcome, cost_usd, latency, no_picture)
         return True
 
@@ -96,17 +96,24 @@ class Ledger:
             if self._unrecorded.get(job_id) is not closing:
                 continue  # written meanwhile by another call
             del self._unrecorded[job_id]
-            try:
-                if not await self._storage.close_request(closing):
-                    log.warning(
-                        "job %d was closed elsewhere (taken over): not closed again", job_id
-                    )
-            except Exception as exc:
-                self._keep(closing, exc)
+            if await self._write(closing) is Written.REFUSED:
                 break  # the database refuses writes: the others would fail the same way
-            except BaseException:
-                self._unrecorded.setdefault(job_id, closing)  # cancelled: written at drain
-                raise
+
+    async def _write(self, closing: Closing) -> Written:
+        """Write one closing. One the database refuses is kept to write again; so is one
+        cancelled while written (a shutdown: written at the drain's end, where a write that did
+        land finds the job closed and changes nothing)."""
+        try:
+            if await self._storage.close_request(closing):
+                return Written.DONE
+        except Exception as exc:
+            self._keep(closing, exc)
+            return Written.REFUSED
+        except BaseException:
+            self._unrecorded.setdefault(closing.job_id, closing)
+            raise
+        log.warning("job %d was closed elsewhere (taken over): not closed again", closing.job_id)
+        return Written.NOT_THEIRS
 
     def _keep(self, closing: Closing, exc: Exception) -> None:
         self._unrecorded[closing.job_id] = closing
