@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -88,6 +89,17 @@ log = logging.getLogger(__name__)
 _NEW_MESSAGE = filters.UpdateType.MESSAGE
 
 
+def _in_caption(
+    command: str,
+    media: filters.BaseFilter,
+    callback: Callable[[Update, BotContext], Coroutine[Any, Any, None]],
+) -> MessageHandler[BotContext, None]:
+    """`/command …` as the caption of a new message with `media` (CommandHandler reads texts
+    only)."""
+    caption = filters.CaptionRegex(rf"^/{command}(@\w+)?(\s|$)")
+    return MessageHandler(_NEW_MESSAGE & media & caption, callback)
+
+
 def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> None:
     # Within a group only the first matching handler runs, so the catch-alls come last. In group
     # chats CommandHandler answers `/cmd` and `/cmd@ThisBot` and ignores `/cmd@OtherBot`; the
@@ -118,23 +130,13 @@ def register(application: Application[Any, BotContext, Any, Any, Any, Any]) -> N
             CallbackQueryHandler(history_button, pattern=HistoryButton.pattern()),
             CommandHandler("describe", describe_command),
             CommandHandler("enhance", enhance_command),
-            MessageHandler(
-                _NEW_MESSAGE
-                & (filters.PHOTO | filters.Document.IMAGE)
-                & filters.CaptionRegex(r"^/describe(@\w+)?(\s|$)"),
-                describe_command,
-            ),
+            _in_caption("describe", filters.PHOTO | filters.Document.IMAGE, describe_command),
             CommandHandler("mode", mode_command),
             CommandHandler("new", new_command),
             CommandHandler("ref", ref_command),
             CommandHandler("refs", refs_command),
-            # `/ref add NAME` as a photo's caption (CommandHandler reads texts only).
-            MessageHandler(
-                _NEW_MESSAGE
-                & (filters.PHOTO | filters.Document.ALL)
-                & filters.CaptionRegex(r"^/ref(@\w+)?(\s|$)"),
-                ref_command,
-            ),
+            # `/ref add NAME` as a photo's caption.
+            _in_caption("ref", filters.PHOTO | filters.Document.ALL, ref_command),
             CallbackQueryHandler(ref_button, pattern=RefButton.pattern()),
             CallbackQueryHandler(language_button, pattern=LanguageButton.pattern()),
             CallbackQueryHandler(buy_button, pattern=BuyButton.pattern()),
